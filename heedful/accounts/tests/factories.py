@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import factory
+from factory.django import DjangoModelFactory
+
+from heedful.accounts.models import User
+from heedful.accounts.roles import Role
+
+
+class UserFactory(DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    username = factory.LazyAttribute(lambda o: o.email)
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"User{n}")
+    role = Role.AGENT
+    password = factory.django.Password("correct-horse-battery")

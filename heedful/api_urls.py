@@ -1,0 +1,18 @@
+"""The REST API: each app registers its viewsets; the schema and docs sit beside them."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from heedful.crm.api import register as register_crm
+from heedful.governance.api import register as register_governance
+
+router = DefaultRouter()
+register_crm(router)
+register_governance(router)
+
+urlpatterns = [
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("v1/", include(router.urls)),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BriefConfig(AppConfig):
+    name = "heedful.brief"
+    verbose_name = "Brief"

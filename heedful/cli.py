@@ -1,0 +1,284 @@
+"""The ``heedful`` command line.
+
+``heedful up`` is the embedded mode: one process tree (web server, Celery worker
+with beat) on SQLite and a file-system broker in one data directory.
+``heedful web``, ``heedful worker`` and ``heedful beat`` are the production pieces,
+run separately against PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_PORT = 8000
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heedful.settings")
+    import django
+
+    django.setup()
+
+
+def _prepare_embedded_env(data_dir: Path, host: str, port: int) -> None:
+    """Give the embedded mode what production must configure by hand: a key, hosts, a URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        key_file.chmod(0o600)
+    os.environ["HEEDFUL_DATA_DIR"] = str(data_dir)
+    if not os.environ.get("SECRET_KEY"):
+        os.environ.setdefault("SECRET_KEY_FILE", str(key_file))
+    shown_host = "localhost" if host in ("0.0.0.0", "::", "127.0.0.1") else host  # noqa: S104 - compared, not bound
+    hosts = {"localhost", "127.0.0.1", "[::1]", host}
+    os.environ.setdefault("ALLOWED_HOSTS", ",".join(sorted(hosts)))
+    os.environ.setdefault("SITE_URL", f"http://{shown_host}:{port}")
+    os.environ.setdefault("CSRF_TRUSTED_ORIGINS", f"http://{shown_host}:{port},http://127.0.0.1:{port}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="heedful")
+def main() -> None:
+    """heedful: automation handles the routine so people can pay attention to people."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load demo data (a small shop) on first start.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HEEDFUL_DATA_DIR",
+    default=Path("data"),
+    show_default=True,
+    help="Where the database, uploads and keys live (also HEEDFUL_DATA_DIR).",
+)
+@click.option("--owner-email", envvar="HEEDFUL_OWNER_EMAIL", default="owner@localhost", show_default=True)
+def up(demo: bool, host: str, port: int, data_dir: Path, owner_email: str) -> None:
+    """Install and start heedful in the embedded mode (SQLite, no other services)."""
+    data_dir = data_dir.resolve()
+    _prepare_embedded_env(data_dir, host, port)
+    _setup_django()
+    from django.core.management import call_command
+
+    click.echo(f"heedful: data in {data_dir}")
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    _ensure_owner(owner_email)
+    if demo:
+        from heedful.demo import load_demo
+
+        report = load_demo()
+        click.echo(f"heedful: {report}")
+    _run_process_tree(host, port)
+
+
+def _ensure_owner(email: str) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from heedful.accounts import services
+    from heedful.accounts.models import User
+    from heedful.accounts.roles import Role
+
+    if User.objects.filter(role=Role.OWNER).exists():
+        return
+    if sys.stdin.isatty():
+        email = click.prompt("Owner's email address", default=email)
+        while True:
+            password = click.prompt("Choose the owner's password", hide_input=True, confirmation_prompt=True)
+            try:
+                validate_password(password, User(email=email))
+                break
+            except ValidationError as exc:
+                click.echo(" ".join(exc.messages), err=True)
+        services.create_owner(email=email, password=password)
+        click.echo(f"heedful: owner {email} created.")
+    else:
+        owner = services.create_owner(email=email)
+        click.echo("heedful: no terminal to ask for a password, so the owner account has none yet.")
+        click.echo(f"heedful: open this one-time link to choose it: {services.set_password_link(owner)}")
+
+
+def _wait_until_up(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310 - our own URL
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def _run_process_tree(host: str, port: int) -> None:
+    """Start web and worker(+beat) as children; stop them all together."""
+    exe = [sys.executable, "-m", "heedful.cli"]
+    children = [
+        subprocess.Popen([*exe, "web", "--server", "waitress", "--host", host, "--port", str(port)]),
+        subprocess.Popen([*exe, "worker", "--beat", "--concurrency", "2"]),
+    ]
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    url = os.environ["SITE_URL"]
+    if _wait_until_up(f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::") else url, children):  # noqa: S104
+        click.echo(f"heedful is running at {url}  (Ctrl-C stops it)")
+    elif not stopping:
+        click.echo("heedful: the web server did not come up; stopping.", err=True)
+        stopping = True
+    exit_code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                click.echo(f"heedful: a child process exited with {child.returncode}; stopping.", err=True)
+                exit_code = 1
+                stopping = True
+        time.sleep(0.5)
+    _stop_children(children)
+    click.echo("heedful: stopped.")
+    sys.exit(exit_code)
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="Web worker processes/threads.")
+@click.option(
+    "--server",
+    type=click.Choice(["gunicorn", "waitress"]),
+    default="gunicorn",
+    show_default=True,
+    help="gunicorn for production on Linux; waitress needs no fork and serves the embedded mode.",
+)
+def web(host: str, port: int, workers: int, server: str) -> None:
+    """Serve the web UI and API (stateless; run as many as you like)."""
+    _setup_django()
+    if server == "waitress":
+        from waitress import serve
+
+        from heedful.wsgi import application
+
+        serve(application, host=host, port=port, threads=max(4, workers * 4), ident="heedful")
+        return
+    os.execvp(  # noqa: S606 - replaces this process with gunicorn on purpose
+        sys.executable,
+        [
+            sys.executable, "-m", "gunicorn", "heedful.wsgi:application",
+            "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-", "--graceful-timeout", "20",
+        ],
+    )  # fmt: skip
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, type=int)
+@click.option("--beat", is_flag=True, help="Also run the scheduler in this process (embedded mode only).")
+@click.option("--queues", default="celery", show_default=True)
+def worker(concurrency: int, beat: bool, queues: str) -> None:
+    """Run a Celery worker (background tasks)."""
+    _setup_django()
+    from heedful.celery import app
+
+    argv = ["worker", "--loglevel", "INFO", "--concurrency", str(concurrency), "-Q", queues]
+    # The file-system broker has no broadcast: skip the start-up handshakes that need one.
+    argv += ["--without-mingle", "--without-gossip"]
+    if beat:
+        argv.append("--beat")
+    app.worker_main(argv)
+
+
+@main.command()
+def beat() -> None:
+    """Run the Celery beat scheduler (exactly one per installation)."""
+    _setup_django()
+    from heedful.celery import app
+
+    app.start(["beat", "--loglevel", "INFO"])
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False)
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Load the demo data (a small shop) into the configured database."""
+    _setup_django()
+    from heedful.demo import load_demo
+
+    click.echo(load_demo())
+
+
+@main.command("create-owner")
+@click.option("--email", required=True)
+def create_owner_command(email: str) -> None:
+    """Create the first owner and print a one-time link to choose the password."""
+    _setup_django()
+    from heedful.accounts import services
+
+    owner = services.create_owner(email=email)
+    click.echo(f"Open this one-time link to choose the password: {services.set_password_link(owner)}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def manage(args: tuple[str, ...]) -> None:
+    """Run a Django management command (heedful manage shell, …)."""
+    _setup_django()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["heedful manage", *args])
+
+
+def _add_ml_commands() -> None:
+    try:
+        from heedful.ml.commands import eval_group, ml_group
+    except ImportError:  # the text engine is optional while it is being built
+        return
+    main.add_command(eval_group, "eval")
+    main.add_command(ml_group, "ml")
+
+
+_add_ml_commands()
+
+if __name__ == "__main__":
+    main()

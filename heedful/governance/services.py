@@ -1,0 +1,352 @@
+"""Writes for the trust spine: record decisions, audit, propose / approve / run / undo actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from heedful.governance.actions import ActionError, get_action_type
+from heedful.governance.models import (
+    ActionPolicy,
+    AuditEvent,
+    DecisionRecord,
+    PolicyMode,
+    ProposalStatus,
+    ProposedAction,
+)
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+log = logging.getLogger(__name__)
+
+
+class ProposalStateError(Exception):
+    """The proposal is no longer in a state that allows this (someone else got there first)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom a decision or action is about: a contact, an employee, …"""
+
+    type: str
+    id: str
+    label: str
+
+    @classmethod
+    def of(cls, obj: models.Model, type_: str | None = None) -> Subject:
+        return cls(type=type_ or obj._meta.model_name or "", id=str(obj.pk), label=str(obj)[:200])
+
+
+NO_SUBJECT = Subject("", "", "")
+
+
+def record_audit(
+    *,
+    action: str,
+    user: User | None = None,
+    automation: str = "",
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    summary: str = "",
+    changes: Mapping[str, Any] | None = None,
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """Append one event to the audit log. Either a user or an automation is the actor."""
+    if obj is not None:
+        object_type = object_type or (obj._meta.model_name or "")
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:200]
+    if user is not None:
+        actor_label = user.email
+    elif automation:
+        actor_label = automation
+    else:
+        actor_label = "system"
+    return AuditEvent.objects.create(
+        actor_user=user,
+        actor_label=actor_label,
+        actor_automation=automation,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:200],
+        summary=summary,
+        changes=dict(changes or {}),
+        ip_address=ip_address,
+    )
+
+
+def record_decision(
+    *,
+    actor_kind: str,
+    actor_name: str,
+    actor_version: str = "",
+    subject: Subject = NO_SUBJECT,
+    inputs: Mapping[str, Any] | None = None,
+    output: Mapping[str, Any] | None = None,
+    output_summary: str,
+    confidence: float | None = None,
+    factors: Sequence[Mapping[str, Any]] = (),
+    outcome: str = "",
+) -> DecisionRecord:
+    """Write down one automated decision with its reasons (promise 2)."""
+    return DecisionRecord.objects.create(
+        actor_kind=actor_kind,
+        actor_name=actor_name,
+        actor_version=actor_version,
+        subject_type=subject.type,
+        subject_id=subject.id,
+        subject_label=subject.label,
+        inputs=dict(inputs or {}),
+        output=dict(output or {}),
+        output_summary=output_summary[:300],
+        confidence=confidence,
+        factors=[dict(f) for f in factors],
+        outcome=outcome[:300],
+        outcome_at=timezone.now() if outcome else None,
+    )
+
+
+def set_decision_outcome(decision: DecisionRecord | None, outcome: str) -> None:
+    if decision is None:
+        return
+    decision.outcome = outcome[:300]
+    decision.outcome_at = timezone.now()
+    decision.save(update_fields=["outcome", "outcome_at"])
+
+
+def policy_for(action_type: str) -> str:
+    chosen = ActionPolicy.objects.filter(action_type=action_type).values_list("mode", flat=True).first()
+    return chosen or get_action_type(action_type).default_policy
+
+
+@transaction.atomic
+def set_action_policy(*, action_type: str, mode: str, user: User) -> ActionPolicy:
+    get_action_type(action_type)  # refuses unknown types
+    if mode not in PolicyMode.values:
+        raise ActionError(f"Unknown policy {mode!r}")
+    before = policy_for(action_type)
+    policy, _ = ActionPolicy.objects.update_or_create(
+        action_type=action_type, defaults={"mode": mode, "updated_by": user}
+    )
+    record_audit(
+        action="policy.change",
+        user=user,
+        object_type="action_policy",
+        object_id=action_type,
+        object_repr=action_type,
+        summary=f"Policy for {action_type}: {before} → {mode}",
+        changes={"mode": [before, mode]},
+    )
+    return policy
+
+
+def _enqueue_execution(proposal_id: int) -> None:
+    from heedful.governance.tasks import execute_action_task
+
+    transaction.on_commit(lambda: execute_action_task.delay(proposal_id))
+
+
+@transaction.atomic
+def propose_action(
+    *,
+    action_type: str,
+    params: Mapping[str, Any],
+    explanation: str,
+    proposed_by: str,
+    subject: Subject = NO_SUBJECT,
+    decision: DecisionRecord | None = None,
+    expires_in: timedelta | None = timedelta(days=7),
+    idempotency_key: str | None = None,
+) -> ProposedAction:
+    """Propose an action; the policy decides whether it runs, waits for a person, or is blocked.
+
+    Proposing twice with the same ``idempotency_key`` returns the first proposal.
+    """
+    kind = get_action_type(action_type)
+    if idempotency_key:
+        existing = ProposedAction.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    mode = policy_for(action_type)
+    status = {
+        PolicyMode.AUTO: ProposalStatus.APPROVED,
+        PolicyMode.ASK: ProposalStatus.PENDING,
+        PolicyMode.NEVER: ProposalStatus.BLOCKED,
+    }[PolicyMode(mode)]
+    proposal = ProposedAction.objects.create(
+        action_type=action_type,
+        params=dict(params),
+        subject_type=subject.type,
+        subject_id=subject.id,
+        subject_label=subject.label,
+        proposed_by=proposed_by,
+        explanation=explanation,
+        decision=decision,
+        idempotency_key=idempotency_key,
+        policy_mode=mode,
+        status=status,
+        expires_at=timezone.now() + expires_in if expires_in and status == ProposalStatus.PENDING else None,
+    )
+    outcome = {
+        ProposalStatus.APPROVED: f"Runs automatically by policy: {kind.describe(params)}",
+        ProposalStatus.PENDING: f"Waiting for approval (#{proposal.pk})",
+        ProposalStatus.BLOCKED: f"Not run: the policy for {kind.label} is 'never'",
+    }[status]
+    set_decision_outcome(decision, outcome)
+    record_audit(
+        action="action.propose",
+        automation=proposed_by,
+        obj=proposal,
+        summary=f"{kind.describe(params)} — {outcome}",
+    )
+    if status == ProposalStatus.APPROVED:
+        _enqueue_execution(proposal.pk)
+    return proposal
+
+
+def _transition(proposal_id: int, from_status: str, **changes: Any) -> bool:
+    """Move a proposal out of ``from_status`` only if nobody else already did."""
+    return ProposedAction.objects.filter(pk=proposal_id, status=from_status).update(**changes) == 1
+
+
+@transaction.atomic
+def approve_action(
+    proposal_id: int, *, user: User, edited_params: Mapping[str, Any] | None = None
+) -> ProposedAction:
+    """Approve a waiting proposal, optionally with edited parameters. Runs it once, later, in a task."""
+    proposal = ProposedAction.objects.get(pk=proposal_id)
+    kind = get_action_type(proposal.action_type)
+    changes: dict[str, Any] = {
+        "status": ProposalStatus.APPROVED,
+        "decided_by": user,
+        "decided_at": timezone.now(),
+    }
+    if edited_params:
+        not_editable = sorted(set(edited_params) - set(kind.editable_params))
+        if not_editable:
+            raise ActionError(f"These details cannot be edited: {', '.join(not_editable)}")
+        changes["original_params"] = proposal.params
+        changes["params"] = {**proposal.params, **edited_params}
+    if proposal.expires_at and proposal.expires_at <= timezone.now():
+        raise ProposalStateError("This proposal has expired.")
+    if not _transition(proposal_id, ProposalStatus.PENDING, **changes):
+        raise ProposalStateError("This proposal was already decided.")
+    proposal.refresh_from_db()
+    record_audit(
+        action="action.approve",
+        user=user,
+        obj=proposal,
+        summary=kind.describe(proposal.params) + (" (edited)" if edited_params else ""),
+        changes={"params": [changes.get("original_params"), changes.get("params")]} if edited_params else {},
+    )
+    set_decision_outcome(proposal.decision, f"Approved by {user.email}")
+    _enqueue_execution(proposal.pk)
+    return proposal
+
+
+@transaction.atomic
+def reject_action(proposal_id: int, *, user: User, reason: str) -> ProposedAction:
+    if not reason.strip():
+        raise ActionError("Say why the action is rejected; the reason teaches the automation.")
+    if not _transition(
+        proposal_id,
+        ProposalStatus.PENDING,
+        status=ProposalStatus.REJECTED,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=reason.strip(),
+    ):
+        raise ProposalStateError("This proposal was already decided.")
+    proposal = ProposedAction.objects.get(pk=proposal_id)
+    record_audit(action="action.reject", user=user, obj=proposal, summary=reason.strip())
+    set_decision_outcome(proposal.decision, f"Rejected by {user.email}: {reason.strip()}")
+    return proposal
+
+
+def execute_action(proposal_id: int) -> ProposedAction | None:
+    """Run an approved action exactly once.
+
+    The row lock and the status check share one transaction with the handler's
+    effects: a second runner waits on the lock, then sees ``done`` and does nothing;
+    a runner killed half-way rolls everything back and the proposal stays
+    ``approved`` for the sweep to queue again.
+    """
+    with transaction.atomic():
+        proposal = ProposedAction.objects.select_for_update().filter(pk=proposal_id).first()
+        if proposal is None or proposal.status != ProposalStatus.APPROVED:
+            return proposal
+        kind = get_action_type(proposal.action_type)
+        try:
+            with transaction.atomic():
+                outcome = kind.execute(proposal.params, proposal)
+        except ActionError as exc:
+            proposal.status = ProposalStatus.FAILED
+            proposal.error = str(exc)
+            proposal.save(update_fields=["status", "error"])
+            record_audit(action="action.fail", automation=proposal.proposed_by, obj=proposal, summary=str(exc))
+            set_decision_outcome(proposal.decision, f"Failed: {exc}")
+            return proposal
+        proposal.status = ProposalStatus.DONE
+        proposal.executed_at = timezone.now()
+        proposal.execution_count = models.F("execution_count") + 1
+        proposal.result = {"summary": outcome.summary, **outcome.result}
+        proposal.undo_data = outcome.undo_data
+        proposal.error = ""
+        proposal.save(
+            update_fields=["status", "executed_at", "execution_count", "result", "undo_data", "error"]
+        )
+        proposal.refresh_from_db()
+        record_audit(action="action.execute", automation=proposal.proposed_by, obj=proposal, summary=outcome.summary)
+        set_decision_outcome(proposal.decision, f"Done: {outcome.summary}")
+        return proposal
+
+
+@transaction.atomic
+def undo_action(proposal_id: int, *, user: User) -> ProposedAction:
+    proposal = ProposedAction.objects.select_for_update().get(pk=proposal_id)
+    kind = get_action_type(proposal.action_type)
+    if kind.undo is None or not proposal.can_undo:
+        raise ProposalStateError("This action cannot be undone.")
+    assert proposal.undo_data is not None  # narrowed by can_undo
+    summary = kind.undo(proposal.undo_data, proposal)
+    proposal.status = ProposalStatus.UNDONE
+    proposal.undone_at = timezone.now()
+    proposal.undone_by = user
+    proposal.save(update_fields=["status", "undone_at", "undone_by"])
+    record_audit(action="action.undo", user=user, obj=proposal, summary=summary)
+    set_decision_outcome(proposal.decision, f"Undone by {user.email}: {summary}")
+    return proposal
+
+
+def expire_proposals(now: Any = None) -> int:
+    """Expire waiting proposals past their deadline; returns how many."""
+    now = now or timezone.now()
+    expired = 0
+    due = ProposedAction.objects.filter(status=ProposalStatus.PENDING, expires_at__lte=now)
+    for proposal_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            if _transition(proposal_id, ProposalStatus.PENDING, status=ProposalStatus.EXPIRED, decided_at=now):
+                proposal = ProposedAction.objects.get(pk=proposal_id)
+                record_audit(action="action.expire", automation="approval-queue", obj=proposal)
+                set_decision_outcome(proposal.decision, "Expired without a decision")
+                expired += 1
+    return expired
+
+
+def stalled_approved_ids(older_than: timedelta = timedelta(minutes=2)) -> list[int]:
+    cutoff = timezone.now() - older_than
+    return list(
+        ProposedAction.objects.filter(status=ProposalStatus.APPROVED)
+        .filter(models.Q(decided_at__lte=cutoff) | models.Q(decided_at__isnull=True, created_at__lte=cutoff))
+        .values_list("pk", flat=True)
+    )

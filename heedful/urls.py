@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from heedful.accounts.urls import auth_patterns, own_patterns
+
+urlpatterns = [
+    path("", include("heedful.brief.urls")),
+    path("accounts/", include(auth_patterns)),
+    path("accounts/", include((own_patterns, "accounts"))),
+    path("contacts/", include("heedful.crm.urls")),
+    path("trust/", include("heedful.governance.urls")),
+    path("api/", include("heedful.api_urls")),
+    path("admin/", admin.site.urls),
+]
