@@ -1,24 +1,9 @@
-"""Test-wide settings and personas.
-
-Environment defaults are set before Django's settings load, so tests need no
-``.env``. ``HEEDFUL_TEST_DATABASE_URL`` switches the whole suite to PostgreSQL.
-"""
+"""Personas shared by every app's tests (settings: tests/settings.py)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-_test_data = tempfile.mkdtemp(prefix="heedful-test-")
-os.environ.setdefault("HEEDFUL_DATA_DIR", _test_data)
-os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-os.environ.setdefault("HEEDFUL_HTTPS", "false")
-if os.environ.get("HEEDFUL_TEST_DATABASE_URL"):
-    os.environ["DATABASE_URL"] = os.environ["HEEDFUL_TEST_DATABASE_URL"]
-
-import pytest  # noqa: E402 - after the environment defaults above
-from django.test import Client  # noqa: E402
+import pytest
+from django.test import Client
 
 
 @pytest.fixture

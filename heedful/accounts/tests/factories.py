@@ -18,3 +18,10 @@ class UserFactory(DjangoModelFactory[User]):
     last_name = factory.Sequence(lambda n: f"User{n}")
     role = Role.AGENT
     password = factory.django.Password("correct-horse-battery")
+
+
+def can_sign_in(email: str, password: str) -> bool:
+    """Sign in through the real form (axes needs a request, so Client.login won't do)."""
+    from django.test import Client
+
+    return Client().post("/accounts/login/", {"username": email, "password": password}).status_code == 302

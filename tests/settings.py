@@ -1,0 +1,21 @@
+"""Settings for the test suite: environment defaults first, then the real settings.
+
+``HEEDFUL_TEST_DATABASE_URL`` switches the whole suite to PostgreSQL.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("HEEDFUL_DATA_DIR", tempfile.mkdtemp(prefix="heedful-test-"))
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+os.environ.setdefault("HEEDFUL_HTTPS", "false")
+if os.environ.get("HEEDFUL_TEST_DATABASE_URL"):
+    os.environ["DATABASE_URL"] = os.environ["HEEDFUL_TEST_DATABASE_URL"]
+
+from heedful.settings import *  # noqa: E402, F403
+
+# Hashing cost is not what the tests measure.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns about a missing root
