@@ -207,11 +207,15 @@ def web(host: str, port: int, workers: int, server: str) -> None:
 @main.command()
 @click.option("--concurrency", default=2, show_default=True, type=int)
 @click.option("--beat", is_flag=True, help="Also run the scheduler in this process (embedded mode only).")
-@click.option("--queues", default="celery", show_default=True)
-def worker(concurrency: int, beat: bool, queues: str) -> None:
+@click.option("--queues", default=None, help="Comma-separated queues (default: HEEDFUL_TASK_QUEUE).")
+def worker(concurrency: int, beat: bool, queues: str | None) -> None:
     """Run a Celery worker (background tasks)."""
     _setup_django()
+    from django.conf import settings
+
     from heedful.celery import app
+
+    queues = queues or settings.CELERY_TASK_DEFAULT_QUEUE
 
     argv = ["worker", "--loglevel", "INFO", "--concurrency", str(concurrency), "-Q", queues]
     # The file-system broker has no broadcast: skip the start-up handshakes that need one.

@@ -193,6 +193,7 @@ BUSINESS_NAME = env_str("HEEDFUL_BUSINESS_NAME", "heedful")
 
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("HEEDFUL_STATIC_ROOT", str(DATA_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -258,6 +259,8 @@ else:
     # kombu creates only the control folder itself; the queue must exist before the first message.
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# Installations that share one Redis keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("HEEDFUL_TASK_QUEUE", "heedful")
 CELERY_TASK_IGNORE_RESULT = True  # state lives in our own tables, not in a result backend
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
