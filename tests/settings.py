@@ -13,7 +13,7 @@ os.environ.setdefault("HEEDFUL_HTTPS", "false")
 if os.environ.get("HEEDFUL_TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["HEEDFUL_TEST_DATABASE_URL"]
 
-from heedful.settings import *  # noqa: E402, F403
+from heedful.settings import *  # noqa: F403
 
 # Hashing cost is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

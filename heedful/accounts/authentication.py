@@ -17,7 +17,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0] not in (self.keyword, "Token"):
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <token>'.")
+            raise exceptions.AuthenticationFailed(
+                "Malformed Authorization header: expected 'Bearer <token>'."
+            )
         token = (
             ApiToken.objects.select_related("user")
             .filter(key_hash=ApiToken.hash_key(header[1]), revoked_at__isnull=True)

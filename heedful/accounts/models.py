@@ -26,7 +26,7 @@ class User(AbstractUser):
         return self.get_full_name() or self.email
 
 
-TOKEN_PREFIX = "hf_"
+TOKEN_PREFIX = "hf_"  # noqa: S105 - a visible marker, not a secret
 
 
 class ApiToken(models.Model):

@@ -13,9 +13,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from heedful.accounts.models import User
 from heedful.accounts.roles import Perm
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+
+class AuthedRequest(HttpRequest):
+    """The request type of views behind ``require`` or ``login_required``: the user is real."""
+
+    user: User
 
 
 def require(perm: Perm) -> Callable[[ViewFunc], ViewFunc]:

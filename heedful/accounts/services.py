@@ -53,7 +53,9 @@ def create_owner(*, email: str, password: str | None = None, first_name: str = "
 
 
 @transaction.atomic
-def invite_user(*, email: str, role: str, invited_by: User, first_name: str = "", last_name: str = "") -> User:
+def invite_user(
+    *, email: str, role: str, invited_by: User, first_name: str = "", last_name: str = ""
+) -> User:
     email = _normalise_email(email)
     if role not in Role.values:
         raise AccountError(_("Unknown role."))
@@ -82,13 +84,17 @@ def invite_user(*, email: str, role: str, invited_by: User, first_name: str = ""
     return user
 
 
+def _is_last_owner(user: User) -> bool:
+    others = User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk)
+    return user.role == Role.OWNER and not others.exists()
+
+
 @transaction.atomic
 def change_role(*, user: User, role: str, changed_by: User) -> User:
     if role not in Role.values:
         raise AccountError(_("Unknown role."))
-    if user.role == Role.OWNER and role != Role.OWNER:
-        if not User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk).exists():
-            raise AccountError(_("The last owner cannot be demoted; make someone else owner first."))
+    if role != Role.OWNER and _is_last_owner(user):
+        raise AccountError(_("The last owner cannot be demoted; make someone else owner first."))
     before = user.role
     user.role = role
     user.is_staff = role == Role.OWNER
@@ -107,7 +113,7 @@ def change_role(*, user: User, role: str, changed_by: User) -> User:
 def deactivate_user(*, user: User, changed_by: User) -> User:
     if user.pk == changed_by.pk:
         raise AccountError(_("You cannot deactivate yourself."))
-    if user.role == Role.OWNER and not User.objects.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk).exists():
+    if _is_last_owner(user):
         raise AccountError(_("The last owner cannot be deactivated."))
     user.is_active = False
     user.save(update_fields=["is_active"])
@@ -124,7 +130,9 @@ def create_api_token(*, user: User, name: str) -> tuple[ApiToken, str]:
     token = ApiToken.objects.create(
         user=user, name=name[:100], key_prefix=secret[:10], key_hash=ApiToken.hash_key(secret)
     )
-    record_audit(action="token.create", user=user, obj=token, summary=f"API token {token.key_prefix}… created")
+    record_audit(
+        action="token.create", user=user, obj=token, summary=f"API token {token.key_prefix}… created"
+    )
     return token, secret
 
 
@@ -133,5 +141,7 @@ def revoke_api_token(*, token: ApiToken, user: User) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        record_audit(action="token.revoke", user=user, obj=token, summary=f"API token {token.key_prefix}… revoked")
+        record_audit(
+            action="token.revoke", user=user, obj=token, summary=f"API token {token.key_prefix}… revoked"
+        )
     return token

@@ -1,7 +1,7 @@
 """Sign-in pages live at the top of /accounts/ (Django's names: login, logout, password_reset…)."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
 from heedful.accounts import views
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from heedful.accounts import services
 from heedful.accounts.forms import InviteForm, RoleForm, TokenForm
 from heedful.accounts.models import ApiToken, User
-from heedful.accounts.permissions import require
+from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 
 
@@ -25,11 +25,11 @@ class InviteAcceptView(auth_views.PasswordResetConfirmView):
 
 
 @require(Perm.MANAGE_USERS)
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthedRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.invite_user(invited_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            services.invite_user(invited_by=request.user, **form.cleaned_data)
         except services.AccountError as exc:
             form.add_error("email", str(exc))
         else:
@@ -41,12 +41,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 @require(Perm.MANAGE_USERS)
 @require_POST
-def user_role(request: HttpRequest, pk: int) -> HttpResponse:
+def user_role(request: AuthedRequest, pk: int) -> HttpResponse:
     target = get_object_or_404(User, pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            services.change_role(user=target, role=form.cleaned_data["role"], changed_by=request.user)  # type: ignore[arg-type]
+            services.change_role(user=target, role=form.cleaned_data["role"], changed_by=request.user)
             messages.success(request, _("Role of %(email)s changed.") % {"email": target.email})
         except services.AccountError as exc:
             messages.error(request, str(exc))
@@ -55,10 +55,10 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require(Perm.MANAGE_USERS)
 @require_POST
-def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+def user_deactivate(request: AuthedRequest, pk: int) -> HttpResponse:
     target = get_object_or_404(User, pk=pk)
     try:
-        services.deactivate_user(user=target, changed_by=request.user)  # type: ignore[arg-type]
+        services.deactivate_user(user=target, changed_by=request.user)
         messages.success(request, _("%(email)s can no longer sign in.") % {"email": target.email})
     except services.AccountError as exc:
         messages.error(request, str(exc))
@@ -66,20 +66,22 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthedRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.create_api_token(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+        _token, new_secret = services.create_api_token(user=request.user, name=form.cleaned_data["name"])
         form = TokenForm()
     tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "accounts/profile.html", {"form": form, "tokens": tokens, "new_secret": new_secret})
+    return render(
+        request, "accounts/profile.html", {"form": form, "tokens": tokens, "new_secret": new_secret}
+    )
 
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthedRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    services.revoke_api_token(token=token, user=request.user)  # type: ignore[arg-type]
+    services.revoke_api_token(token=token, user=request.user)
     messages.success(request, _("Token revoked."))
     return redirect("accounts:profile")

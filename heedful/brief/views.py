@@ -5,13 +5,14 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from heedful.accounts.permissions import AuthedRequest
 from heedful.brief.queries import home_counts
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     """The owner's morning page; the daily brief will live here."""
-    return render(request, "brief/home.html", {"counts": home_counts(request.user)})  # type: ignore[arg-type]
+    return render(request, "brief/home.html", {"counts": home_counts(request.user)})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

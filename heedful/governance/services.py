@@ -293,7 +293,9 @@ def execute_action(proposal_id: int) -> ProposedAction | None:
             proposal.status = ProposalStatus.FAILED
             proposal.error = str(exc)
             proposal.save(update_fields=["status", "error"])
-            record_audit(action="action.fail", automation=proposal.proposed_by, obj=proposal, summary=str(exc))
+            record_audit(
+                action="action.fail", automation=proposal.proposed_by, obj=proposal, summary=str(exc)
+            )
             set_decision_outcome(proposal.decision, f"Failed: {exc}")
             return proposal
         proposal.status = ProposalStatus.DONE
@@ -306,7 +308,9 @@ def execute_action(proposal_id: int) -> ProposedAction | None:
             update_fields=["status", "executed_at", "execution_count", "result", "undo_data", "error"]
         )
         proposal.refresh_from_db()
-        record_audit(action="action.execute", automation=proposal.proposed_by, obj=proposal, summary=outcome.summary)
+        record_audit(
+            action="action.execute", automation=proposal.proposed_by, obj=proposal, summary=outcome.summary
+        )
         set_decision_outcome(proposal.decision, f"Done: {outcome.summary}")
         return proposal
 
@@ -317,8 +321,7 @@ def undo_action(proposal_id: int, *, user: User) -> ProposedAction:
     kind = get_action_type(proposal.action_type)
     if kind.undo is None or not proposal.can_undo:
         raise ProposalStateError("This action cannot be undone.")
-    assert proposal.undo_data is not None  # narrowed by can_undo
-    summary = kind.undo(proposal.undo_data, proposal)
+    summary = kind.undo(proposal.undo_data or {}, proposal)
     proposal.status = ProposalStatus.UNDONE
     proposal.undone_at = timezone.now()
     proposal.undone_by = user
@@ -335,7 +338,9 @@ def expire_proposals(now: Any = None) -> int:
     due = ProposedAction.objects.filter(status=ProposalStatus.PENDING, expires_at__lte=now)
     for proposal_id in due.values_list("pk", flat=True):
         with transaction.atomic():
-            if _transition(proposal_id, ProposalStatus.PENDING, status=ProposalStatus.EXPIRED, decided_at=now):
+            if _transition(
+                proposal_id, ProposalStatus.PENDING, status=ProposalStatus.EXPIRED, decided_at=now
+            ):
                 proposal = ProposedAction.objects.get(pk=proposal_id)
                 record_audit(action="action.expire", automation="approval-queue", obj=proposal)
                 set_decision_outcome(proposal.decision, "Expired without a decision")

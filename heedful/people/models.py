@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     manager = models.ForeignKey(
         "Employee", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams"
     )

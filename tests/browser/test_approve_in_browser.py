@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from heedful.crm.models import Contact
+from heedful.crm.services import create_contact
 
 from heedful.accounts.roles import Role
 from heedful.accounts.tests.factories import UserFactory
-from heedful.crm.models import Contact
-from heedful.crm.services import create_contact
 from heedful.governance import services
 from heedful.governance.models import ProposalStatus, ProposedAction
 
@@ -20,14 +20,21 @@ def test_owner_signs_in_and_approves_a_queued_action(page: Any, live_server: Any
     UserFactory(email="olivia@example.com", role=Role.OWNER, password="correct-horse-battery")
     contact = create_contact(email="noor@example.com", first_name="Noor", last_name="Okafor")
     decision = services.record_decision(
-        actor_kind="model", actor_name="triage", actor_version="1",
-        subject=services.Subject.of(contact, "contact"), output_summary="Upset customer",
-        confidence=0.82, factors=[{"text": "waited 26 h without a reply", "weight": 0.4}],
+        actor_kind="model",
+        actor_name="triage",
+        actor_version="1",
+        subject=services.Subject.of(contact, "contact"),
+        output_summary="Upset customer",
+        confidence=0.82,
+        factors=[{"text": "waited 26 h without a reply", "weight": 0.4}],
     )
     proposal = services.propose_action(
-        action_type="crm.add_tag", params={"contact_id": contact.pk, "tag_name": "needs-attention"},
-        explanation="Triage scored this customer as upset.", proposed_by="triage",
-        subject=services.Subject.of(contact, "contact"), decision=decision,
+        action_type="crm.add_tag",
+        params={"contact_id": contact.pk, "tag_name": "needs-attention"},
+        explanation="Triage scored this customer as upset.",
+        proposed_by="triage",
+        subject=services.Subject.of(contact, "contact"),
+        decision=decision,
     )
 
     page.goto(f"{live_server.url}/accounts/login/")
@@ -48,6 +55,7 @@ def test_owner_signs_in_and_approves_a_queued_action(page: Any, live_server: Any
 
     approved = ProposedAction.objects.get(pk=proposal.pk)
     assert approved.status == ProposalStatus.APPROVED
-    assert approved.decided_by is not None and approved.decided_by.email == "olivia@example.com"
+    assert approved.decided_by is not None
+    assert approved.decided_by.email == "olivia@example.com"
     services.execute_action(proposal.pk)  # what the worker does; the Redis test covers the worker itself
     assert list(Contact.objects.get(pk=contact.pk).tags.values_list("name", flat=True)) == ["needs-attention"]

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import redis
 from django.db import connection
+from heedful.crm.models import Contact
+from heedful.crm.services import create_contact
 
 from heedful.accounts.models import User
 from heedful.celery import app as celery_app
-from heedful.crm.models import Contact
-from heedful.crm.services import create_contact
 from heedful.governance import services
 from heedful.governance.models import ProposalStatus, ProposedAction
 
@@ -47,7 +47,11 @@ def redis_worker(tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]:
     """Point this process's Celery at Redis on a private queue and start a worker on it."""
     _redis_or_skip()
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    saved = (celery_app.conf.broker_url, celery_app.conf.task_default_queue, celery_app.conf.broker_transport_options)
+    saved = (
+        celery_app.conf.broker_url,
+        celery_app.conf.task_default_queue,
+        celery_app.conf.broker_transport_options,
+    )
     celery_app.conf.broker_url = REDIS_URL
     celery_app.conf.task_default_queue = queue
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
@@ -74,12 +78,18 @@ def redis_worker(tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-        celery_app.conf.broker_url, celery_app.conf.task_default_queue, celery_app.conf.broker_transport_options = saved
+        (
+            celery_app.conf.broker_url,
+            celery_app.conf.task_default_queue,
+            celery_app.conf.broker_transport_options,
+        ) = saved
         celery_app._pool = None
         redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
-def _wait_for_status(pk: int, status: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> ProposedAction:
+def _wait_for_status(
+    pk: int, status: str, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> ProposedAction:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         proposal = ProposedAction.objects.get(pk=pk)
@@ -90,7 +100,9 @@ def _wait_for_status(pk: int, status: str, proc: subprocess.Popen[bytes], timeou
     raise AssertionError(f"proposal {pk} stayed {ProposedAction.objects.get(pk=pk).status}")
 
 
-def test_an_approved_action_runs_once_in_a_real_worker(redis_worker: subprocess.Popen[bytes], owner: User) -> None:
+def test_an_approved_action_runs_once_in_a_real_worker(
+    redis_worker: subprocess.Popen[bytes], owner: User
+) -> None:
     contact = create_contact(email="rosa@example.com", first_name="Rosa")
     proposal = services.propose_action(
         action_type="crm.add_tag",

@@ -13,8 +13,6 @@ import urllib.request
 from pathlib import Path
 
 
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -22,9 +20,22 @@ def _free_port() -> int:
 
 
 def _start(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET_KEY", "ALLOWED_HOSTS",
-                                                                       "DATABASE_URL", "REDIS_URL", "SITE_URL",
-                                                                       "CSRF_", "HEEDFUL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "DJANGO_",
+                "SECRET_KEY",
+                "ALLOWED_HOSTS",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "SITE_URL",
+                "CSRF_",
+                "HEEDFUL_",
+            )
+        )
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "heedful.cli", "up", "--port", str(port), "--data-dir", str(data_dir), *extra],
         stdin=subprocess.DEVNULL,
@@ -75,7 +86,9 @@ def test_up_with_demo_serves_the_login_page_and_stops_on_ctrl_c(tmp_path: Path) 
         with urllib.request.urlopen(link.group(1).replace("localhost", "127.0.0.1"), timeout=10) as response:
             assert response.status == 200
         # Static files are served by the web process itself.
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/heedful/app.css", timeout=10) as response:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/static/heedful/app.css", timeout=10
+        ) as response:
             assert response.status == 200
     finally:
         code = _ctrl_c(proc)

@@ -19,10 +19,15 @@ PRINT = (
 
 
 def _run(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL",
-                                                               "REDIS_URL", "DEBUG", "HEEDFUL_HTTPS"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL", "DEBUG", "HEEDFUL_HTTPS"}
+    }
     clean.update({"DJANGO_SETTINGS_MODULE": "heedful.settings", "HEEDFUL_DATA_DIR": str(tmp_path), **env})
-    return subprocess.run([sys.executable, "-c", PRINT], env=clean, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PRINT], env=clean, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path: Path) -> None:

@@ -59,7 +59,9 @@ def test_password_reset_sends_a_link_that_sets_a_new_password() -> None:
     form_page = client.get(path, follow=True)
     assert form_page.status_code == 200
     set_url = form_page.redirect_chain[-1][0]
-    done = client.post(set_url, {"new_password1": "a-much-better-secret", "new_password2": "a-much-better-secret"})
+    done = client.post(
+        set_url, {"new_password1": "a-much-better-secret", "new_password2": "a-much-better-secret"}
+    )
     assert done.status_code == 302
     assert can_sign_in("kim@example.com", "a-much-better-secret")
 

@@ -13,17 +13,24 @@ from heedful.governance.models import AuditEvent
 pytestmark = pytest.mark.django_db
 
 
-def test_owner_invites_an_agent_who_sets_a_password_through_the_link(owner_client: Client, owner: User) -> None:
+def test_owner_invites_an_agent_who_sets_a_password_through_the_link(
+    owner_client: Client, owner: User
+) -> None:
     with_callbacks = owner_client.post(
         "/accounts/users/", {"email": "new@example.com", "first_name": "New", "role": "agent"}
     )
     assert with_callbacks.status_code == 302
     invited = User.objects.get(email="new@example.com")
     assert (invited.role, invited.has_usable_password()) == (Role.AGENT, False)
-    assert AuditEvent.objects.filter(action="user.invite", actor_user=owner, object_id=str(invited.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="user.invite", actor_user=owner, object_id=str(invited.pk)).count()
+        == 1
+    )
 
 
-def test_the_invitation_email_carries_a_working_one_time_link(owner: User, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_the_invitation_email_carries_a_working_one_time_link(
+    owner: User, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
     with django_capture_on_commit_callbacks(execute=True):
         services.invite_user(email="new@example.com", role=Role.AGENT, invited_by=owner)
     assert len(mail.outbox) == 1
@@ -32,20 +39,30 @@ def test_the_invitation_email_carries_a_working_one_time_link(owner: User, djang
     client = Client()
     page = client.get(link[link.index("/accounts/invite/") :], follow=True)
     form_url = page.redirect_chain[-1][0]
-    response = client.post(form_url, {"new_password1": "tea-and-biscuits-42", "new_password2": "tea-and-biscuits-42"})
+    response = client.post(
+        form_url, {"new_password1": "tea-and-biscuits-42", "new_password2": "tea-and-biscuits-42"}
+    )
     assert response.status_code == 302
     assert can_sign_in("new@example.com", "tea-and-biscuits-42")
     # The link works once.
-    assert "has been used or has expired" in Client().get(link[link.index("/accounts/invite/") :], follow=True).content.decode()
+    assert (
+        "has been used or has expired"
+        in Client().get(link[link.index("/accounts/invite/") :], follow=True).content.decode()
+    )
 
 
 def test_a_manager_cannot_manage_users(manager_client: Client) -> None:
     assert manager_client.get("/accounts/users/").status_code == 403
-    assert manager_client.post("/accounts/users/", {"email": "x@example.com", "role": "owner"}).status_code == 403
+    assert (
+        manager_client.post("/accounts/users/", {"email": "x@example.com", "role": "owner"}).status_code
+        == 403
+    )
     assert not User.objects.filter(email="x@example.com").exists()
 
 
-def test_inviting_an_existing_address_is_refused_and_changes_nothing(owner_client: Client, agent: User) -> None:
+def test_inviting_an_existing_address_is_refused_and_changes_nothing(
+    owner_client: Client, agent: User
+) -> None:
     response = owner_client.post("/accounts/users/", {"email": "ANA@example.com", "role": "manager"})
     assert response.status_code == 200
     assert "already has an account" in response.content.decode()
