@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "heedful.governance",
     "heedful.crm",
     "heedful.people",
+    "heedful.surveys",
     "heedful.brief",
 ]
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("accounts/", include((own_patterns, "accounts"))),
     path("contacts/", include("heedful.crm.urls")),
     path("trust/", include("heedful.governance.urls")),
+    path("people/", include("heedful.people.urls")),
+    path("surveys/", include("heedful.surveys.urls")),
     path("api/", include("heedful.api_urls")),
     path("admin/", admin.site.urls),
 ]

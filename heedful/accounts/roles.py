@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 class Role(models.TextChoices):
     OWNER = "owner", _("Owner")
     MANAGER = "manager", _("Manager")
+    HR = "hr", _("HR")
     AGENT = "agent", _("Agent")
     EMPLOYEE = "employee", _("Employee")
 
@@ -29,6 +30,10 @@ class Perm(StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
     MANAGE_USERS = "manage_users"
     MANAGE_POLICIES = "manage_policies"
+    # People: managers are further limited to their own team by the people app's queries.
+    VIEW_PEOPLE = "view_people"
+    MANAGE_PEOPLE = "manage_people"
+    MANAGE_SURVEYS = "manage_surveys"
 
 
 _STAFF = {Perm.VIEW_CONTACTS, Perm.EDIT_CONTACTS}
@@ -41,7 +46,8 @@ _MANAGING = _STAFF | {
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.OWNER: frozenset(Perm),
-    Role.MANAGER: frozenset(_MANAGING),
+    Role.MANAGER: frozenset(_MANAGING | {Perm.VIEW_PEOPLE}),
+    Role.HR: frozenset({Perm.VIEW_PEOPLE, Perm.MANAGE_PEOPLE, Perm.MANAGE_SURVEYS}),
     Role.AGENT: frozenset(_STAFF),
     Role.EMPLOYEE: frozenset(),
 }
