@@ -8,12 +8,14 @@ from heedful.crm.api import register as register_crm
 from heedful.governance.api import register as register_governance
 from heedful.people.api import register as register_people
 from heedful.surveys.api import register as register_surveys
+from heedful.workflows.api import register as register_workflows
 
 router = DefaultRouter()
 register_crm(router)
 register_governance(router)
 register_people(router)
 register_surveys(router)
+register_workflows(router)
 
 urlpatterns = [
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "heedful.crm",
     "heedful.people",
     "heedful.surveys",
+    "heedful.workflows",
     "heedful.brief",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("trust/", include("heedful.governance.urls")),
     path("people/", include("heedful.people.urls")),
     path("surveys/", include("heedful.surveys.urls")),
+    path("workflows/", include("heedful.workflows.urls")),
     path("api/", include("heedful.api_urls")),
     path("admin/", admin.site.urls),
 ]
