@@ -6,6 +6,8 @@ from rest_framework.routers import DefaultRouter
 
 from heedful.crm.api import register as register_crm
 from heedful.governance.api import register as register_governance
+from heedful.inbox.api import register as register_inbox
+from heedful.knowledge.api import register as register_knowledge
 from heedful.people.api import register as register_people
 from heedful.surveys.api import register as register_surveys
 from heedful.workflows.api import register as register_workflows
@@ -16,6 +18,8 @@ register_governance(router)
 register_people(router)
 register_surveys(router)
 register_workflows(router)
+register_knowledge(router)
+register_inbox(router)
 
 urlpatterns = [
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "heedful.people",
     "heedful.surveys",
     "heedful.workflows",
+    "heedful.knowledge",
+    "heedful.inbox",
     "heedful.brief",
 ]
 

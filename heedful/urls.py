@@ -12,6 +12,8 @@ urlpatterns = [
     path("people/", include("heedful.people.urls")),
     path("surveys/", include("heedful.surveys.urls")),
     path("workflows/", include("heedful.workflows.urls")),
+    path("knowledge/", include("heedful.knowledge.urls")),
+    path("inbox/", include("heedful.inbox.urls")),
     path("api/", include("heedful.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InboxConfig(AppConfig):
+    name = "heedful.inbox"
+    verbose_name = "Inbox"
