@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from heedful.governance.actions import ActionError, get_action_type
@@ -183,20 +183,30 @@ def propose_action(
         PolicyMode.ASK: ProposalStatus.PENDING,
         PolicyMode.NEVER: ProposalStatus.BLOCKED,
     }[PolicyMode(mode)]
-    proposal = ProposedAction.objects.create(
-        action_type=action_type,
-        params=dict(params),
-        subject_type=subject.type,
-        subject_id=subject.id,
-        subject_label=subject.label,
-        proposed_by=proposed_by,
-        explanation=explanation,
-        decision=decision,
-        idempotency_key=idempotency_key,
-        policy_mode=mode,
-        status=status,
-        expires_at=timezone.now() + expires_in if expires_in and status == ProposalStatus.PENDING else None,
-    )
+    try:
+        # A savepoint, so that losing a race on the idempotency key leaves the caller's
+        # transaction usable.
+        with transaction.atomic():
+            proposal = ProposedAction.objects.create(
+                action_type=action_type,
+                params=dict(params),
+                subject_type=subject.type,
+                subject_id=subject.id,
+                subject_label=subject.label,
+                proposed_by=proposed_by,
+                explanation=explanation,
+                decision=decision,
+                idempotency_key=idempotency_key,
+                policy_mode=mode,
+                status=status,
+                expires_at=timezone.now() + expires_in
+                if expires_in and status == ProposalStatus.PENDING
+                else None,
+            )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return ProposedAction.objects.get(idempotency_key=idempotency_key)
     outcome = {
         ProposalStatus.APPROVED: f"Runs automatically by policy: {kind.describe(params)}",
         ProposalStatus.PENDING: f"Waiting for approval (#{proposal.pk})",
