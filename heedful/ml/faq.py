@@ -1,0 +1,373 @@
+"""FAQ / intent matcher that knows when it does not know.
+
+Train from knowledge-base entries (question variants -> answer id), optionally with examples of
+questions the FAQ does *not* answer. A linear softmax over TF-IDF (+ MiniLM) features ranks the
+answers; out-of-scope examples are an extra class. The hand-off threshold on the top answer's
+probability comes from :func:`heedful.ml.threshold.choose_threshold` on held-out questions:
+the caller's validation set if given, else a stratified 20 % hold-out (>= 1,000 variants) or
+k-fold cross-validation (small FAQs). When there is too little data to calibrate, the matcher
+says so (``calibration["thin"]``) and uses a cautious threshold.
+
+>>> m = FaqMatcher.train([("when do you open", "hours"), ("opening times", "hours"),
+...                       ("where are you", "address"), ("your address please", "address")],
+...                      encoder="tfidf")                                   # doctest: +SKIP
+>>> m.match("what time do you open").answer_id                           # doctest: +SKIP
+'hours'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heedful.ml.encoders import resolve_encoder_name
+from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, softmax
+from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
+from heedful.ml.text import NgramTfidf, clean
+from heedful.ml.threshold import ThresholdChoice, choose_threshold
+
+OOS_LABEL = "oos"
+ARTEFACT_KIND = "faq-matcher"
+N_CANDIDATES = 3
+N_NEIGHBOURS = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    answer_id: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A training variant close to the question, with its cosine similarity."""
+
+    text: str
+    answer_id: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Match:
+    answer_id: str | None  # None: out of scope, hand off to a person
+    confidence: float  # probability of the top in-scope answer
+    threshold: float
+    candidates: tuple[Candidate, ...]
+    neighbours: tuple[Neighbour, ...]
+    reason: str
+    model_version: str
+
+    @property
+    def out_of_scope(self) -> bool:
+        return self.answer_id is None
+
+
+@dataclass
+class FaqMatcher:
+    space: FeatureSpace
+    model: LinearSoftmax
+    threshold: float
+    calibration: dict[str, Any]
+    texts: list[str]
+    labels: list[str]
+    version: str
+    _train_sparse: Any = field(default=None, repr=False)
+    _train_dense: F32 | None = field(default=None, repr=False)
+    _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(
+        cls,
+        examples: Sequence[tuple[str, str]],
+        *,
+        encoder: str | None = None,
+        oos_examples: Sequence[str] = (),
+        validation: Sequence[tuple[str, str | None]] | None = None,
+        target_wrong_rate: float = 0.05,
+        oos_share: float | None = None,
+        c: float = 10.0,
+    ) -> FaqMatcher:
+        """Fit on ``examples`` and calibrate the hand-off threshold (see the module docstring).
+
+        ``validation`` items with label ``None`` or ``"oos"`` are out-of-scope questions.
+        """
+        pairs = _check_examples(examples)
+        oos = [t for t in oos_examples if isinstance(t, str) and t.strip()]
+        name = resolve_encoder_name(encoder)
+        texts = [t for t, _ in pairs] + oos
+        labels = [a for _, a in pairs] + [OOS_LABEL] * len(oos)
+        counts = Counter(labels)
+        if validation is not None:
+            method = "validation set"
+            val = [(t, OOS_LABEL if a in (None, OOS_LABEL) else str(a)) for t, a in validation]
+            choice = _calibrate(texts, labels, [t for t, _ in val], [a for _, a in val], name, c,
+                                target_wrong_rate, oos_share, "validation set")
+        else:
+            method = _cross_method(len(texts), counts)
+            choice = _cross_calibrate(texts, labels, counts, name, c, target_wrong_rate, oos_share)
+        matcher = _fit(texts, labels, name, c)
+        matcher.threshold = choice.threshold
+        matcher.calibration = choice.as_dict() | {"method": method}
+        return matcher
+
+    # ------------------------------------------------------------------ answering
+    def match(self, text: str) -> Match:
+        """Best answer for ``text`` (or ``None``: hand off), with candidates and neighbours."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, not {type(text).__name__}")
+        if not clean(text):
+            return Match(None, 0.0, self.threshold, (), (), "empty question", self.version)
+        idx, val = self.space.tfidf.vector(text) if self.space.uses_tfidf else ([], [])
+        dense = self.space.dense([text])
+        probs = softmax(self.model.logits_one(idx, val, None if dense is None else dense[0]))
+        return self._decide(probs, idx, val, None if dense is None else dense[0])
+
+    def match_batch(self, texts: Sequence[str]) -> list[Match]:
+        return [self.match(t) for t in texts] if len(texts) < 8 else self._match_many(texts)
+
+    def _match_many(self, texts: Sequence[str]) -> list[Match]:
+        items = list(texts)
+        dense = self.space.dense(items)
+        out = []
+        for i, text in enumerate(items):
+            if not clean(text):
+                out.append(Match(None, 0.0, self.threshold, (), (), "empty question", self.version))
+                continue
+            idx, val = self.space.tfidf.vector(text) if self.space.uses_tfidf else ([], [])
+            d = None if dense is None else dense[i]
+            out.append(self._decide(softmax(self.model.logits_one(idx, val, d)), idx, val, d))
+        return out
+
+    def scores(self, texts: Sequence[str]) -> tuple[list[str], F32]:
+        """Top in-scope answer and its confidence for many texts (fast path for evaluation)."""
+        items = list(texts)
+        probs = softmax(self.model.logits_batch(self.space.sparse(items), self.space.dense(items)))
+        in_scope = self._in_scope_probs(probs)
+        top = in_scope.argmax(axis=1)
+        conf = in_scope[np.arange(len(items)), top]
+        oos_top = probs.argmax(axis=1) == self._oos_index()
+        conf = np.where(oos_top, np.minimum(conf, 0.0), conf)
+        return [self.model.classes[i] for i in top], conf.astype(np.float32)
+
+    def _oos_index(self) -> int:
+        classes = self.model.classes
+        return classes.index(OOS_LABEL) if OOS_LABEL in classes else -1
+
+    def _in_scope_probs(self, probs: F32) -> F32:
+        oi = self._oos_index()
+        if oi < 0:
+            return probs
+        masked = probs.copy()
+        masked[..., oi] = -1.0
+        return masked
+
+    def _decide(self, probs: F32, idx: list[int], val: list[float], dense: F32 | None) -> Match:
+        classes = self.model.classes
+        in_scope = self._in_scope_probs(probs)
+        order = np.lexsort((np.arange(len(classes)), -in_scope))[:N_CANDIDATES]
+        candidates = tuple(
+            Candidate(classes[i], round(float(probs[i]), 4)) for i in order if in_scope[i] >= 0
+        )
+        top, conf = classes[order[0]], float(probs[order[0]])
+        neighbours = self._neighbours(idx, val, dense, [c.answer_id for c in candidates])
+        oi = self._oos_index()
+        if oi >= 0 and int(probs.argmax()) == oi:
+            reason = f"most like the out-of-scope examples (p={probs[oi]:.2f})"
+            return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason,
+                         self.version)
+        if conf < self.threshold:
+            reason = f"best answer {top!r} has confidence {conf:.2f} < threshold {self.threshold:.2f}"
+            return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason,
+                         self.version)
+        reason = f"answer {top!r}: confidence {conf:.2f} >= threshold {self.threshold:.2f}"
+        return Match(top, round(conf, 4), self.threshold, candidates, neighbours, reason,
+                     self.version)
+
+    def _neighbours(
+        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
+    ) -> tuple[Neighbour, ...]:
+        rows = np.concatenate([self._rows_by_label.get(a, np.zeros(0, np.int64)) for a in labels])
+        if not len(rows):
+            return ()
+        sims = np.zeros(len(rows), dtype=np.float32)
+        if self.space.uses_tfidf and idx:
+            x = np.zeros(self.space.tfidf.n_features, dtype=np.float32)
+            x[idx] = val
+            sims += np.asarray(self._train_sparse[rows] @ x, dtype=np.float32).ravel()
+        if dense is not None and self._train_dense is not None:
+            sims += self._train_dense[rows] @ dense
+        sims /= np.float32(self._norm_sq())
+        best = np.lexsort((rows, -np.round(sims, 6)))[:N_NEIGHBOURS]
+        return tuple(
+            Neighbour(self.texts[rows[i]], self.labels[rows[i]], round(float(sims[i]), 4))
+            for i in best
+        )
+
+    def _norm_sq(self) -> float:
+        sparse = 1.0 if self.space.uses_tfidf else 0.0
+        dense = self.space.dense_weight**2 if self.space.uses_dense else 0.0
+        return sparse + dense
+
+    def _index_rows(self) -> None:
+        by_label: dict[str, list[int]] = {}
+        for i, label in enumerate(self.labels):
+            by_label.setdefault(label, []).append(i)
+        self._rows_by_label = {a: np.array(r, dtype=np.int64) for a, r in by_label.items()}
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> str:
+        """Write the matcher (format version + sha256 checksum); return the checksum."""
+        tf_meta, tf_arrays = self.space.tfidf.to_state()
+        meta = {
+            "tfidf": tf_meta,
+            "encoder": self.space.encoder,
+            "dense_weight": self.space.dense_weight,
+            "classes": self.model.classes,
+            "threshold": self.threshold,
+            "calibration": self.calibration,
+            "texts": self.texts,
+            "labels": self.labels,
+            "version": self.version,
+        }
+        arrays = dict(tf_arrays) | self.model.to_arrays("clf_")
+        sp = self._train_sparse
+        arrays |= {"x_data": sp.data, "x_indices": sp.indices, "x_indptr": sp.indptr}
+        if self._train_dense is not None:
+            arrays["x_dense"] = self._train_dense.astype(np.float16)
+        return save_artefact(path, ARTEFACT_KIND, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaqMatcher:
+        """Read a matcher written by :meth:`save`; raises ArtefactError if it does not verify."""
+        import scipy.sparse as sp
+
+        meta, arrays, _ = load_artefact(path, ARTEFACT_KIND)
+        try:
+            tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
+            space = FeatureSpace(tfidf, meta["encoder"], float(meta["dense_weight"]))
+            if space.uses_dense:
+                resolve_encoder_name("minilm")  # clear error when the ONNX file is missing
+            model = LinearSoftmax.from_arrays(meta["classes"], arrays, "clf_")
+            x = sp.csr_matrix(
+                (arrays["x_data"], arrays["x_indices"], arrays["x_indptr"]),
+                shape=(len(meta["texts"]), tfidf.n_features),
+            )
+            dense = arrays["x_dense"].astype(np.float32) if "x_dense" in arrays else None
+        except KeyError as exc:
+            raise ArtefactError(f"{path}: missing field {exc}") from exc
+        matcher = cls(space, model, float(meta["threshold"]), meta["calibration"],
+                      meta["texts"], meta["labels"], meta["version"], x, dense)
+        matcher._index_rows()
+        return matcher
+
+
+def _check_examples(examples: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in examples:
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise ValueError(f"each example must be (question, answer_id), got {item!r}")
+        text, answer = item
+        if not isinstance(text, str) or not isinstance(answer, str) or not answer:
+            raise ValueError(f"each example must be (question: str, answer_id: str), got {item!r}")
+        if answer == OOS_LABEL:
+            raise ValueError(f"answer id {OOS_LABEL!r} is reserved; pass oos_examples instead")
+        if clean(text):
+            pairs.append((text, answer))
+    if len({a for _, a in pairs}) < 1 or not pairs:
+        raise ValueError("no usable examples: need at least one non-empty question")
+    return pairs
+
+
+def _fit(texts: list[str], labels: list[str], encoder: str, c: float) -> FaqMatcher:
+    tfidf = NgramTfidf.fit(texts)
+    space = FeatureSpace(tfidf, encoder)
+    sparse = tfidf.transform(texts)
+    dense = space.dense(texts)
+    fit_labels = list(labels)
+    if len(set(labels)) == 1:  # one FAQ entry and nothing else: add a "nothing" class to contrast
+        fit_labels = labels + [OOS_LABEL]
+        import scipy.sparse as sps
+
+        sparse = sps.vstack([sparse, sps.csr_matrix((1, tfidf.n_features), dtype=np.float32)])
+        if dense is not None:
+            dense = np.vstack([dense, np.zeros((1, dense.shape[1]), np.float32)])
+    import scipy.sparse as sps
+
+    stacked = sparse if dense is None else sps.hstack([sparse, sps.csr_matrix(dense)]).tocsr()
+    model = LinearSoftmax.fit(stacked, fit_labels, tfidf.n_features, c=c)
+    digest = hashlib.sha256(
+        json.dumps([encoder, c, sorted(zip(texts, labels, strict=True))]).encode("utf-8")
+    ).hexdigest()[:12]
+    matcher = FaqMatcher(space, model, 0.0, {"method": "none"}, list(texts), list(labels),
+                         f"faq-{encoder}-{digest}", sparse[: len(texts)],
+                         None if dense is None else dense[: len(texts)])
+    matcher._index_rows()
+    return matcher
+
+
+def _calibrate(
+    texts: list[str], labels: list[str], held_texts: list[str], held_labels: list[str],
+    encoder: str, c: float, target: float, oos_share: float | None, method: str,
+) -> ThresholdChoice:
+    matcher = _fit(texts, labels, encoder, c)
+    predicted, conf = matcher.scores(held_texts)
+    in_scope = [a != OOS_LABEL for a in held_labels]
+    correct = [p == a for p, a in zip(predicted, held_labels, strict=True)]
+    return choose_threshold(conf.tolist(), correct, in_scope, target_wrong_rate=target,
+                            oos_share=oos_share)
+
+
+def _cross_calibrate(
+    texts: list[str], labels: list[str], counts: Counter[str], encoder: str, c: float,
+    target: float, oos_share: float | None,
+) -> ThresholdChoice:
+    """Out-of-fold confidences: a 20 % stratified hold-out for big FAQs, k-fold for small ones."""
+    n = len(texts)
+    min_count = min(counts.values())
+    folds = 5 if n >= 1000 else min(5, min_count)
+    if folds < 2 or len(counts) < 2:
+        return choose_threshold([], [], [], target_wrong_rate=target)
+    fold_of = _stratified_folds(labels, folds)
+    used = range(1) if n >= 1000 else range(folds)
+    conf_all: list[float] = []
+    correct_all: list[bool] = []
+    scope_all: list[bool] = []
+    for k in used:
+        train_idx = [i for i in range(n) if fold_of[i] != k]
+        held_idx = [i for i in range(n) if fold_of[i] == k]
+        if len({labels[i] for i in train_idx}) < 2:
+            continue
+        matcher = _fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], encoder, c)
+        predicted, conf = matcher.scores([texts[i] for i in held_idx])
+        conf_all += conf.tolist()
+        correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
+        scope_all += [labels[i] != OOS_LABEL for i in held_idx]
+    return choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target,
+                            oos_share=oos_share)
+
+
+def _cross_method(n: int, counts: Counter[str]) -> str:
+    if n >= 1000:
+        return "stratified 20% hold-out"
+    folds = min(5, min(counts.values()))
+    if folds < 2 or len(counts) < 2:
+        return "none (fewer than 2 variants per answer)"
+    return f"{folds}-fold cross-validation"
+
+
+def _stratified_folds(labels: list[str], folds: int) -> list[int]:
+    """Deterministic stratified fold ids: within each label, texts are dealt round-robin."""
+    seen: Counter[str] = Counter()
+    out = []
+    for label in labels:
+        out.append(seen[label] % folds)
+        seen[label] += 1
+    return out

@@ -1,0 +1,147 @@
+"""Text clean-up and n-gram TF-IDF features, in plain Python + numpy (no scikit-learn at run time).
+
+The vectoriser is deliberately small: word 1-2 grams and character 2-5 grams inside words, sublinear
+term frequency, smoothed idf, each block L2-normalised. Written here rather than taken from
+scikit-learn so that one query is featurised in tens of microseconds and the fitted vocabulary can
+be persisted without pickle.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# Only the start of a very long text is looked at: a 1 MB paste must not stall the inbox.
+MAX_CHARS = 2000
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@\w+")
+# Control and invisible formatting characters (C0, C1, zero-width, bidi, BOM, separators).
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff]")
+_SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]")
+
+
+def clean(text: str) -> str:
+    """Normalise text for the models: NFKC, no control characters, URLs/@mentions masked.
+
+    >>> clean("  Still   WAITING!!\\x00 see https://x.co/a @united &amp; ")
+    'still waiting!! see url @user &'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+    text = unicodedata.normalize("NFKC", html.unescape(text[: MAX_CHARS * 2]))[:MAX_CHARS]
+    text = _CONTROL.sub(" ", text)
+    text = _URL.sub(" url ", text)
+    text = _MENTION.sub(" @user ", text)
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def tokens(cleaned: str) -> list[str]:
+    """Words (with inner apostrophes) and single punctuation/emoji characters."""
+    return _TOKEN.findall(cleaned)
+
+
+def _grams(cleaned: str) -> tuple[list[str], list[str]]:
+    toks = tokens(cleaned)
+    words = [f"w {t}" for t in toks]
+    words += [f"w {a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+    chars: list[str] = []
+    for tok in toks:
+        if not tok[0].isalnum():
+            continue
+        padded = f" {tok} "
+        size = len(padded)
+        for n in range(2, 6):
+            chars.extend(f"c{padded[i : i + n]}" for i in range(size - n + 1))
+    return words, chars
+
+
+class NgramTfidf:
+    """Fitted word + char n-gram TF-IDF vocabulary; see the module docstring."""
+
+    def __init__(self, vocabulary: Sequence[str], idf: npt.NDArray[np.float32], n_word: int):
+        self.terms = list(vocabulary)
+        self.index = {term: i for i, term in enumerate(self.terms)}
+        self.idf = np.asarray(idf, dtype=np.float32)
+        self.n_word = n_word
+        self._idf_list: list[float] = self.idf.tolist()
+
+    @property
+    def n_features(self) -> int:
+        return len(self.terms)
+
+    @classmethod
+    def fit(cls, texts: Iterable[str], *, min_df: int | None = None) -> NgramTfidf:
+        docs = [_grams(clean(t)) for t in texts]
+        if min_df is None:
+            min_df = 2 if len(docs) >= 1000 else 1
+        word_df: Counter[str] = Counter()
+        char_df: Counter[str] = Counter()
+        for words, chars in docs:
+            word_df.update(set(words))
+            char_df.update(set(chars))
+        word_terms = sorted(t for t, c in word_df.items() if c >= min_df)
+        char_terms = sorted(t for t, c in char_df.items() if c >= min_df)
+        n = len(docs)
+        dfs = [word_df[t] for t in word_terms] + [char_df[t] for t in char_terms]
+        idf = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in dfs], dtype=np.float32)
+        return cls(word_terms + char_terms, idf, len(word_terms))
+
+    def vector(self, text: str) -> tuple[list[int], list[float]]:
+        """Sparse feature vector of one text as (sorted indices, values)."""
+        words, chars = _grams(clean(text))
+        out_idx: list[int] = []
+        out_val: list[float] = []
+        index, idf = self.index, self._idf_list
+        for grams in (words, chars):
+            weights: dict[int, int] = {}
+            for gram, count in Counter(grams).items():
+                i = index.get(gram)
+                if i is not None:
+                    weights[i] = count
+            if not weights:
+                continue
+            ids = sorted(weights)
+            vals = [(1.0 + math.log(weights[i])) * idf[i] for i in ids]
+            scale = math.sqrt(0.5) / math.sqrt(sum(v * v for v in vals))
+            out_idx.extend(ids)
+            out_val.extend(v * scale for v in vals)
+        return out_idx, out_val
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or are empty."""
+        import scipy.sparse as sp  # deferred: only needed for batches and training
+
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        for text in texts:
+            idx, val = self.vector(text)
+            indices.extend(idx)
+            values.extend(val)
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (
+                np.array(values, dtype=np.float32),
+                np.array(indices, dtype=np.int32),
+                np.array(indptr, dtype=np.int64),
+            ),
+            shape=(len(texts), self.n_features),
+            dtype=np.float32,
+        )
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        return {"terms": self.terms, "n_word": self.n_word}, {"idf": self.idf}
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> NgramTfidf:
+        return cls(meta["terms"], arrays["idf"], int(meta["n_word"]))
