@@ -1,0 +1,544 @@
+"""Writes for the inbox: conversations, messages, the bot's replies and hand-offs, agent actions.
+
+Every service is atomic and audited; email leaves only through ``send_email_task``, queued on
+commit. The bot's part follows heedful/inbox/autoanswer.py and writes a decision record for
+every reply and every hand-off (promise 2).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from email.utils import make_msgid
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from heedful.governance.models import ActorKind, DecisionRecord
+from heedful.governance.services import Subject, record_audit, record_decision, set_decision_outcome
+from heedful.inbox import autoanswer, conf, contacts, hours
+from heedful.inbox.models import (
+    Author,
+    Channel,
+    Conversation,
+    Delivery,
+    Direction,
+    Message,
+    Order,
+    OrderUpdate,
+    Status,
+)
+from heedful.inbox.triage import MessageTriage, priority_for, triage_message
+from heedful.knowledge import services as knowledge
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+BOT = "inbox-bot"
+BOT_VERSION = "1"
+FEEDBACK_ACTIONS = [
+    {"id": "helped", "label": "That helped"},
+    {"id": "not_helped", "label": "That didn't help"},
+    {"id": "person", "label": "Talk to a person"},
+]
+EMAIL_FEEDBACK_FOOTER = (
+    '\n\nIf this didn\'t help, reply "didn\'t help", or "person" to reach someone on our team.'
+)
+
+
+def subject_of(conversation: Conversation) -> Subject:
+    if conversation.contact_id is not None:
+        return Subject(
+            "contact", str(conversation.contact_id), conversation.customer_email or str(conversation)
+        )
+    return Subject("conversation", str(conversation.pk), str(conversation)[:200])
+
+
+@transaction.atomic
+def start_conversation(
+    *, channel: str, customer_email: str = "", customer_name: str = "", subject: str = ""
+) -> Conversation:
+    conversation = Conversation.objects.create(
+        channel=channel,
+        customer_email=customer_email.strip().lower(),
+        customer_name=customer_name.strip()[:200],
+        subject=subject.strip()[:300],
+        contact_id=contacts.contact_for_email(customer_email.strip().lower(), customer_name.strip()),
+    )
+    record_audit(action="inbox.conversation.start", automation="inbox", obj=conversation)
+    return conversation
+
+
+# --- customer messages and the bot ----------------------------------------------------------
+
+
+@transaction.atomic
+def receive_customer_message(
+    *, conversation: Conversation, body: str, email: dict[str, Any] | None = None, bot: bool = True
+) -> Message:
+    """Store a customer's message, triage it, and let the bot decide (answer, ask, hand off, or
+    stay silent). ``email`` carries the threading headers of an inbound email."""
+    now = timezone.now()
+    body = body[: conf.max_body_chars()]
+    earlier = list(
+        conversation.messages.filter(author_kind=Author.CUSTOMER)
+        .order_by("-created_at", "-id")[:2]
+        .values_list("body", flat=True)
+    )[::-1]
+    intent = autoanswer.intent_of(body)
+    this_week = _contacts_this_week(conversation, now)
+    triage = triage_message(body, intent=intent, signals={"contacts_this_week": this_week})
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Direction.IN,
+        author_kind=Author.CUSTOMER,
+        body=body,
+        intent=triage.intent,
+        sentiment=triage.sentiment,
+        sentiment_score=triage.sentiment_score,
+        frustration=triage.frustration,
+        urgency=triage.urgency,
+        created_at=now,
+        **(email or {}),
+    )
+    if conversation.status == Status.WAITING:
+        conversation.status = Status.OPEN
+    elif conversation.status == Status.RESOLVED:
+        conversation.status = Status.OPEN if conversation.human_has_replied else Status.BOT
+        conversation.resolved_at = None
+    conversation.last_customer_message_at = now
+    conversation.waiting_since = conversation.waiting_since or now
+    contacts.add_to_timeline(conversation, message)
+    if bot:
+        _let_bot_respond(conversation, message, earlier)
+    _reprioritise(conversation, triage, this_week, now)
+    conversation.save()
+    return message
+
+
+def _contacts_this_week(conversation: Conversation, now: Any) -> int:
+    if not conversation.customer_email:
+        return 1
+    return Conversation.objects.filter(
+        customer_email=conversation.customer_email, created_at__gte=now - timedelta(days=7)
+    ).count()
+
+
+def _reprioritise(conversation: Conversation, triage: MessageTriage | None, this_week: int, now: Any) -> None:
+    value = Decimal(0)
+    if conversation.customer_email:
+        value = Order.objects.filter(customer_email__iexact=conversation.customer_email).aggregate(
+            total=Sum("total")
+        )["total"] or Decimal(0)
+    priority = priority_for(
+        triage,
+        contacts_this_week=this_week,
+        waiting_since=conversation.waiting_since if conversation.status != Status.RESOLVED else None,
+        now=now,
+        customer_value=value,
+    )
+    conversation.priority = priority.score
+    conversation.priority_reason = priority.reason[:300]
+
+
+def _last_bot_entry_id(conversation: Conversation) -> int | None:
+    return (
+        conversation.messages.filter(author_kind=Author.BOT, faq_entry_id__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("faq_entry_id", flat=True)
+        .first()
+    )
+
+
+def _let_bot_respond(conversation: Conversation, message: Message, earlier: list[str]) -> None:
+    decision = autoanswer.decide(
+        conversation,
+        message.body,
+        earlier_customer_texts=earlier,
+        last_bot_entry_id=_last_bot_entry_id(conversation),
+    )
+    if decision.kind == "silent":
+        return
+    if decision.kind == "handoff":
+        if decision.flag_entry_id is not None:
+            knowledge.flag_entry_unhelpful(entry_id=decision.flag_entry_id, reason=message.body[:200])
+        if decision.failed_order_check:
+            conversation.failed_order_checks += 1
+        hand_off(conversation, reason=decision.reason, decision_data=decision, trigger=message)
+        return
+    record = _record_bot_decision(conversation, message, decision, action=decision.kind)
+    is_chat = conversation.channel != Channel.EMAIL
+    text = decision.text
+    if decision.kind == "answer" and not is_chat:
+        text += EMAIL_FEEDBACK_FOOTER
+    reply = _post_outgoing(
+        conversation,
+        author_kind=Author.BOT,
+        body=text,
+        actions=FEEDBACK_ACTIONS if decision.kind == "answer" and is_chat else [],
+        faq_entry_id=decision.entry.pk if decision.entry else None,
+        decision=record,
+    )
+    if decision.kind == "answer" and decision.counts_as_answer:
+        conversation.bot_answers_unconfirmed += 1
+    if decision.failed_order_check:
+        conversation.failed_order_checks += 1
+    if decision.order_number:
+        conversation.verified_order_number = decision.order_number
+    set_decision_outcome(record, f"Sent to the customer (message #{reply.pk})")
+
+
+def _record_bot_decision(
+    conversation: Conversation, message: Message | None, decision: autoanswer.BotDecision, *, action: str
+) -> DecisionRecord:
+    match = decision.match
+    output: dict[str, Any] = {
+        "action": action,
+        "reason": decision.reason,
+        "entry_id": decision.entry.pk if decision.entry else (match.entry_id if match else None),
+        "confidence": match.confidence if match else None,
+        "threshold": match.threshold if match else None,
+    }
+    if decision.order_number:
+        output["order_number"] = decision.order_number
+    summary = {
+        "answer": f"Answered: {decision.reason}",
+        "ask": f"Asked for details: {decision.reason}",
+        "handoff": f"Handed to a person: {decision.reason}",
+    }[action]
+    return record_decision(
+        actor_kind=ActorKind.BOT,
+        actor_name=BOT,
+        actor_version=(match.engine_version if match and match.engine_version else BOT_VERSION),
+        subject=subject_of(conversation),
+        inputs={
+            "conversation_id": conversation.pk,
+            "message_id": message.pk if message else None,
+            "intent": decision.intent,
+            "answers_unconfirmed": conversation.bot_answers_unconfirmed,
+        },
+        output=output,
+        output_summary=summary,
+        confidence=match.confidence if match else None,
+        factors=decision.factors,
+    )
+
+
+def _handoff_text(decision: autoanswer.BotDecision | None, due: Any, now: Any) -> str:
+    opening = {
+        "human": "Of course.",
+        "not_helped": "Sorry that didn't help.",
+    }.get(decision.intent if decision else "", "I'm not sure enough to answer this correctly myself.")
+    spec, tz = conf.business_hours(), conf.business_time_zone()
+    when = hours.when_in_words(due, now, tz)
+    opening_hours = hours.OpeningHours.parse(spec)
+    if opening_hours.is_open(now.astimezone(hours.ZoneInfo(tz))):
+        return (
+            f"{opening} I'm passing your conversation to a person on our team; you can expect a reply {when}."
+        )
+    return (
+        f"{opening} I'm passing your conversation to a person on our team. We're closed right now "
+        f"(our hours: {opening_hours.describe()}), so you can expect a reply {when}."
+    )
+
+
+def hand_off(
+    conversation: Conversation,
+    *,
+    reason: str,
+    decision_data: autoanswer.BotDecision | None = None,
+    trigger: Message | None = None,
+) -> DecisionRecord:
+    """Give the conversation to people and tell the customer honestly when to expect a reply."""
+    now = timezone.now()
+    spec, tz = conf.business_hours(), conf.business_time_zone()
+    decision_data = decision_data or autoanswer.BotDecision(
+        kind="handoff", reason=reason, factors=[{"text": reason, "weight": 1.0}]
+    )
+    record = _record_bot_decision(conversation, trigger, decision_data, action="handoff")
+    conversation.status = Status.OPEN
+    conversation.handed_off_at = now
+    if conversation.first_response_due_at is None or conversation.first_responded_at is not None:
+        conversation.first_response_due_at = hours.due_at(spec, tz, now, conf.sla_first_response_minutes())
+        conversation.first_responded_at = None
+    if conversation.resolution_due_at is None:
+        conversation.resolution_due_at = hours.due_at(spec, tz, now, conf.sla_resolution_minutes())
+    conversation.waiting_since = conversation.waiting_since or now
+    notice = _post_outgoing(
+        conversation,
+        author_kind=Author.BOT,
+        body=_handoff_text(decision_data, conversation.first_response_due_at, now),
+        decision=record,
+    )
+    set_decision_outcome(record, f"Handed to people; customer told (message #{notice.pk})")
+    record_audit(action="inbox.conversation.hand_off", automation=BOT, obj=conversation, summary=reason)
+    return record
+
+
+@transaction.atomic
+def record_feedback(*, conversation: Conversation, message_id: int, choice: str) -> None:
+    """A chat button under a bot answer: "helped", "not_helped" or "person"."""
+    answer = conversation.messages.filter(pk=message_id, author_kind=Author.BOT).first()
+    if answer is None or choice not in {a["id"] for a in FEEDBACK_ACTIONS}:
+        return
+    Message.objects.filter(pk=answer.pk).update(actions=[])
+    if choice == "helped":
+        if answer.faq_entry_id is not None:
+            knowledge.confirm_entry_helpful(entry_id=answer.faq_entry_id)
+        conversation.bot_answers_unconfirmed = 0
+        conversation.save(update_fields=["bot_answers_unconfirmed", "updated_at"])
+        set_decision_outcome(answer.decision, "The customer said it helped")
+        return
+    text = "That didn't help." if choice == "not_helped" else "I'd like to talk to a person."
+    receive_customer_message(conversation=conversation, body=text)
+
+
+# --- outgoing messages and agents ------------------------------------------------------------
+
+
+def _post_outgoing(
+    conversation: Conversation,
+    *,
+    author_kind: str,
+    body: str,
+    user: User | None = None,
+    actions: list[dict[str, str]] | None = None,
+    faq_entry_id: int | None = None,
+    decision: DecisionRecord | None = None,
+) -> Message:
+    extra: dict[str, Any] = {}
+    if conversation.channel == Channel.EMAIL and conversation.customer_email:
+        extra = _email_threading(conversation)
+        extra.update(delivery=Delivery.PENDING, next_attempt_at=timezone.now())
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Direction.OUT,
+        author_kind=author_kind,
+        author_user=user,
+        body=body,
+        actions=actions or [],
+        faq_entry_id=faq_entry_id,
+        decision=decision,
+        **extra,
+    )
+    contacts.add_to_timeline(conversation, message)
+    if extra:
+        from heedful.inbox.tasks import send_email_task
+
+        transaction.on_commit(lambda: send_email_task.delay(message.pk))
+    return message
+
+
+def _email_threading(conversation: Conversation) -> dict[str, Any]:
+    domain = conf.support_address().rsplit("@", 1)[-1].strip("> ") or "localhost"
+    last = (
+        conversation.messages.exclude(email_message_id="")
+        .order_by("-created_at", "-id")
+        .values("email_message_id", "references")
+        .first()
+    )
+    threading: dict[str, Any] = {"email_message_id": make_msgid(domain=domain)}
+    if last:
+        threading["in_reply_to"] = last["email_message_id"]
+        threading["references"] = f"{last['references']} {last['email_message_id']}".strip()[-4000:]
+    return threading
+
+
+@transaction.atomic
+def reply_as_agent(
+    *, conversation: Conversation, user: User, body: str, faq_entry_id: int | None = None
+) -> Message:
+    """A person answers: the bot falls silent in this conversation until handed back."""
+    now = timezone.now()
+    message = _post_outgoing(conversation, author_kind=Author.AGENT, body=body.strip(), user=user)
+    if faq_entry_id is not None:
+        knowledge.count_answered_by_hand(entry_id=faq_entry_id)
+    conversation.human_has_replied = True
+    conversation.status = Status.WAITING
+    conversation.first_responded_at = conversation.first_responded_at or now
+    conversation.waiting_since = None
+    conversation.priority = 0.0
+    conversation.priority_reason = ""
+    if conversation.assignee_id is None:
+        conversation.assignee = user
+    conversation.save()
+    record_audit(action="inbox.reply", user=user, obj=conversation, summary=body.strip()[:200])
+    return message
+
+
+@transaction.atomic
+def add_internal_note(*, conversation: Conversation, user: User, body: str) -> Message:
+    """A note for colleagues; never shown or sent to the customer."""
+    message = Message.objects.create(
+        conversation=conversation,
+        direction=Direction.INTERNAL,
+        author_kind=Author.AGENT,
+        author_user=user,
+        body=body.strip(),
+    )
+    record_audit(action="inbox.note", user=user, obj=conversation, summary=body.strip()[:200])
+    return message
+
+
+@transaction.atomic
+def hand_back_to_bot(*, conversation: Conversation, user: User) -> Conversation:
+    """A person lets the bot answer again; its count of unconfirmed answers starts afresh."""
+    before = conversation.status
+    conversation.status = Status.BOT
+    conversation.human_has_replied = False
+    conversation.bot_answers_unconfirmed = 0
+    conversation.failed_order_checks = 0
+    conversation.save(
+        update_fields=[
+            "status",
+            "human_has_replied",
+            "bot_answers_unconfirmed",
+            "failed_order_checks",
+            "updated_at",
+        ]
+    )
+    record_audit(
+        action="inbox.hand_back",
+        user=user,
+        obj=conversation,
+        summary="Handed back to the bot",
+        changes={"status": [before, Status.BOT]},
+    )
+    return conversation
+
+
+@transaction.atomic
+def take_over(*, conversation: Conversation, user: User) -> Conversation:
+    """A person takes the conversation from the bot before replying."""
+    before = conversation.status
+    conversation.status = Status.OPEN
+    conversation.assignee = conversation.assignee or user
+    conversation.save(update_fields=["status", "assignee", "updated_at"])
+    record_audit(
+        action="inbox.take_over", user=user, obj=conversation, changes={"status": [before, Status.OPEN]}
+    )
+    return conversation
+
+
+@transaction.atomic
+def assign_conversation(*, conversation: Conversation, assignee: User | None, user: User) -> Conversation:
+    before = conversation.assignee.email if conversation.assignee else ""
+    conversation.assignee = assignee
+    conversation.save(update_fields=["assignee", "updated_at"])
+    record_audit(
+        action="inbox.assign",
+        user=user,
+        obj=conversation,
+        changes={"assignee": [before, assignee.email if assignee else ""]},
+    )
+    return conversation
+
+
+@transaction.atomic
+def resolve_conversation(*, conversation: Conversation, user: User) -> Conversation:
+    before = conversation.status
+    conversation.status = Status.RESOLVED
+    conversation.resolved_at = timezone.now()
+    conversation.waiting_since = None
+    conversation.priority = 0.0
+    conversation.priority_reason = ""
+    conversation.save()
+    record_audit(
+        action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
+    )
+    return conversation
+
+
+@transaction.atomic
+def tag_conversation(*, conversation: Conversation, tag: str, user: User) -> Conversation:
+    tag = tag.strip().lower()[:40]
+    if tag and tag not in conversation.tags:
+        conversation.tags = [*conversation.tags, tag]
+        conversation.save(update_fields=["tags", "updated_at"])
+        record_audit(action="inbox.tag", user=user, obj=conversation, summary=tag)
+    return conversation
+
+
+# --- order events ----------------------------------------------------------------------------
+
+ORDER_EVENT_TEXT = {
+    "shipped": "Good news, {name}: your order {number} is on its way.",
+    "delayed": "Sorry, {name}: your order {number} is delayed.",
+    "delivered": "Hello {name}, your order {number} has been delivered. We hope you enjoy it!",
+}
+
+
+@transaction.atomic
+def send_order_update(order: Order, event: str, *, key: str = "") -> Message | None:
+    """Tell the order's owner about an order event, by email, once per event ``key``.
+
+    The workflow action "send order update" calls this; until workflows exist, the order
+    webhook and the REST upsert do. Returns None when this event was already told.
+    """
+    if event not in ORDER_EVENT_TEXT:
+        raise ValueError(f"Unknown order event {event!r}")
+    key = key or f"{order.number}:{event}:{order.status}"
+    update, created = OrderUpdate.objects.get_or_create(key=key, defaults={"order": order, "event": event})
+    if not created:
+        return None
+    conversation = start_conversation(
+        channel=Channel.EMAIL,
+        customer_email=order.customer_email,
+        customer_name=order.customer_name,
+        subject=f"Your order {order.number}",
+    )
+    name = (order.customer_name or "there").split()[0]
+    body = ORDER_EVENT_TEXT[event].format(name=name, number=order.number)
+    from heedful.inbox.orders import describe_order
+
+    body += " " + describe_order(order)
+    record = record_decision(
+        actor_kind=ActorKind.WORKFLOW,
+        actor_name="order-updates",
+        subject=subject_of(conversation),
+        inputs={"order": order.number, "event": event},
+        output={"action": "email", "conversation_id": conversation.pk},
+        output_summary=f"Told the customer that order {order.number} is {event}",
+        factors=[{"text": f"order event: {event}", "weight": 1.0}],
+    )
+    message = _post_outgoing(conversation, author_kind=Author.SYSTEM, body=body, decision=record)
+    conversation.status = Status.RESOLVED
+    conversation.resolved_at = timezone.now()
+    conversation.save(update_fields=["status", "resolved_at", "updated_at"])
+    update.message = message
+    update.save(update_fields=["message"])
+    record_audit(action="inbox.order_update", automation="order-updates", obj=order, summary=event)
+    return message
+
+
+def reprioritise_waiting() -> int:
+    """Recompute the priority of every conversation that waits for us (waiting time grows)."""
+    now = timezone.now()
+    count = 0
+    waiting = Conversation.objects.filter(status__in=[Status.BOT, Status.OPEN], waiting_since__isnull=False)
+    for conversation in waiting.iterator():
+        latest = (
+            conversation.messages.filter(direction=Direction.IN)
+            .order_by("-created_at", "-id")
+            .values("intent", "sentiment", "sentiment_score", "frustration", "urgency")
+            .first()
+        )
+        triage = (
+            MessageTriage(
+                intent=latest["intent"],
+                sentiment=latest["sentiment"],
+                sentiment_score=latest["sentiment_score"],
+                frustration=latest["frustration"],
+                urgency=latest["urgency"] or 0.0,
+            )
+            if latest
+            else None
+        )
+        _reprioritise(conversation, triage, _contacts_this_week(conversation, now), now)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            priority=conversation.priority, priority_reason=conversation.priority_reason
+        )
+        count += 1
+    return count

@@ -1,0 +1,40 @@
+"""Celery tasks for the inbox: thin, idempotent, taking IDs."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from heedful.inbox import conf, mail_in, mail_out
+
+
+# Claiming (pending → sending) makes a second run of the same task a no-op.
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=6, acks_late=True)
+def send_email_task(message_id: int) -> str:
+    return mail_out.send_message_email(message_id)
+
+
+@shared_task
+def send_due_emails_task() -> int:
+    """Beat, every minute: queue pending emails whose retry time has come (and free stuck ones)."""
+    ids = mail_out.due_message_ids()
+    for message_id in ids:
+        send_email_task.delay(message_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def poll_mailbox_task() -> int:
+    """Beat, every minute: read new email from the configured IMAP mailbox."""
+    account = conf.imap()
+    if not account["host"]:
+        return 0
+    return mail_in.poll_mailbox(**account).stored
+
+
+@shared_task
+def reprioritise_open_conversations_task() -> int:
+    """Beat, every five minutes: waiting time grows, so priorities are recomputed."""
+    from heedful.inbox.services import reprioritise_waiting
+
+    return reprioritise_waiting()

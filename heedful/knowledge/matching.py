@@ -1,0 +1,172 @@
+"""The one door to the text engine's FAQ matcher (heedful.ml).
+
+Trains the matcher from the active FAQ entries, keeps it per knowledge-base *version* (a hash of
+what it was trained on, so any edit retrains and nothing stale answers), and persists it under
+the data directory when the engine can save itself. When the engine is missing or fails, the
+result says so and carries no answer: the caller hands the conversation to a person (promise 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from heedful.knowledge.models import FaqEntry
+
+log = logging.getLogger(__name__)
+
+ENGINE_UNAVAILABLE = "text engine unavailable"
+NO_ENTRIES = "the knowledge base has no entries"
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What the matcher decided for one question, in the terms a decision record needs."""
+
+    entry_id: int | None
+    confidence: float
+    threshold: float
+    explanation: str
+    engine_version: str = ""
+    unavailable_reason: str = ""
+    candidates: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def confident(self) -> bool:
+        return self.entry_id is not None and not self.unavailable_reason
+
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+def _engine() -> Any | None:
+    """The engine's matcher class, or None while heedful.ml has none."""
+    for module_name in ("heedful.ml", "heedful.ml.faq"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        matcher_class = getattr(module, "FaqMatcher", None)
+        if matcher_class is not None:
+            return matcher_class
+    return None
+
+
+def training_examples() -> list[tuple[str, str]]:
+    """(text, entry id) pairs: each active entry's question and its variants."""
+    rows = FaqEntry.objects.filter(is_active=True).order_by("pk").values_list("pk", "question", "variants")
+    examples: list[tuple[str, str]] = []
+    for pk, question, variants in rows:
+        examples.append((question, str(pk)))
+        examples.extend((line.strip(), str(pk)) for line in variants.splitlines() if line.strip())
+    return examples
+
+
+def kb_version(examples: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for text, label in examples:
+        digest.update(f"{label}\x1f{text}\x1e".encode())
+    return digest.hexdigest()[:16]
+
+
+def _artefact_path(version: str) -> Path:
+    return Path(getattr(settings, "DATA_DIR", "data")) / "knowledge" / f"faq-matcher-{version}.hml"
+
+
+def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
+    with _lock:
+        if version in _cache:
+            return _cache[version]
+        path = _artefact_path(version)
+        matcher = None
+        if path.exists() and hasattr(engine, "load"):
+            try:
+                matcher = engine.load(path)
+            except Exception:  # a stale or damaged file is rebuilt, never trusted
+                log.warning("Retraining the FAQ matcher: %s could not be loaded", path, exc_info=True)
+        if matcher is None:
+            matcher = engine.train(examples)
+            if hasattr(matcher, "save"):
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    matcher.save(path)
+                except OSError:
+                    log.warning("Could not keep the FAQ matcher at %s", path, exc_info=True)
+        _cache.clear()  # only the current version is worth memory
+        _cache[version] = matcher
+        return matcher
+
+
+def forget_trained() -> None:
+    """Drop the in-memory matcher (tests; a worker after a KB import)."""
+    with _lock:
+        _cache.clear()
+
+
+def _unavailable(reason: str) -> MatchResult:
+    return MatchResult(
+        entry_id=None, confidence=0.0, threshold=1.0, explanation=reason, unavailable_reason=reason
+    )
+
+
+def match_question(text: str) -> MatchResult:
+    """Ask the matcher which FAQ entry answers ``text``; entry_id is None when it is not confident."""
+    engine = _engine()
+    if engine is None:
+        return _unavailable(ENGINE_UNAVAILABLE)
+    examples = training_examples()
+    if not examples:
+        return _unavailable(NO_ENTRIES)
+    try:
+        matcher = _trained(engine, examples, kb_version(examples))
+        found = matcher.match(text)
+    except Exception:
+        # The bot must never answer on a broken engine; log it and hand off.
+        log.exception("The FAQ matcher failed")
+        return _unavailable(ENGINE_UNAVAILABLE)
+    return _to_result(found)
+
+
+def _to_result(found: Any) -> MatchResult:
+    label = getattr(found, "answer_id", None)
+    if label is None:
+        label = getattr(found, "label", None)
+    entry_id = int(label) if label not in (None, "") else None
+    raw_candidates = getattr(found, "candidates", None) or getattr(found, "top", None) or []
+    candidates = []
+    for item in raw_candidates:
+        cand_label, score = (
+            (item[0], item[1]) if isinstance(item, tuple | list) else (item.answer_id, item.score)
+        )
+        if cand_label not in (None, ""):
+            candidates.append((int(cand_label), float(score)))
+    explanation = getattr(found, "explanation", "")
+    if not isinstance(explanation, str):
+        explanation = "; ".join(str(part) for part in explanation)
+    return MatchResult(
+        entry_id=entry_id,
+        confidence=float(getattr(found, "confidence", 0.0)),
+        threshold=float(getattr(found, "threshold", 1.0)),
+        explanation=explanation,
+        engine_version=str(getattr(found, "model_version", "") or getattr(found, "version", "")),
+        candidates=candidates,
+    )
+
+
+def suggest_entries(text: str, limit: int = 3) -> list[tuple[FaqEntry, float]]:
+    """The top knowledge-base entries for an agent to consider (agent assist), best first."""
+    result = match_question(text)
+    ranked: list[tuple[int, float]] = list(result.candidates)
+    if result.entry_id is not None and all(pk != result.entry_id for pk, _ in ranked):
+        ranked.insert(0, (result.entry_id, result.confidence))
+    ranked = ranked[:limit]
+    entries = FaqEntry.objects.in_bulk([pk for pk, _ in ranked])
+    return [(entries[pk], score) for pk, score in ranked if pk in entries]

@@ -1,0 +1,61 @@
+"""The knowledge base: FAQ entries the bot may answer with, and longer articles they cite."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Article(models.Model):
+    """A longer help text; FAQ answers link to it so the customer can read more."""
+
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    body = models.TextField(_("body"))
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class FaqEntry(models.Model):
+    """One question the business answers the same way every time.
+
+    ``variants`` holds other ways customers ask it, one per line; the matcher trains on the
+    question and all variants. The counters feed the "needs attention" page: an entry customers
+    mark unhelpful, or that agents keep answering by hand, needs a better answer.
+    """
+
+    question = models.CharField(_("question"), max_length=300)
+    variants = models.TextField(_("other ways to ask"), blank=True, help_text=_("One per line."))
+    answer = models.TextField(_("answer"))
+    article = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="faq_entries"
+    )
+    article_url = models.URLField(_("article link"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    helpful_count = models.PositiveIntegerField(default=0)
+    unhelpful_count = models.PositiveIntegerField(default=0)
+    answered_by_hand_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["question"]
+        verbose_name = _("FAQ entry")
+        verbose_name_plural = _("FAQ entries")
+
+    def __str__(self) -> str:
+        return self.question
+
+    def variant_list(self) -> list[str]:
+        return [line.strip() for line in self.variants.splitlines() if line.strip()]
+
+    def link(self) -> str:
+        """Where the customer can read more, or ""."""
+        return self.article_url

@@ -1,0 +1,114 @@
+"""Writes to the knowledge base. Each service is atomic and leaves an audit event."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.text import slugify
+
+from heedful.governance.services import record_audit
+from heedful.knowledge.models import Article, FaqEntry
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+
+@transaction.atomic
+def create_faq_entry(
+    *,
+    question: str,
+    answer: str,
+    variants: list[str] | None = None,
+    article_url: str = "",
+    user: User | None = None,
+    automation: str = "",
+) -> FaqEntry:
+    entry = FaqEntry.objects.create(
+        question=question.strip(),
+        answer=answer.strip(),
+        variants="\n".join(v.strip() for v in variants or [] if v.strip()),
+        article_url=article_url.strip(),
+    )
+    record_audit(action="knowledge.faq.create", user=user, automation=automation, obj=entry)
+    return entry
+
+
+@transaction.atomic
+def flag_entry_unhelpful(*, entry_id: int, automation: str = "inbox-bot", reason: str = "") -> None:
+    """A customer said the answer did not help: count it, so the entry shows up for review."""
+    updated = FaqEntry.objects.filter(pk=entry_id).update(unhelpful_count=F("unhelpful_count") + 1)
+    if updated:
+        record_audit(
+            action="knowledge.faq.flag_unhelpful",
+            automation=automation,
+            object_type="faqentry",
+            object_id=str(entry_id),
+            summary=reason or "A customer said this answer did not help",
+        )
+
+
+@transaction.atomic
+def confirm_entry_helpful(*, entry_id: int) -> None:
+    FaqEntry.objects.filter(pk=entry_id).update(helpful_count=F("helpful_count") + 1)
+
+
+@transaction.atomic
+def count_answered_by_hand(*, entry_id: int) -> None:
+    """An agent inserted this entry's answer by hand: the bot could have, or should have, known it."""
+    FaqEntry.objects.filter(pk=entry_id).update(answered_by_hand_count=F("answered_by_hand_count") + 1)
+
+
+@transaction.atomic
+def import_faq_csv(*, text: str, user: User | None = None) -> int:
+    """Import entries from CSV with columns question, answer, variants (``|``-separated), link.
+
+    An existing entry with the same question is updated, so importing a file twice changes nothing.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    count = 0
+    for row in reader:
+        question = (row.get("question") or "").strip()
+        answer = (row.get("answer") or "").strip()
+        if not question or not answer:
+            continue
+        variants = "\n".join(v.strip() for v in (row.get("variants") or "").split("|") if v.strip())
+        FaqEntry.objects.update_or_create(
+            question=question,
+            defaults={"answer": answer, "variants": variants, "article_url": (row.get("link") or "").strip()},
+        )
+        count += 1
+    record_audit(
+        action="knowledge.faq.import", user=user, object_type="faqentry", summary=f"{count} entries from CSV"
+    )
+    return count
+
+
+_HEADING = re.compile(r"^#\s+(.+)$", re.MULTILINE)
+
+
+@transaction.atomic
+def import_markdown_folder(*, folder: Path, user: User | None = None) -> int:
+    """Each ``*.md`` file becomes an article: the first ``# heading`` is its title."""
+    count = 0
+    for path in sorted(folder.glob("*.md")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        heading = _HEADING.search(text)
+        title = heading.group(1).strip() if heading else path.stem.replace("-", " ").title()
+        body = text[heading.end() :].strip() if heading else text.strip()
+        Article.objects.update_or_create(
+            slug=slugify(path.stem)[:200], defaults={"title": title, "body": body}
+        )
+        count += 1
+    record_audit(
+        action="knowledge.article.import",
+        user=user,
+        object_type="article",
+        summary=f"{count} articles from {folder.name}",
+    )
+    return count
