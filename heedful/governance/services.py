@@ -295,8 +295,10 @@ def execute_action(proposal_id: int) -> ProposedAction | None:
         proposal = ProposedAction.objects.select_for_update().filter(pk=proposal_id).first()
         if proposal is None or proposal.status != ProposalStatus.APPROVED:
             return proposal
-        kind = get_action_type(proposal.action_type)
         try:
+            # Inside the try: an action type whose app was removed after the proposal was
+            # approved must fail once, not raise on every run the sweep queues again.
+            kind = get_action_type(proposal.action_type)
             with transaction.atomic():
                 outcome = kind.execute(proposal.params, proposal)
         except ActionError as exc:
@@ -339,6 +341,31 @@ def undo_action(proposal_id: int, *, user: User) -> ProposedAction:
     record_audit(action="action.undo", user=user, obj=proposal, summary=summary)
     set_decision_outcome(proposal.decision, f"Undone by {user.email}: {summary}")
     return proposal
+
+
+# Subjects whose decisions are about a person the business employs. Reading one is recorded,
+# so an employee can later see who looked at what the system concluded about them (promise 4).
+SENSITIVE_SUBJECT_TYPES = frozenset({"employee"})
+
+
+@transaction.atomic
+def record_decision_read(decision: DecisionRecord, *, user: User, ip_address: str | None = None) -> bool:
+    """Audit that ``user`` opened one decision, when its subject is sensitive; returns whether it did.
+
+    Lists are not recorded: they show a one-line summary, and recording every page view
+    would bury the events that matter. Opening the details (inputs, factors) is the read.
+    """
+    if decision.subject_type not in SENSITIVE_SUBJECT_TYPES:
+        return False
+    record_audit(
+        action="decision.read",
+        user=user,
+        obj=decision,
+        summary=f"Read the decision about {decision.subject_type} {decision.subject_label}",
+        changes={"subject": [decision.subject_type, decision.subject_id]},
+        ip_address=ip_address,
+    )
+    return True
 
 
 def expire_proposals(now: Any = None) -> int:
