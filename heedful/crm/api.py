@@ -1,0 +1,5 @@
+from rest_framework.routers import DefaultRouter
+
+
+def register(router: DefaultRouter) -> None:
+    """Placeholder until the API lands."""

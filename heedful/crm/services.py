@@ -1,0 +1,512 @@
+"""Writes for contacts and their timeline: the contract other apps call.
+
+Every function takes keyword arguments, runs in one transaction and names its actor:
+a ``user`` when a person acts, an ``automation`` label ("inbox", "rule:vip") otherwise.
+Bad input raises ``django.core.exceptions.ValidationError``, keyed by field where it can
+be, so forms and the API show the message beside the right input.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from functools import reduce
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from heedful.crm.importing import ImportReport, export_contacts_csv, run_import
+from heedful.crm.models import Company, Contact, Note, Tag, TimelineEntry, TimelineKind
+from heedful.governance.services import record_audit
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
+
+__all__ = [
+    "ImportReport",
+    "add_note",
+    "add_timeline_entry",
+    "create_company",
+    "create_contact",
+    "export_contacts_csv",
+    "find_or_create_contact_by_email",
+    "import_contacts_csv",
+    "normalise_email",
+    "start_contact_export",
+    "tag_contact",
+    "untag_contact",
+    "update_contact",
+]
+
+# Fields update_contact() may change; everything else about a contact has its own verb.
+UPDATABLE_FIELDS = frozenset(
+    {"email", "first_name", "last_name", "phone", "company_name", "postcode", "attributes", "tags", "source"}
+)
+
+
+def normalise_email(email: str) -> str:
+    """``" Ana@Example.COM "`` → ``"ana@example.com"``.
+
+    The whole address is lower-cased: mail providers treat the local part
+    case-insensitively in practice, and one person must not become two contacts.
+    """
+    return email.strip().lower()
+
+
+def _checked_email(email: str, *, required: bool = False) -> str:
+    email = normalise_email(email)
+    if not email:
+        if required:
+            raise ValidationError({"email": _("An email address is required.")})
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(
+            {"email": _("“%(email)s” is not a valid email address.") % {"email": email}}
+        ) from None
+    return email
+
+
+def _check_lengths(model: type[Contact] | type[Company], values: Mapping[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        max_length = getattr(model._meta.get_field(name), "max_length", None)
+        if max_length and isinstance(value, str) and len(value) > max_length:
+            errors[name] = _("At most %(max)d characters (this has %(len)d).") % {
+                "max": max_length,
+                "len": len(value),
+            }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _company_named(name: str) -> Company | None:
+    name = name.strip()
+    if not name:
+        return None
+    if len(name) > 200:
+        raise ValidationError({"company_name": _("At most 200 characters (this has %d).") % len(name)})
+    company = Company.objects.filter(name__iexact=name).first()
+    return company or Company.objects.create(name=name)
+
+
+def _email_taken(email: str, exclude_pk: int | None = None) -> bool:
+    others = Contact.objects.filter(email__iexact=email)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return bool(email) and others.exists()
+
+
+def _tags_named(names: Iterable[str]) -> list[Tag]:
+    """The tags with these names, matched case-insensitively and created when new."""
+    clean = sorted({n.strip() for n in names if n.strip()})
+    max_length = Tag._meta.get_field("name").max_length or 50
+    too_long = [n for n in clean if len(n) > max_length]
+    if too_long:
+        raise ValidationError(
+            {
+                "tags": _("Tag names have at most %(max)d characters: %(name)s")
+                % {"max": max_length, "name": too_long[0]}
+            }
+        )
+    if not clean:
+        return []
+    matches = Tag.objects.filter(reduce(operator.or_, (Q(name__iexact=n) for n in clean)))
+    existing = {t.name.lower(): t for t in matches}
+    return [existing.get(n.lower()) or Tag.objects.create(name=n) for n in clean]
+
+
+@transaction.atomic
+def create_contact(
+    *,
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    company_name: str = "",
+    postcode: str = "",
+    attributes: Mapping[str, Any] | None = None,
+    tags: Iterable[str] = (),
+    user: User | None = None,
+    automation: str = "",
+    source: str = "manual",
+) -> Contact:
+    """Create a contact, with an audit event and a first timeline entry.
+
+    Raises ValidationError when the email is invalid or already belongs to a contact.
+    """
+    email = _checked_email(email)
+    fields = {
+        "email": email,
+        "first_name": first_name.strip(),
+        "last_name": last_name.strip(),
+        "phone": phone.strip(),
+        "postcode": postcode.strip(),
+        "source": source,
+    }
+    _check_lengths(Contact, fields)
+    if _email_taken(email):
+        raise ValidationError(
+            {"email": _("Another contact already has the email %(email)s.") % {"email": email}}
+        )
+    contact = Contact.objects.create(
+        company=_company_named(company_name), attributes=dict(attributes or {}), **fields
+    )
+    tag_objs = _tags_named(tags)
+    if tag_objs:
+        contact.tags.add(*tag_objs)
+    record_audit(
+        action="contact.create",
+        user=user,
+        automation=automation,
+        obj=contact,
+        summary=f"Created contact {contact} (source: {source})",
+    )
+    _append(
+        contact, TimelineKind.SYSTEM, _("Contact created"), source="crm", user=user, automation=automation
+    )
+    return contact
+
+
+@transaction.atomic
+def update_contact(
+    contact: Contact, *, user: User | None = None, automation: str = "", **fields: Any
+) -> Contact:
+    """Change some of a contact's fields; audits each change as ``{field: [old, new]}``.
+
+    ``company_name`` links (or creates) the company by name; ``tags`` replaces the tag set.
+    Changing nothing writes nothing.
+    """
+    unknown = sorted(set(fields) - UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError(_("These fields cannot be changed here: %s") % ", ".join(unknown))
+    changes: dict[str, list[Any]] = {}
+    if "email" in fields:
+        fields["email"] = _checked_email(fields["email"])
+        if fields["email"] != contact.email and _email_taken(fields["email"], exclude_pk=contact.pk):
+            raise ValidationError({"email": _("Another contact already has the email %(email)s.") % fields})
+    if "company_name" in fields:
+        before = contact.company.name if contact.company else ""
+        company = _company_named(fields.pop("company_name"))
+        after = company.name if company else ""
+        if before != after:
+            contact.company = company
+            changes["company"] = [before, after]
+    if "tags" in fields:
+        changes.update(_replace_tags(contact, fields.pop("tags")))
+    plain = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items()}
+    _check_lengths(Contact, plain)
+    for name, value in plain.items():
+        if getattr(contact, name) != value:
+            changes[name] = [getattr(contact, name), value]
+            setattr(contact, name, value)
+    if not changes:
+        return contact
+    row_fields = [f for f in changes if f != "tags"]
+    if row_fields:
+        contact.save(update_fields=[*row_fields, "updated_at"])
+    record_audit(
+        action="contact.update",
+        user=user,
+        automation=automation,
+        obj=contact,
+        summary=f"Changed {', '.join(sorted(changes))} of {contact}",
+        changes=changes,
+    )
+    return contact
+
+
+def _replace_tags(contact: Contact, names: Iterable[str]) -> dict[str, list[Any]]:
+    wanted = _tags_named(names)
+    before = sorted(t.name for t in contact.tags.all())
+    after = sorted(t.name for t in wanted)
+    if before == after:
+        return {}
+    contact.tags.set(wanted)
+    return {"tags": [before, after]}
+
+
+@transaction.atomic
+def find_or_create_contact_by_email(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    name: str = "",
+    phone: str = "",
+    company_name: str = "",
+    source: str = "",
+    user: User | None = None,
+    automation: str = "",
+) -> tuple[Contact, bool]:
+    """The contact with this email (case-insensitive), created from the details when new.
+
+    ``name`` ("Ana Lopez", as an email's From header gives it) fills first and last name
+    when those are not given. An existing contact is returned unchanged.
+    """
+    email = _checked_email(email, required=True)
+    existing = Contact.objects.filter(email=email).first()
+    if existing is not None:
+        return existing, False
+    if name and not (first_name or last_name):
+        first_name, _sep, last_name = name.strip().partition(" ")
+    try:
+        # A savepoint: two messages from a new address can arrive at once; the loser
+        # of the race on the unique email reads the winner's row.
+        with transaction.atomic():
+            contact = create_contact(
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                phone=phone,
+                company_name=company_name,
+                user=user,
+                automation=automation,
+                source=source or automation or "manual",
+            )
+    except (IntegrityError, ValidationError) as exc:
+        winner = Contact.objects.filter(email=email).first()
+        if winner is None:
+            raise exc from None
+        return winner, False
+    return contact, True
+
+
+def _append(
+    contact: Contact,
+    kind: str,
+    title: str,
+    *,
+    body: str = "",
+    data: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    source: str = "",
+    user: User | None = None,
+    automation: str = "",
+    ref_type: str = "",
+    ref_id: str = "",
+) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        contact=contact,
+        kind=kind,
+        title=title[:200],
+        body=body,
+        data=dict(data or {}),
+        occurred_at=occurred_at or timezone.now(),
+        source=source,
+        actor_user=user,
+        actor_automation=automation,
+        ref_type=ref_type,
+        ref_id=ref_id,
+    )
+
+
+@transaction.atomic
+def add_timeline_entry(
+    *,
+    contact: Contact,
+    kind: str,
+    title: str,
+    body: str = "",
+    data: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    source: str = "",
+    user: User | None = None,
+    automation: str = "",
+    ref_type: str = "",
+    ref_id: str | int = "",
+) -> TimelineEntry:
+    """Append one touchpoint to the contact's timeline.
+
+    ``kind`` is one of ``TimelineKind``; ``occurred_at`` defaults to now and may lie in
+    the past (an imported order). Not audited separately: the entry is itself an
+    append-only record naming its actor, and the inbox writes one per message.
+    """
+    if kind not in TimelineKind.values:
+        raise ValidationError({"kind": _("Unknown timeline kind %(kind)r.") % {"kind": kind}})
+    if not title.strip():
+        raise ValidationError({"title": _("A timeline entry needs a title.")})
+    if occurred_at is not None and timezone.is_naive(occurred_at):
+        raise ValidationError({"occurred_at": _("The time needs a time zone.")})
+    return _append(
+        contact,
+        kind,
+        title.strip(),
+        body=body,
+        data=data,
+        occurred_at=occurred_at,
+        source=source[:50],
+        user=user,
+        automation=automation[:200],
+        ref_type=ref_type[:50],
+        ref_id=str(ref_id)[:64],
+    )
+
+
+@transaction.atomic
+def add_note(
+    *, contact: Contact, user: User | None, body: str, automation: str = "", origin: str = ""
+) -> Note:
+    """Add an internal note; it also appears on the timeline.
+
+    ``origin`` ("proposal:42") makes the call idempotent: a second call with the same
+    origin returns the first note.
+    """
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("The note is empty.")})
+    if origin:
+        earlier = Note.objects.filter(contact=contact, origin=origin).first()
+        if earlier is not None:
+            return earlier
+    note = Note.objects.create(contact=contact, author=user, automation=automation, origin=origin, body=body)
+    _append(
+        contact,
+        TimelineKind.NOTE,
+        _("Note"),
+        body=body,
+        source="crm",
+        user=user,
+        automation=automation,
+        ref_type="note",
+        ref_id=str(note.pk),
+    )
+    record_audit(action="contact.note", user=user, automation=automation, obj=contact, summary=body[:200])
+    return note
+
+
+@transaction.atomic
+def tag_contact(*, contact: Contact, tag_name: str, user: User | None = None, automation: str = "") -> bool:
+    """Tag the contact (creating the tag when new); True if it was not tagged before."""
+    tags = _tags_named([tag_name])
+    if not tags:
+        raise ValidationError({"tag_name": _("The tag name is empty.")})
+    tag = tags[0]
+    if contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.add(tag)
+    record_audit(
+        action="contact.tag", user=user, automation=automation, obj=contact, summary=f"Tagged {tag.name}"
+    )
+    _append(
+        contact,
+        TimelineKind.SYSTEM,
+        _("Tagged “%s”") % tag.name,
+        source="crm",
+        user=user,
+        automation=automation,
+    )
+    return True
+
+
+@transaction.atomic
+def untag_contact(*, contact: Contact, tag_name: str, user: User | None = None, automation: str = "") -> bool:
+    """Remove the tag from the contact; True if it had it."""
+    tag = Tag.objects.filter(name__iexact=tag_name.strip()).first()
+    if tag is None or not contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.remove(tag)
+    record_audit(
+        action="contact.untag", user=user, automation=automation, obj=contact, summary=f"Untagged {tag.name}"
+    )
+    _append(
+        contact,
+        TimelineKind.SYSTEM,
+        _("Tag “%s” removed") % tag.name,
+        source="crm",
+        user=user,
+        automation=automation,
+    )
+    return True
+
+
+@transaction.atomic
+def create_company(
+    *,
+    name: str,
+    domain: str = "",
+    attributes: Mapping[str, Any] | None = None,
+    user: User | None = None,
+    automation: str = "",
+) -> Company:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("A company needs a name.")})
+    _check_lengths(Company, {"name": name, "domain": domain})
+    if Company.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": _("A company named %(name)s exists already.") % {"name": name}})
+    company = Company.objects.create(
+        name=name, domain=domain.strip().lower(), attributes=dict(attributes or {})
+    )
+    record_audit(action="company.create", user=user, automation=automation, obj=company, summary=name)
+    return company
+
+
+def start_contact_export(*, queryset: QuerySet[Contact], user: User) -> Iterator[str]:
+    """Audit that ``user`` exported these contacts, and return the CSV lines to stream."""
+    count = queryset.count()
+    record_audit(
+        action="contact.export",
+        user=user,
+        object_type="contact",
+        summary=f"Exported {count} contacts as CSV",
+        changes={"count": count},
+    )
+    return export_contacts_csv(queryset)
+
+
+@transaction.atomic
+def import_contacts_csv(*, file: Any, user: User, all_or_nothing: bool) -> ImportReport:
+    """Import (upsert by email) contacts from a CSV file; see ``heedful.crm.importing``.
+
+    With ``all_or_nothing`` a file with any bad row writes nothing; otherwise the good rows
+    are imported. Either way the report lists every bad row with its line and column.
+    """
+    report = run_import(file, all_or_nothing=all_or_nothing, apply_row=_import_row, user=user)
+    record_audit(
+        action="contact.import",
+        user=user,
+        summary=report.summary,
+        changes={
+            "created": report.created,
+            "updated": report.updated,
+            "rejected_rows": len(report.bad_lines),
+            "all_or_nothing": all_or_nothing,
+        },
+    )
+    return report
+
+
+def _import_row(row: Any, *, existing: Contact | None, user: User) -> bool:
+    """Write one validated row; True when it created a contact."""
+    if existing is None:
+        contact = Contact.objects.create(
+            email=row.email,
+            company=_company_named(row.company),
+            attributes=row.attributes,
+            source="csv",
+            **row.fields,
+        )
+        created = True
+        title = _("Imported from CSV")
+    else:
+        contact = existing
+        for name, value in row.fields.items():
+            setattr(contact, name, value)
+        if row.company:
+            contact.company = _company_named(row.company)
+        contact.attributes = {**contact.attributes, **row.attributes}
+        contact.save(update_fields=[*row.fields, "company", "attributes", "updated_at"])
+        created = False
+        title = _("Updated from CSV")
+    if row.tags:
+        contact.tags.add(*_tags_named(row.tags))
+    _append(contact, TimelineKind.SYSTEM, title, data={"line": row.line}, source="crm", user=user)
+    return created
