@@ -20,6 +20,20 @@ class AppendOnlyError(RuntimeError):
     """An append-only record was about to be changed or deleted."""
 
 
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk writes skip save() and delete(), so the queryset refuses them too.
+
+    Deleting a user still works: Django nulls ``actor_user`` through the base manager,
+    and ``actor_label`` keeps who it was.
+    """
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("Audit events are append-only.")
+
+
 class AuditEvent(models.Model):
     """Who (a user or an automation) did what to which object, when and why."""
 
@@ -37,6 +51,8 @@ class AuditEvent(models.Model):
     summary = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
