@@ -43,12 +43,19 @@ class Priority:
         return ", ".join(self.reasons)
 
 
+_ML_MODULES = ("heedful.ml", "heedful.ml.sentiment", "heedful.ml.frustration")
+
+
 def _ml_function(name: str) -> Any | None:
-    try:
-        module = importlib.import_module("heedful.ml")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+    for module_name in _ML_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        function = getattr(module, name, None)
+        if function is not None:
+            return function
+    return None
 
 
 def _field(result: Any, *names: str) -> Any:
@@ -66,11 +73,14 @@ def sentiment_of(text: str) -> tuple[str, float | None]:
         return "", None
     try:
         result = analyse(text)
-    except Exception:
-        log.exception("analyse_sentiment failed")
+    except Exception as exc:  # e.g. the model is not built yet: triage goes on without it
+        log.warning("No sentiment for this message: %s", exc)
         return "", None
     label = _field(result, "label", "sentiment") or ""
     score = _field(result, "score", "polarity", "confidence")
+    probabilities = _field(result, "probabilities")
+    if score is None and isinstance(probabilities, dict):
+        score = probabilities.get(label)
     return str(label).lower(), float(score) if score is not None else None
 
 

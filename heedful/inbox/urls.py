@@ -1,2 +1,20 @@
+from django.urls import path
+
+from heedful.inbox import views, widget
+
 app_name = "inbox"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.inbox_list, name="list"),
+    path("<int:pk>/", views.conversation_detail, name="conversation"),
+    path("<int:pk>/messages/", views.conversation_messages, name="messages"),
+    path("<int:pk>/reply/", views.reply, name="reply"),
+    path("<int:pk>/note/", views.note, name="note"),
+    path("<int:pk>/hand-back/", views.hand_back, name="hand-back"),
+    path("<int:pk>/take-over/", views.take, name="take-over"),
+    path("<int:pk>/resolve/", views.resolve, name="resolve"),
+    path("<int:pk>/assign/", views.assign, name="assign"),
+    path("widget-demo/", widget.demo, name="widget-demo"),
+    path("widget/api/session", widget.session, name="widget-session"),
+    path("widget/api/messages", widget.messages, name="widget-messages"),
+    path("widget/api/feedback", widget.feedback, name="widget-feedback"),
+]

@@ -49,7 +49,7 @@ _cache: dict[str, Any] = {}
 
 def _engine() -> Any | None:
     """The engine's matcher class, or None while heedful.ml has none."""
-    for module_name in ("heedful.ml", "heedful.ml.faq"):
+    for module_name in ("heedful.ml.faq", "heedful.ml"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -143,14 +143,21 @@ def _to_result(found: Any) -> MatchResult:
     raw_candidates = getattr(found, "candidates", None) or getattr(found, "top", None) or []
     candidates = []
     for item in raw_candidates:
-        cand_label, score = (
-            (item[0], item[1]) if isinstance(item, tuple | list) else (item.answer_id, item.score)
-        )
+        if isinstance(item, tuple | list):
+            cand_label, score = item[0], item[1]
+        else:
+            cand_label, score = item.answer_id, getattr(item, "confidence", getattr(item, "score", 0.0))
         if cand_label not in (None, ""):
             candidates.append((int(cand_label), float(score)))
-    explanation = getattr(found, "explanation", "")
+    explanation = getattr(found, "explanation", None) or getattr(found, "reason", "") or ""
     if not isinstance(explanation, str):
         explanation = "; ".join(str(part) for part in explanation)
+    neighbours = getattr(found, "neighbours", ()) or ()
+    if neighbours:
+        closest = neighbours[0]
+        explanation = f"{explanation}; closest example: “{closest.text}” ({closest.similarity:.2f})".lstrip(
+            "; "
+        )
     return MatchResult(
         entry_id=entry_id,
         confidence=float(getattr(found, "confidence", 0.0)),

@@ -1,0 +1,149 @@
+"""The chat widget's JSON API: visitors, origins, rate limits, and text-only messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from heedful.inbox.models import ChatVisitor, Conversation, Message, Status
+from heedful.inbox.services import add_internal_note
+
+pytestmark = pytest.mark.django_db
+SHOP = "https://shop.example"
+
+
+@pytest.fixture(autouse=True)
+def _widget_settings(settings):  # type: ignore[no-untyped-def]
+    settings.HEEDFUL_WIDGET_ALLOWED_ORIGINS = [SHOP]
+    settings.HEEDFUL_CHAT_RATE_LIMIT = 3
+    cache.clear()
+
+
+def post(client, path, data=None, token="", origin=SHOP):  # type: ignore[no-untyped-def]
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+    if token:
+        headers["HTTP_X_HEEDFUL_VISITOR"] = token
+    return client.post(path, json.dumps(data or {}), content_type="application/json", **headers)
+
+
+def start(client):  # type: ignore[no-untyped-def]
+    return post(client, "/inbox/widget/api/session").json()["token"]
+
+
+def test_a_new_visitor_gets_a_token_and_only_its_hash_is_stored():
+    client = Client()
+
+    response = post(client, "/inbox/widget/api/session")
+
+    token = response.json()["token"]
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == SHOP
+    assert len(token) >= 40
+    assert list(ChatVisitor.objects.values_list("token_hash", flat=True)) == [ChatVisitor.hash_token(token)]
+
+
+def test_a_returning_visitor_keeps_its_conversation(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+    post(client, "/inbox/widget/api/messages", {"text": "hello"}, token)
+
+    response = post(client, "/inbox/widget/api/session", token=token)
+
+    assert response.json()["token"] is None
+    assert response.json()["messages"][0]["text"] == "hello"
+    assert ChatVisitor.objects.count() == 1
+
+
+def test_a_visitor_asks_and_the_bot_answer_comes_back_in_the_same_response(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+
+    response = post(client, "/inbox/widget/api/messages", {"text": "how long does shipping take"}, token)
+
+    messages = response.json()["messages"]
+    assert [(m["author"], m["name"]) for m in messages] == [("customer", "You"), ("bot", "Assistant")]
+    assert messages[1]["text"].startswith("We ship within 2 working days")
+    assert [a["id"] for a in messages[1]["actions"]] == ["helped", "not_helped", "person"]
+
+
+def test_the_talk_to_a_person_button_hands_off(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+    answer = post(
+        client, "/inbox/widget/api/messages", {"text": "how long does shipping take"}, token
+    ).json()["messages"][1]
+
+    post(client, "/inbox/widget/api/feedback", {"message_id": answer["id"], "choice": "person"}, token)
+
+    assert Conversation.objects.get().status == Status.OPEN
+
+
+def test_internal_notes_are_never_shown_to_the_visitor(fake_engine, shipping_entry, agent):
+    client = Client()
+    token = start(client)
+    post(client, "/inbox/widget/api/messages", {"text": "hello"}, token)
+    add_internal_note(conversation=Conversation.objects.get(), user=agent, body="VIP, be nice")
+
+    response = client.get(
+        "/inbox/widget/api/messages?after=0", HTTP_X_HEEDFUL_VISITOR=token, HTTP_ORIGIN=SHOP
+    )
+
+    assert "VIP, be nice" not in response.content.decode()
+
+
+def test_markup_comes_back_as_plain_text_in_json(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+
+    response = post(client, "/inbox/widget/api/messages", {"text": "<img src=x onerror=alert(1)>"}, token)
+
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["messages"][0]["text"] == "<img src=x onerror=alert(1)>"
+
+
+def test_a_site_that_is_not_allowed_is_refused_without_cors_headers():
+    client = Client()
+
+    response = post(client, "/inbox/widget/api/session", origin="https://evil.example")
+
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response
+    assert ChatVisitor.objects.count() == 0
+
+
+def test_the_preflight_names_the_allowed_origin_and_header():
+    response = Client().options("/inbox/widget/api/messages", HTTP_ORIGIN=SHOP)
+
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == SHOP
+    assert response["Access-Control-Allow-Headers"] == "Content-Type, X-Heedful-Visitor"
+
+
+def test_a_visitor_sending_too_fast_is_slowed_down(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+    codes = [
+        post(client, "/inbox/widget/api/messages", {"text": f"hi {i}"}, token).status_code for i in range(4)
+    ]
+
+    assert codes == [200, 200, 200, 429]
+    assert Message.objects.filter(author_kind="customer").count() == 3
+
+
+def test_an_unknown_token_is_refused():
+    response = post(Client(), "/inbox/widget/api/messages", {"text": "hi"}, token="made-up")
+
+    assert response.status_code == 401
+    assert Conversation.objects.count() == 0
+
+
+def test_the_demo_page_embeds_the_widget_from_a_static_file():
+    response = Client().get("/inbox/widget-demo/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<script src="/static/inbox/widget.js" defer></script>' in html
+    assert "<script>" not in html

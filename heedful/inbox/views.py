@@ -1,0 +1,121 @@
+"""The agents' inbox: the list sorted by triage, one conversation with its context, replies.
+
+Every action is a real ``<form method="post">`` that redirects back; with htmx the message
+list refreshes itself every few seconds, so new messages appear without reloading.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from heedful.accounts.models import User
+from heedful.accounts.permissions import AuthedRequest, require
+from heedful.accounts.roles import Perm
+from heedful.inbox import queries, services
+from heedful.inbox.forms import NoteForm, ReplyForm
+from heedful.inbox.models import Conversation
+from heedful.knowledge.matching import suggest_entries
+
+
+@require(Perm.VIEW_CONTACTS)
+def inbox_list(request: AuthedRequest) -> HttpResponse:
+    view = request.GET.get("view", "open")
+    mine = request.GET.get("mine") == "1"
+    rows = queries.inbox_conversations(view=view, user=request.user, mine=mine)
+    template = "inbox/_list_rows.html" if getattr(request, "htmx", False) else "inbox/inbox_list.html"
+    return render(
+        request,
+        template,
+        {"rows": rows, "view": view, "mine": mine, "filters": queries.FILTERS},
+    )
+
+
+@require(Perm.VIEW_CONTACTS)
+def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    context = queries.conversation_context(conversation)
+    suggestions = suggest_entries(context.last_customer_text) if context.last_customer_text else []
+    return render(
+        request,
+        "inbox/conversation.html",
+        {
+            "ctx": context,
+            "conversation": conversation,
+            "suggestions": suggestions,
+            "reply_form": ReplyForm(),
+            "note_form": NoteForm(),
+        },
+    )
+
+
+@require(Perm.VIEW_CONTACTS)
+def conversation_messages(request: AuthedRequest, pk: int) -> HttpResponse:
+    """The message list alone, polled by htmx for live updates."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    return render(request, "inbox/_messages.html", {"ctx": queries.conversation_context(conversation)})
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def reply(request: AuthedRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    form = ReplyForm(request.POST)
+    if form.is_valid():
+        services.reply_as_agent(
+            conversation=conversation,
+            user=request.user,
+            body=form.cleaned_data["body"],
+            faq_entry_id=form.cleaned_data["faq_entry"],
+        )
+    else:
+        messages.error(request, _("Write a reply first."))
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def note(request: AuthedRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.add_internal_note(
+            conversation=conversation, user=request.user, body=form.cleaned_data["body"]
+        )
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def hand_back(request: AuthedRequest, pk: int) -> HttpResponse:
+    services.hand_back_to_bot(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
+    messages.success(request, _("The bot answers this conversation again."))
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def take(request: AuthedRequest, pk: int) -> HttpResponse:
+    services.take_over(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def resolve(request: AuthedRequest, pk: int) -> HttpResponse:
+    services.resolve_conversation(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
+    messages.success(request, _("Resolved."))
+    return redirect("inbox:list")
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
+def assign(request: AuthedRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    assignee_id = request.POST.get("assignee") or None
+    assignee = get_object_or_404(User, pk=assignee_id, is_active=True) if assignee_id else None
+    services.assign_conversation(conversation=conversation, assignee=assignee, user=request.user)
+    return redirect("inbox:conversation", pk=pk)

@@ -1,0 +1,153 @@
+"""The chat widget's JSON API, for pages on other sites: origin check, CORS, rate limit.
+
+No cookies are involved (the visitor's token travels in a header), so CSRF does not apply and
+the views are exempt; the allowed-origins list decides which sites may talk to us at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+
+from heedful.inbox import chat, conf
+
+TOKEN_HEADER = "X-Heedful-Visitor"  # noqa: S105 - a header name, not a secret
+View = Callable[..., HttpResponse]
+
+
+def _own_origin(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def origin_allowed(request: HttpRequest) -> bool:
+    origin = request.headers.get("Origin", "")
+    if not origin:
+        return True  # not a browser's cross-site call; the visitor token still decides
+    return origin.rstrip("/") in {*conf.widget_allowed_origins(), _own_origin(request)}
+
+
+def _with_cors(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    origin = request.headers.get("Origin")
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Vary"] = "Origin"
+        response["Access-Control-Allow-Headers"] = f"Content-Type, {TOKEN_HEADER}"
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Max-Age"] = "600"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def over_limit(kind: str, ident: str, limit: int, window: int) -> bool:
+    """Fixed-window counter in the cache: True once ``ident`` made more than ``limit`` calls."""
+    key = f"inbox:rate:{kind}:{ident}:{int(time.time() // window)}"
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window + 1)
+        return False
+
+
+def widget_api(view: View) -> View:
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not origin_allowed(request):
+            return JsonResponse({"error": "This site may not use the chat."}, status=403)
+        if request.method == "OPTIONS":
+            return _with_cors(request, HttpResponse(status=204))
+        return _with_cors(request, view(request, *args, **kwargs))
+
+    return wrapped
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _visitor(request: HttpRequest) -> chat.ChatVisitor | None:
+    return chat.visitor_for_token(request.headers.get(TOKEN_HEADER, ""))
+
+
+def _too_many() -> JsonResponse:
+    return JsonResponse(
+        {"error": "Too many messages; please wait a moment."}, status=429, headers={"Retry-After": "30"}
+    )
+
+
+@widget_api
+def session(request: HttpRequest) -> HttpResponse:
+    """POST: resume the visitor of the token sent, or start a new one."""
+    if request.method != "POST":
+        return JsonResponse({"error": "POST only"}, status=405)
+    visitor = _visitor(request)
+    if visitor is not None:
+        return JsonResponse({"token": None, "messages": chat.visible_messages(visitor.conversation)})
+    limit, window = conf.chat_sessions_per_ip()
+    if over_limit("session", _client_ip(request), limit, window):
+        return _too_many()
+    started = chat.start_visitor_session(origin=request.headers.get("Origin", ""))
+    return JsonResponse({"token": started.token, "messages": []})
+
+
+@widget_api
+def messages(request: HttpRequest) -> HttpResponse:
+    """GET: messages after ``?after=<id>``. POST ``{"text": …}``: say something."""
+    visitor = _visitor(request)
+    if visitor is None:
+        return JsonResponse({"error": "Unknown visitor; start a session first."}, status=401)
+    try:
+        after = max(0, int(request.GET.get("after", "0")))
+    except ValueError:
+        after = 0
+    if request.method == "POST":
+        text = str(_json_body(request).get("text", "")).strip()
+        if not text:
+            return JsonResponse({"error": "Write a message first."}, status=400)
+        limit, window = conf.chat_rate_limit()
+        if over_limit("message", str(visitor.pk), limit, window):
+            return _too_many()
+        chat.post_visitor_message(visitor=visitor, text=text)
+        visitor.refresh_from_db()
+    elif request.method != "GET":
+        return JsonResponse({"error": "GET or POST"}, status=405)
+    return JsonResponse({"messages": chat.visible_messages(visitor.conversation, after)})
+
+
+@widget_api
+def feedback(request: HttpRequest) -> HttpResponse:
+    """POST ``{"message_id": …, "choice": "helped" | "not_helped" | "person"}``."""
+    visitor = _visitor(request)
+    if visitor is None:
+        return JsonResponse({"error": "Unknown visitor; start a session first."}, status=401)
+    if request.method != "POST":
+        return JsonResponse({"error": "POST only"}, status=405)
+    data = _json_body(request)
+    try:
+        message_id = int(data.get("message_id", 0))
+    except (TypeError, ValueError):
+        return JsonResponse({"error": "message_id must be a number"}, status=400)
+    chat.post_visitor_feedback(visitor=visitor, message_id=message_id, choice=str(data.get("choice", "")))
+    return JsonResponse({"ok": True})
+
+
+def demo(request: HttpRequest) -> HttpResponse:
+    """A pretend shop page with the widget on it, as a customer's site would embed it."""
+    return render(request, "inbox/widget_demo.html")

@@ -1,0 +1,102 @@
+"""The adapter to the text engine: trained per knowledge-base version, persisted, never answering
+when the engine is missing or broken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heedful.knowledge import matching
+from heedful.knowledge.services import create_faq_entry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def small_kb(db):  # type: ignore[no-untyped-def]
+    shipping = create_faq_entry(
+        question="How long does shipping take?",
+        variants=["When will my parcel arrive", "delivery time", "how many days until my order arrives"],
+        answer="1–3 days.",
+        automation="tests",
+    )
+    returns = create_faq_entry(
+        question="How do I return an item?",
+        variants=["return policy", "send something back", "can I get a refund"],
+        answer="Within 30 days.",
+        automation="tests",
+    )
+    hours = create_faq_entry(
+        question="What are your opening hours?",
+        variants=["when are you open", "opening times", "are you open on sunday"],
+        answer="Mon–Fri 9–17.",
+        automation="tests",
+    )
+    return shipping, returns, hours
+
+
+def test_the_real_engine_answers_a_paraphrase_and_hands_off_an_unknown_question(small_kb, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    shipping, _returns, _hours = small_kb
+
+    known = matching.match_question("how long does delivery take")
+    unknown = matching.match_question("can I pay with bitcoin")
+
+    assert known.entry_id == shipping.pk
+    assert known.confidence >= known.threshold
+    assert known.engine_version != ""
+    assert unknown.entry_id is None
+    assert unknown.confidence < unknown.threshold
+    assert unknown.unavailable_reason == ""
+    saved = list(Path(tmp_path, "knowledge").glob("faq-matcher-*.hml"))
+    assert [p.name for p in saved] == [f"faq-matcher-{matching.kb_version(matching.training_examples())}.hml"]
+
+
+def test_it_trains_once_per_knowledge_base_version(fake_engine, small_kb):
+    fake_engine.trained = 0
+    matching.match_question("opening times")
+    matching.match_question("return policy")
+    assert fake_engine.trained == 1
+
+    small_kb[2].variants += "\nwhen do you close"
+    small_kb[2].save()
+    result = matching.match_question("when do you close")
+
+    assert fake_engine.trained == 2
+    assert result.entry_id == small_kb[2].pk
+
+
+def test_without_the_engine_nothing_is_answered(no_engine, small_kb):
+    result = matching.match_question("opening times")
+
+    assert result.entry_id is None
+    assert result.unavailable_reason == "text engine unavailable"
+    assert result.confident is False
+
+
+def test_a_failing_engine_hands_off_instead_of_answering(fake_engine, small_kb, monkeypatch):
+    def broken(self, text):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fake_engine, "match", broken)
+
+    result = matching.match_question("opening times")
+
+    assert result.entry_id is None
+    assert result.unavailable_reason == "text engine unavailable"
+
+
+def test_an_empty_knowledge_base_answers_nothing(fake_engine):
+    result = matching.match_question("opening times")
+
+    assert result.unavailable_reason == "the knowledge base has no entries"
+
+
+def test_agent_suggestions_list_the_closest_entries_best_first(fake_engine, small_kb):
+    shipping, returns, _hours = small_kb
+
+    suggestions = matching.suggest_entries("return policy for delivery", limit=2)
+
+    assert [(entry.pk, score) for entry, score in suggestions] == [(returns.pk, 1.0), (shipping.pk, 0.5)]
