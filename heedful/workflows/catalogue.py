@@ -1,0 +1,176 @@
+"""The one documented catalogue of domain events that workflows can start on or wait for.
+
+An app emits an event with ``heedful.workflows.events.emit_event(name, payload, subject)``
+inside the service transaction that made the change; workflows consider it after commit.
+Add a new event here first (name, who emits it, the subject, the payload keys with an
+example), then call ``emit_event`` from the service. Unknown names are refused, so a typo
+in a service fails its tests instead of silently starting nothing.
+
+Payload keys are what conditions (``event.order.status``) and email tokens
+(``{{ event.order.number }}``) can read. Keep them plain JSON, and keep personal data to
+what a workflow needs: events are kept as long as the workflow retention says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    description: str
+    emitted_by: str
+    subject_type: str
+    example: dict[str, Any] = field(default_factory=dict)
+
+
+_CONTACT = {"contact": {"id": 12, "email": "rosa@example.com", "first_name": "Rosa"}}
+
+EVENTS: tuple[EventSpec, ...] = (
+    EventSpec(
+        "contact.created",
+        "A contact was added (form, import, API or by hand).",
+        "crm.services.create_contact",
+        "contact",
+        {**_CONTACT, "source": "web_form"},
+    ),
+    EventSpec(
+        "lead.created",
+        "A new lead was captured.",
+        "crm.services",
+        "contact",
+        {**_CONTACT, "lead": {"id": 3, "source": "web_form", "score": 62}},
+    ),
+    EventSpec(
+        "lead.replied",
+        "A lead answered one of our messages.",
+        "inbox.services",
+        "contact",
+        {**_CONTACT, "conversation_id": 88},
+    ),
+    EventSpec(
+        "customer.onboarded",
+        "A customer became active (first order or signed contract); onboarding journeys start here.",
+        "crm.services",
+        "contact",
+        _CONTACT,
+    ),
+    EventSpec(
+        "order.created",
+        "An order was imported or placed.",
+        "orders import / webhook",
+        "contact",
+        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "created", "total": "42.50"}},
+    ),
+    EventSpec(
+        "order.shipped",
+        "An order left the warehouse.",
+        "orders import / webhook",
+        "contact",
+        {
+            **_CONTACT,
+            "order": {
+                "id": 5,
+                "number": "A-1001",
+                "status": "shipped",
+                "carrier": "DHL",
+                "tracking_url": "https://track.example/A-1001",
+            },
+        },
+    ),
+    EventSpec(
+        "order.delayed",
+        "An order will arrive later than promised.",
+        "orders import / webhook",
+        "contact",
+        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "delayed", "new_eta": "2026-12-03"}},
+    ),
+    EventSpec(
+        "order.delivered",
+        "An order was delivered.",
+        "orders import / webhook",
+        "contact",
+        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "delivered"}},
+    ),
+    EventSpec(
+        "conversation.created",
+        "A customer started a conversation (email, chat, form).",
+        "inbox.services",
+        "contact",
+        {**_CONTACT, "conversation_id": 88, "channel": "email", "assignee_email": "ana@example.com"},
+    ),
+    EventSpec(
+        "conversation.customer_replied",
+        "The customer wrote again in a conversation.",
+        "inbox.services",
+        "contact",
+        {**_CONTACT, "conversation_id": 88, "assignee_email": "ana@example.com"},
+    ),
+    EventSpec(
+        "conversation.agent_replied",
+        "Someone on the team answered in a conversation.",
+        "inbox.services",
+        "contact",
+        {**_CONTACT, "conversation_id": 88, "agent_email": "ana@example.com"},
+    ),
+    EventSpec(
+        "conversation.resolved",
+        "A conversation was marked resolved.",
+        "inbox.services",
+        "contact",
+        {**_CONTACT, "conversation_id": 88, "assignee_email": "ana@example.com"},
+    ),
+    EventSpec(
+        "employee.hired",
+        "An employee was added with a start date.",
+        "people.services",
+        "employee",
+        {"employee": {"id": 4, "email": "eli@example.com", "first_name": "Eli", "start_date": "2026-12-01"}},
+    ),
+    EventSpec(
+        "leave.requested",
+        "An employee asked for leave.",
+        "people.services",
+        "employee",
+        {
+            "employee": {"id": 4, "first_name": "Eli"},
+            "leave": {"id": 9, "type": "vacation", "days": 3, "approver_email": "max@example.com"},
+        },
+    ),
+    EventSpec(
+        "survey.answered",
+        "A survey response arrived (anonymous surveys send no person, only the survey).",
+        "surveys.services",
+        "",
+        {"survey": {"id": 2, "kind": "csat"}, "score": 4},
+    ),
+    EventSpec(
+        "prediction.risk_high",
+        "A churn or attrition score crossed its threshold.",
+        "insights.services",
+        "contact",
+        {**_CONTACT, "prediction": {"model": "churn", "score": 0.81, "top_factor": "no order in 90 days"}},
+    ),
+    EventSpec(
+        "workflow.manual_start",
+        "Someone started a workflow by hand from its page or the API.",
+        "workflows.services.start_manually",
+        "",
+        {"started_by": "olivia@example.com"},
+    ),
+    EventSpec(
+        "webhook.received",
+        "A signed inbound webhook arrived for a workflow (its payload is the JSON body).",
+        "workflows.views.inbound_webhook",
+        "",
+        {"hook": "shop", "body": {"any": "json"}},
+    ),
+)
+
+CATALOGUE: dict[str, EventSpec] = {spec.name: spec for spec in EVENTS}
+
+
+def is_known_event(name: str) -> bool:
+    return name in CATALOGUE
