@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from heedful.crm.models import Company, Contact, TimelineEntry
+from heedful.crm.tests.factories import CompanyFactory, ContactFactory
+from heedful.governance.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _payload(contact: Contact) -> dict:  # type: ignore[type-arg]
+    return {
+        "id": contact.pk,
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "phone": contact.phone,
+        "company": contact.company_id,
+        "company_name": contact.company_name,
+        "postcode": contact.postcode,
+        "attributes": contact.attributes,
+        "tags": sorted(t.name for t in contact.tags.all()),
+        "source": contact.source,
+        "created_at": contact.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": contact.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_without_a_token_the_contacts_api_answers_401():
+    response = APIClient().get("/api/v1/contacts/")
+
+    assert response.status_code == 401
+
+
+def test_an_employee_gets_403_for_reading_and_writing(api_client_for, employee):
+    client = api_client_for(employee)
+
+    assert client.get("/api/v1/contacts/").status_code == 403
+    assert client.post("/api/v1/contacts/", {"email": "a@example.com"}, format="json").status_code == 403
+    assert not Contact.objects.exists()
+
+
+def test_an_agent_lists_contacts_filtered_by_words_and_tag(api_client_for, agent):
+    ana = ContactFactory(first_name="Ana", last_name="Lopez", tags=["vip"])
+    ContactFactory(first_name="Ana", last_name="Berg")
+
+    response = api_client_for(agent).get("/api/v1/contacts/", {"q": "ana", "tag": "vip"})
+
+    assert response.status_code == 200
+    assert response.json() == {"count": 1, "next": None, "previous": None, "results": [_payload(ana)]}
+
+
+def test_an_agent_creates_a_contact_through_the_service(api_client_for, agent):
+    response = api_client_for(agent).post(
+        "/api/v1/contacts/",
+        {"email": "Ana@Example.com", "first_name": "Ana", "company_name": "ACME", "tags": ["vip"]},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    contact = Contact.objects.get()
+    assert response.json() == _payload(contact)
+    assert (contact.email, contact.company_name, contact.source) == ("ana@example.com", "ACME", "api")
+    assert AuditEvent.objects.get(action="contact.create").actor_user == agent
+
+
+def test_creating_a_contact_with_a_taken_email_answers_400_and_changes_nothing(api_client_for, agent):
+    ContactFactory(email="ana@example.com")
+
+    response = api_client_for(agent).post("/api/v1/contacts/", {"email": "ANA@example.com"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"email": ["Another contact already has the email ana@example.com."]}
+    assert Contact.objects.count() == 1
+
+
+def test_patch_changes_only_the_given_fields_and_put_and_delete_are_not_offered(api_client_for, agent):
+    contact = ContactFactory(first_name="Ana", last_name="Lopez", tags=["vip"])
+    client = api_client_for(agent)
+
+    response = client.patch(f"/api/v1/contacts/{contact.pk}/", {"first_name": "Anna"}, format="json")
+
+    assert response.status_code == 200
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.last_name) == ("Anna", "Lopez")
+    assert response.json()["tags"] == ["vip"]
+    assert AuditEvent.objects.get(action="contact.update").changes == {"first_name": ["Ana", "Anna"]}
+    assert client.put(f"/api/v1/contacts/{contact.pk}/", {}, format="json").status_code == 405
+    assert client.delete(f"/api/v1/contacts/{contact.pk}/").status_code == 405
+
+
+def test_the_timeline_lists_newest_first_and_accepts_new_entries(api_client_for, agent):
+    contact = ContactFactory()
+    client = api_client_for(agent)
+
+    created = client.post(
+        f"/api/v1/contacts/{contact.pk}/timeline/",
+        {"kind": "order", "title": "Order #1", "data": {"total": 10}, "occurred_at": "2025-03-01T09:00:00Z"},
+        format="json",
+    )
+    listed = client.get(f"/api/v1/contacts/{contact.pk}/timeline/")
+
+    assert created.status_code == 201
+    entry = TimelineEntry.objects.get()
+    expected = {
+        "id": entry.pk,
+        "occurred_at": "2025-03-01T09:00:00Z",
+        "recorded_at": entry.recorded_at.isoformat().replace("+00:00", "Z"),
+        "kind": "order",
+        "title": "Order #1",
+        "body": "",
+        "data": {"total": 10},
+        "source": "api",
+        "actor_user": agent.pk,
+        "actor_automation": "",
+        "ref_type": "",
+        "ref_id": "",
+    }
+    assert created.json() == expected
+    assert listed.json() == {"count": 1, "next": None, "previous": None, "results": [expected]}
+
+
+def test_a_timeline_entry_with_an_unknown_kind_answers_400(api_client_for, agent):
+    contact = ContactFactory()
+
+    response = api_client_for(agent).post(
+        f"/api/v1/contacts/{contact.pk}/timeline/", {"kind": "gossip", "title": "x"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"kind": ['"gossip" is not a valid choice.']}
+    assert not TimelineEntry.objects.exists()
+
+
+def test_companies_are_listed_and_created(api_client_for, agent):
+    CompanyFactory(name="ACME")
+    client = api_client_for(agent)
+
+    created = client.post("/api/v1/companies/", {"name": "Globex", "domain": "Globex.test"}, format="json")
+    duplicate = client.post("/api/v1/companies/", {"name": "acme"}, format="json")
+
+    assert created.status_code == 201
+    assert created.json()["domain"] == "globex.test"
+    assert duplicate.status_code == 400
+    assert duplicate.json() == {"name": ["A company named acme exists already."]}
+    assert list(Company.objects.values_list("name", flat=True)) == ["ACME", "Globex"]
+
+
+def _csv(text: str) -> SimpleUploadedFile:
+    return SimpleUploadedFile("contacts.csv", text.encode(), content_type="text/csv")
+
+
+def test_import_needs_the_import_permission(api_client_for, agent):
+    response = api_client_for(agent).post(
+        "/api/v1/contacts/import/", {"file": _csv("email\na@example.com\n")}
+    )
+
+    assert response.status_code == 403
+    assert not Contact.objects.exists()
+
+
+def test_import_returns_the_report(api_client_for, manager):
+    response = api_client_for(manager).post(
+        "/api/v1/contacts/import/", {"file": _csv("email\na@example.com\nbad\n"), "all_or_nothing": "false"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "created": 1,
+        "updated": 0,
+        "rows": 2,
+        "rejected": False,
+        "file_error": "",
+        "summary": "1 created, 0 updated, 1 rows skipped.",
+        "errors": [{"line": 3, "column": "email", "message": "“bad” is not a valid email address."}],
+    }
+
+
+def test_a_rejected_import_answers_400_with_the_report(api_client_for, manager):
+    response = api_client_for(manager).post(
+        "/api/v1/contacts/import/", {"file": _csv("email\na@example.com\nbad\n"), "all_or_nothing": "true"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["rejected"] is True
+    assert response.json()["errors"] == [
+        {"line": 3, "column": "email", "message": "“bad” is not a valid email address."}
+    ]
+    assert not Contact.objects.exists()
+
+
+def test_the_openapi_schema_describes_the_contacts_api(owner_client):
+    schema = json.loads(owner_client.get("/api/openapi.json", {"format": "json"}).content)
+
+    paths = schema["paths"]
+    assert set(paths["/api/v1/contacts/"]) == {"get", "post"}
+    assert set(paths["/api/v1/contacts/{id}/"]) == {"get", "patch"}
+    assert set(paths["/api/v1/contacts/{id}/timeline/"]) == {"get", "post"}
+    assert set(paths["/api/v1/contacts/import/"]) == {"post"}
+    assert [p["name"] for p in paths["/api/v1/contacts/"]["get"]["parameters"]] == [
+        "limit",
+        "offset",
+        "q",
+        "tag",
+    ]
+    assert "multipart/form-data" in paths["/api/v1/contacts/import/"]["post"]["requestBody"]["content"]
+    assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400"}
