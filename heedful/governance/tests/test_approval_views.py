@@ -117,7 +117,7 @@ def test_approving_with_htmx_swaps_only_the_card(manager_client: Client, propose
     response = manager_client.post(_url("approve", proposal), **HTMX)
 
     assert response.status_code == 200
-    assert [t.name for t in response.templates][0] == "governance/_proposal.html"
+    assert response.templates[0].name == "governance/_proposal.html"
     html = response.content.decode()
     assert html.lstrip().startswith(f'<article class="card stack" id="proposal-{proposal.pk}"')
     assert "<html" not in html
