@@ -60,11 +60,10 @@ class ParsedEmail:
 
 
 def _decode_bytes(data: bytes, charset: str | None, problems: list[str]) -> str:
-    tried = []
-    if charset:
-        tried.append(charset)
-    tried += ["utf-8", "cp1252"]
-    for name in tried:
+    charset = (charset or "").strip().lower() or None
+    for name in dict.fromkeys([charset, "utf-8", "cp1252"]):
+        if name is None:
+            continue
         try:
             return data.decode(name)
         except LookupError:

@@ -89,7 +89,8 @@ def receive_customer_message(
     )[::-1]
     intent = autoanswer.intent_of(body)
     this_week = _contacts_this_week(conversation, now)
-    triage = triage_message(body, intent=intent, signals={"contacts_this_week": this_week})
+    waited = (now - conversation.waiting_since).total_seconds() / 60 if conversation.waiting_since else 0.0
+    triage = triage_message(body, intent=intent, contacts_this_week=this_week, minutes_waited=waited)
     message = Message.objects.create(
         conversation=conversation,
         direction=Direction.IN,

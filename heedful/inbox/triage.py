@@ -1,19 +1,21 @@
 """Triage: intent, sentiment, frustration and urgency of each inbound message, and the priority
 that sorts the inbox, with its reason in words ("negative, third contact this week, waited 26 h").
 
-The text engine (heedful.ml) is called only here and in heedful/knowledge/matching.py. While it
-lacks a function, triage leaves that signal empty rather than guessing.
+The text engine (heedful.ml) is called only here and in heedful/knowledge/matching.py. When a
+model is missing (the sentiment model is built by `heedful ml build`), triage leaves that signal
+empty rather than guessing.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+
+from heedful.ml.frustration import ConversationSignals, Frustration, score_frustration
+from heedful.ml.sentiment import Sentiment, analyse_sentiment
 
 log = logging.getLogger(__name__)
 
@@ -43,58 +45,29 @@ class Priority:
         return ", ".join(self.reasons)
 
 
-_ML_MODULES = ("heedful.ml", "heedful.ml.sentiment", "heedful.ml.frustration")
+_warned: set[str] = set()
 
 
-def _ml_function(name: str) -> Any | None:
-    for module_name in _ML_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        function = getattr(module, name, None)
-        if function is not None:
-            return function
-    return None
+def _warn_once(name: str, exc: Exception) -> None:
+    if name not in _warned:
+        _warned.add(name)
+        log.warning("Triage goes on without %s: %s", name, exc)
 
 
-def _field(result: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(result, dict) and name in result:
-            return result[name]
-        if hasattr(result, name):
-            return getattr(result, name)
-    return None
-
-
-def sentiment_of(text: str) -> tuple[str, float | None]:
-    analyse = _ml_function("analyse_sentiment")
-    if analyse is None:
-        return "", None
+def _sentiment(text: str) -> Sentiment | None:
     try:
-        result = analyse(text)
+        return analyse_sentiment(text)
     except Exception as exc:  # e.g. the model is not built yet: triage goes on without it
-        log.warning("No sentiment for this message: %s", exc)
-        return "", None
-    label = _field(result, "label", "sentiment") or ""
-    score = _field(result, "score", "polarity", "confidence")
-    probabilities = _field(result, "probabilities")
-    if score is None and isinstance(probabilities, dict):
-        score = probabilities.get(label)
-    return str(label).lower(), float(score) if score is not None else None
-
-
-def frustration_of(text: str, signals: dict[str, Any]) -> float | None:
-    score_frustration = _ml_function("score_frustration")
-    if score_frustration is None:
+        _warn_once("sentiment", exc)
         return None
+
+
+def _frustration(text: str, signals: ConversationSignals, sentiment: Sentiment | None) -> Frustration | None:
     try:
-        result = score_frustration(text, signals)
-    except Exception:
-        log.exception("score_frustration failed")
+        return score_frustration(text, signals, sentiment=sentiment)
+    except Exception as exc:
+        _warn_once("frustration", exc)
         return None
-    value = result if isinstance(result, int | float) else _field(result, "score", "value")
-    return float(value) if value is not None else None
 
 
 def urgency_of(text: str) -> float:
@@ -103,14 +76,26 @@ def urgency_of(text: str) -> float:
     return min(1.0, 0.5 * hits)
 
 
-def triage_message(text: str, *, intent: str, signals: dict[str, Any]) -> MessageTriage:
-    label, score = sentiment_of(text)
+_URGENCY = {"low": 0.0, "medium": 0.5, "high": 1.0}
+
+
+def triage_message(
+    text: str, *, intent: str, contacts_this_week: int, minutes_waited: float
+) -> MessageTriage:
+    sentiment = _sentiment(text)
+    signals = ConversationSignals(
+        repeat_contacts=max(0, contacts_this_week - 1), minutes_waited=minutes_waited
+    )
+    frustration = _frustration(text, signals, sentiment)
+    urgency = urgency_of(text)
+    if frustration is not None:
+        urgency = max(urgency, _URGENCY.get(frustration.urgency, 0.0))
     return MessageTriage(
         intent=intent,
-        sentiment=label,
-        sentiment_score=score,
-        frustration=frustration_of(text, signals),
-        urgency=urgency_of(text),
+        sentiment=sentiment.label if sentiment else "",
+        sentiment_score=sentiment.probabilities.get(sentiment.label) if sentiment else None,
+        frustration=frustration.score if frustration else None,
+        urgency=urgency,
     )
 
 
