@@ -1,2 +1,26 @@
+from django.urls import path
+
+from heedful.people import views
+
 app_name = "people"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.employee_list, name="employee-list"),
+    path("me/", views.me, name="me"),
+    path("<int:pk>/", views.employee_detail, name="employee-detail"),
+    path("leave/", views.my_leave, name="my-leave"),
+    path("leave/team/", views.leave_list, name="leave-list"),
+    path("leave/<int:pk>/", views.leave_detail, name="leave-detail"),
+    path("leave/<int:pk>/decide/", views.leave_decide, name="leave-decide"),
+    path("leave/<int:pk>/cancel/", views.leave_cancel, name="leave-cancel"),
+    path("leave/link/<str:token>/", views.leave_link, name="leave-link"),
+    path("calendar/", views.leave_calendar, name="calendar"),
+    path("calendar/<str:token>.ics", views.leave_ical, name="ical"),
+    path("onboarding/", views.onboarding_list, name="onboarding-list"),
+    path("onboarding/mine/", views.my_onboarding, name="my-onboarding"),
+    path("onboarding/<int:pk>/", views.onboarding_detail, name="onboarding-detail"),
+    path(
+        "onboarding/<int:pk>/tasks/<int:task_pk>/toggle/",
+        views.onboarding_task_toggle,
+        name="onboarding-task-toggle",
+    ),
+]

@@ -1,5 +1,88 @@
+"""Surveys API: surveys, rounds, anonymous answering and aggregate results. There is no
+endpoint that returns individual answers, by design."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+
+from heedful.people.queries import employee_of
+from heedful.surveys import queries, services
+from heedful.surveys.models import Survey, SurveyRound
+
+
+class SurveySerializer(serializers.ModelSerializer[Survey]):
+    class Meta:
+        model = Survey
+        fields = ["id", "title", "question_codes", "k", "recurrence", "round_days", "next_round_on"]
+
+
+class RoundSerializer(serializers.ModelSerializer[SurveyRound]):
+    class Meta:
+        model = SurveyRound
+        fields = ["id", "survey", "number", "opens_on", "closes_on"]
+
+
+class SurveyViewSet(viewsets.ReadOnlyModelViewSet[Survey]):
+    serializer_class = SurveySerializer
+    permission_classes = [IsAuthenticated]
+    queryset = Survey.objects.filter(is_active=True)
+
+
+class RoundViewSet(viewsets.ReadOnlyModelViewSet[SurveyRound]):
+    serializer_class = RoundSerializer
+    permission_classes = [IsAuthenticated]
+    queryset = SurveyRound.objects.select_related("survey").order_by("-opens_on")
+
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str) -> Response:
+        """Aggregates for shown groups and the reasons for withheld ones; the same for everyone."""
+        res = queries.round_results(self.get_object(), timezone.localdate())
+        return Response(
+            {
+                "round": res.round.pk,
+                "k": res.k,
+                "closed": res.is_closed,
+                "groups": [
+                    {
+                        "key": g.key,
+                        "label": g.label,
+                        "respondents": g.respondents,
+                        "scores": [asdict(s) for s in g.scores],
+                        "comments": g.comments,
+                        "themes": g.analysis.themes,
+                        "analysis_note": g.analysis.note,
+                    }
+                    for g in res.shown
+                ],
+                "withheld": [asdict(w) for w in res.withheld],
+            }
+        )
+
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def answer(self, request: Request, pk: str) -> Response:
+        employee = employee_of(request.user)  # type: ignore[arg-type]
+        if employee is None:
+            raise NotFound("Only employees answer surveys.")
+        answers: dict[str, Any] = dict(request.data.get("answers", {}))
+        try:
+            services.submit_response(
+                survey_round=self.get_object(), employee=employee, answers=answers, today=timezone.localdate()
+            )
+        except services.SurveyError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response({"detail": "Thank you. Your answers are stored without your name."}, status=201)
 
 
 def register(router: DefaultRouter) -> None:
-    """The surveys API registers its viewsets here."""
+    router.register("surveys", SurveyViewSet, basename="survey")
+    router.register("survey-rounds", RoundViewSet, basename="survey-round")

@@ -1,0 +1,178 @@
+"""Context builders for the people pages: the reads behind each page, scoped by role."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+
+from heedful.accounts.models import User
+from heedful.accounts.roles import Perm
+from heedful.governance.models import AuditEvent
+from heedful.people import queries
+from heedful.people.forms import LeaveRequestForm
+from heedful.people.ical import Event
+from heedful.people.models import Employee, LeaveRequest, LeaveStatus, Onboarding, OnboardingTask, TaskOwner
+
+
+def my_leave(employee: Employee, form: LeaveRequestForm, today: date) -> dict[str, Any]:
+    return {
+        "employee": employee,
+        "form": form,
+        "balances": queries.balances_of(employee, today),
+        "requests": employee.leave_requests.select_related("leave_type")[:50],
+    }
+
+
+def leave_detail(user: User, leave: LeaveRequest) -> dict[str, Any]:
+    return {
+        "leave": leave,
+        "decisions": leave.decisions.select_related("decided_by"),
+        "overlaps": queries.overlapping_absences(leave.employee, leave.start_date, leave.end_date),
+        "can_decide": queries.may_decide(user, leave),
+        "can_cancel": leave.status in queries.BOOKED
+        and (leave.employee.user_id == user.pk or user.can(Perm.MANAGE_PEOPLE)),
+        "steps": list(leave.leave_type.approval_steps),
+    }
+
+
+def leave_overview(user: User) -> dict[str, Any]:
+    visible = queries.visible_employees(user)
+    return {
+        "awaiting": queries.awaiting_decision_by(user),
+        "requests": LeaveRequest.objects.filter(employee__in=visible)
+        .select_related("employee", "leave_type")
+        .order_by("-start_date")[:100],
+    }
+
+
+def parse_month(value: str | None, today: date) -> date:
+    try:
+        year, month = (int(part) for part in (value or "").split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return today.replace(day=1)
+
+
+def _calendar_people(user: User) -> tuple[list[Employee], bool]:
+    """People on the user's calendar, and whether the leave type may be shown.
+
+    HR and managers see their scope with types; an employee sees when teammates are away
+    but not why (a sick day is nobody else's business).
+    """
+    if user.can(Perm.VIEW_PEOPLE):
+        return list(queries.visible_employees(user)), True
+    me = queries.employee_of(user)
+    if me is None:
+        return [], False
+    if me.team_id is None:
+        return [me], False
+    return list(Employee.objects.filter(team_id=me.team_id, is_active=True)), False
+
+
+def calendar(user: User, month: date) -> dict[str, Any]:
+    people, show_type = _calendar_people(user)
+    last = month.replace(day=pycalendar.monthrange(month.year, month.month)[1])
+    absences = list(queries.absences_between(people, month, last))
+    weeks = []
+    for week in pycalendar.Calendar().monthdatescalendar(month.year, month.month):
+        weeks.append(
+            [
+                {
+                    "day": day,
+                    "in_month": day.month == month.month,
+                    "away": [a for a in absences if a.start_date <= day <= a.end_date],
+                }
+                for day in week
+            ]
+        )
+    previous = (month - timedelta(days=1)).replace(day=1)
+    following = (last + timedelta(days=1)).replace(day=1)
+    return {
+        "month": month,
+        "weeks": weeks,
+        "show_type": show_type,
+        "previous": f"{previous:%Y-%m}",
+        "next": f"{following:%Y-%m}",
+    }
+
+
+def calendar_events(user: User, start: date, end: date) -> list[Event]:
+    people, show_type = _calendar_people(user)
+    return [
+        Event(
+            uid=f"leave-{a.pk}@heedful",
+            start=a.start_date,
+            end=a.end_date,
+            summary=f"{a.employee}: {a.leave_type if show_type else 'away'}"
+            + ("" if a.status == LeaveStatus.APPROVED else " (not yet approved)"),
+        )
+        for a in queries.absences_between(people, start, end)
+    ]
+
+
+def _with_progress(onboardings: Any) -> Any:
+    return onboardings.annotate(
+        total=Count("tasks"), done=Count("tasks", filter=Q(tasks__done_at__isnull=False))
+    ).select_related("employee", "template")
+
+
+def onboarding_overview(user: User) -> dict[str, Any]:
+    visible = queries.visible_employees(user)
+    return {"onboardings": _with_progress(Onboarding.objects.filter(employee__in=visible))}
+
+
+def may_tick(user: User, task: OnboardingTask) -> bool:
+    """The assignee ticks a task; HR may tick any; the new hire ticks their own tasks."""
+    if task.assignee_id == user.pk or user.can(Perm.MANAGE_PEOPLE):
+        return True
+    return task.owner == TaskOwner.NEW_HIRE and task.onboarding.employee.user_id == user.pk
+
+
+def onboarding_detail(user: User, onboarding: Onboarding) -> dict[str, Any]:
+    tasks = list(onboarding.tasks.select_related("assignee", "onboarding__employee"))
+    rows = [{"task": t, "can_tick": may_tick(user, t)} for t in tasks]
+    done = sum(1 for t in tasks if t.done_at)
+    return {
+        "onboarding": onboarding,
+        "rows": rows,
+        "done": done,
+        "total": len(tasks),
+        "percent": round(100 * done / len(tasks)) if tasks else 100,
+    }
+
+
+def employee_record(employee: Employee) -> dict[str, Any]:
+    from django.utils import timezone
+
+    return {
+        "employee": employee,
+        "balances": queries.balances_of(employee, timezone.localdate()),
+        "requests": employee.leave_requests.select_related("leave_type")[:50],
+        "onboardings": _with_progress(employee.onboardings.all()),
+    }
+
+
+def about_me(user: User, employee: Employee) -> dict[str, Any]:
+    """What heedful stores about a person, each part with why it is kept (C24)."""
+    from heedful.surveys.queries import participation_of
+
+    context = employee_record(employee)
+    context.update(
+        {
+            "user_record": user,
+            "adjustments": employee.leave_adjustments.select_related("leave_type"),
+            "surveys_answered": participation_of(employee),
+            # Reads and changes of this person's records by others: they may know who looked.
+            "audit": AuditEvent.objects.filter(
+                Q(object_type="employee", object_id=str(employee.pk))
+                | Q(
+                    object_type="leaverequest",
+                    object_id__in=[str(pk) for pk in employee.leave_requests.values_list("pk", flat=True)],
+                )
+            ).order_by("-pk")[:100],
+        }
+    )
+    return context

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from heedful.governance.models import AuditEvent
+from heedful.people import queries, services
+from heedful.people.links import LinkError
+from heedful.people.models import LeaveRequest, LeaveStatus, LeaveType
+from heedful.people.tests.factories import EmployeeFactory, PublicHolidayFactory
+
+pytestmark = pytest.mark.django_db
+
+MON, FRI = date(2026, 6, 1), date(2026, 6, 5)
+
+
+def _links(message: Any) -> dict[str, str]:
+    found = re.findall(r"(Approve|Reject): http://[^/]+(/people/leave/link/[^/]+/)", message.body)
+    return dict(found)
+
+
+def test_it_counts_working_days_without_holidays_and_half_days(
+    eli_employee: Any, annual: LeaveType, employee: Any
+) -> None:
+    PublicHolidayFactory(date=date(2026, 6, 3))
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, end_half=True, user=employee
+    )
+    assert leave.days == Decimal("3.5")
+    assert leave.status == LeaveStatus.PENDING
+    assert AuditEvent.objects.filter(action="leave.request", object_id=str(leave.pk)).count() == 1
+
+
+def test_it_refuses_leave_beyond_the_balance_and_changes_nothing(eli_employee: Any, employee: Any) -> None:
+    tight = LeaveType.objects.create(
+        name="Tight", accrual_days=Decimal(2), carry_over_cap=0, approval_steps=[]
+    )
+    with pytest.raises(services.LeaveError, match=r"only 2\.00 are left"):
+        services.request_leave(
+            employee=eli_employee, leave_type=tight, start_date=MON, end_date=FRI, user=employee
+        )
+    assert LeaveRequest.objects.count() == 0
+
+
+def test_it_rejects_overlapping_leave_of_the_same_person(
+    eli_employee: Any, annual: LeaveType, employee: Any
+) -> None:
+    services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    with pytest.raises(services.LeaveError, match="already have leave"):
+        services.request_leave(
+            employee=eli_employee, leave_type=annual, start_date=FRI, end_date=FRI, user=employee
+        )
+    assert LeaveRequest.objects.count() == 1
+
+
+def test_two_levels_approve_by_one_time_email_links(
+    eli_employee: Any,
+    annual: LeaveType,
+    employee: Any,
+    manager: Any,
+    hr: Any,
+    client: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        leave = services.request_leave(
+            employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+        )
+    assert [m.to for m in mail.outbox] == [[manager.email]]
+    first = _links(mail.outbox[0])
+    assert client.get(first["Approve"]).status_code == 200  # showing the page decides nothing
+    assert LeaveRequest.objects.get(pk=leave.pk).current_step == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(first["Approve"]).status_code == 200
+    leave.refresh_from_db()
+    assert (leave.status, leave.current_step) == (LeaveStatus.PENDING, 1)
+    assert [m.to for m in mail.outbox[1:]] == [[hr.email]]
+
+    reused = client.post(first["Reject"])
+    assert reused.status_code == 410
+    assert "already been used" in reused.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_links(mail.outbox[1])["Approve"])
+    leave.refresh_from_db()
+    assert leave.status == LeaveStatus.APPROVED
+    assert list(leave.decisions.values_list("step_kind", "approved", "via", "decided_by")) == [
+        ("manager", True, "email", manager.pk),
+        ("hr", True, "email", hr.pk),
+    ]
+    assert mail.outbox[-1].to == [employee.email]
+    assert mail.outbox[-1].subject == "Your leave request was approved"
+    balance = queries.balances_of(eli_employee, MON)[0].balance
+    assert (balance.used, balance.available) == (Decimal(5), Decimal(20))
+
+
+def test_a_forged_or_tampered_link_decides_nothing(
+    eli_employee: Any, annual: LeaveType, employee: Any
+) -> None:
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    with pytest.raises(LinkError, match="not valid"):
+        services.decide_leave_by_link("eyJyIjoxfQ:forged:sig")
+    leave.refresh_from_db()
+    assert (leave.status, leave.current_step) == (LeaveStatus.PENDING, 0)
+
+
+def test_rejecting_at_the_first_level_rejects_and_frees_the_days(
+    eli_employee: Any, annual: LeaveType, employee: Any, manager: Any
+) -> None:
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    services.decide_leave(request=leave, user=manager, approve=False, comment="stock-take week")
+    leave.refresh_from_db()
+    assert leave.status == LeaveStatus.REJECTED
+    assert queries.balances_of(eli_employee, MON)[0].balance.available == Decimal(25)
+
+
+def test_a_manager_cannot_decide_the_hr_level_nor_their_own_leave(
+    eli_employee: Any, annual: LeaveType, employee: Any, manager: Any, packing: Any
+) -> None:
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    services.decide_leave(request=leave, user=manager, approve=True)
+    with pytest.raises(services.LeaveError, match="not the approver"):
+        services.decide_leave(request=leave, user=manager, approve=True)
+    own = services.request_leave(
+        employee=packing.manager, leave_type=annual, start_date=MON, end_date=FRI, user=manager
+    )
+    assert not queries.may_decide(manager, own)
+
+
+def test_cancelling_gives_the_days_back_and_is_audited(
+    eli_employee: Any, annual: LeaveType, employee: Any
+) -> None:
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    services.cancel_leave(request=leave, user=employee, today=date(2026, 5, 1))
+    leave.refresh_from_db()
+    assert leave.status == LeaveStatus.CANCELLED
+    assert queries.balances_of(eli_employee, MON)[0].balance.available == Decimal(25)
+    assert AuditEvent.objects.filter(action="leave.cancel", object_id=str(leave.pk)).count() == 1
+
+
+def test_an_employee_cannot_cancel_leave_that_has_started(
+    eli_employee: Any, annual: LeaveType, employee: Any
+) -> None:
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+    )
+    with pytest.raises(services.LeaveError, match="has started"):
+        services.cancel_leave(request=leave, user=employee, today=date(2026, 6, 2))
+    assert LeaveRequest.objects.get(pk=leave.pk).status == LeaveStatus.PENDING
+
+
+def test_leave_without_approval_steps_is_approved_at_once(eli_employee: Any, employee: Any) -> None:
+    sick = LeaveType.objects.create(
+        name="Sick", accrual_days=Decimal(0), allow_negative=True, approval_steps=[]
+    )
+    leave = services.request_leave(
+        employee=eli_employee, leave_type=sick, start_date=MON, end_date=MON, user=employee
+    )
+    assert leave.status == LeaveStatus.APPROVED
+    assert [r.balance.available for r in queries.balances_of(eli_employee, MON)] == [Decimal(-1)]
+
+
+def test_teammates_away_the_same_days_are_flagged(
+    eli_employee: Any, annual: LeaveType, employee: Any, packing: Any
+) -> None:
+    colleague = EmployeeFactory(first_name="Tom", team=packing)
+    LeaveRequest.objects.create(
+        employee=colleague,
+        leave_type=annual,
+        start_date=FRI,
+        end_date=FRI,
+        days=1,
+        status=LeaveStatus.APPROVED,
+    )
+    assert [o.employee.first_name for o in queries.overlapping_absences(eli_employee, MON, FRI)] == ["Tom"]

@@ -1,0 +1,215 @@
+"""People pages: leave, the team calendar and iCal feed, onboarding, and "what we hold about me"."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
+
+from heedful.accounts.models import User
+from heedful.accounts.permissions import AuthedRequest, require
+from heedful.accounts.roles import Perm
+from heedful.people import ical, page_data, queries, services
+from heedful.people.forms import LaunchOnboardingForm, LeaveRequestForm
+from heedful.people.links import LinkError, make_ical_token, read_decision_token, read_ical_token
+from heedful.people.models import Employee, LeaveRequest, Onboarding, OnboardingTask
+
+
+class HtmxRequest(AuthedRequest):
+    htmx: HtmxDetails
+
+
+def _me(request: AuthedRequest) -> Employee:
+    employee = queries.employee_of(request.user)
+    if employee is None:
+        raise Http404("Your account is not linked to an employee record yet; ask HR.")
+    return employee
+
+
+def _visible_request(user: User, pk: int) -> LeaveRequest:
+    leave = get_object_or_404(LeaveRequest.objects.select_related("employee__team", "leave_type"), pk=pk)
+    if queries.visible_employees(user).filter(pk=leave.employee_id).exists() or queries.may_decide(
+        user, leave
+    ):
+        return leave
+    raise PermissionDenied("This leave request is not in your teams.")
+
+
+@require(Perm.VIEW_PEOPLE)
+def employee_list(request: AuthedRequest) -> HttpResponse:
+    employees = queries.visible_employees(request.user).filter(is_active=True)
+    return render(request, "people/employee_list.html", {"employees": employees})
+
+
+@require(Perm.VIEW_PEOPLE)
+def employee_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    employee = get_object_or_404(queries.visible_employees(request.user), pk=pk)
+    services.audit_hr_read(user=request.user, employee=employee, what="the HR record")
+    return render(request, "people/employee_detail.html", page_data.employee_record(employee))
+
+
+@login_required
+def me(request: AuthedRequest) -> HttpResponse:
+    """Everything heedful holds about the signed-in person, and why (C24)."""
+    return render(request, "people/me.html", page_data.about_me(request.user, _me(request)))
+
+
+@login_required
+def my_leave(request: AuthedRequest) -> HttpResponse:
+    employee = _me(request)
+    form = LeaveRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            leave = services.request_leave(employee=employee, user=request.user, **form.cleaned_data)
+        except services.LeaveError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Requested {leave.days} days of {leave.leave_type}.")
+            return redirect("people:leave-detail", leave.pk)
+    return render(request, "people/my_leave.html", page_data.my_leave(employee, form, timezone.localdate()))
+
+
+@login_required
+def leave_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    leave = _visible_request(request.user, pk)
+    services.audit_hr_read(user=request.user, employee=leave.employee, what=f"leave request #{leave.pk}")
+    return render(request, "people/leave_detail.html", page_data.leave_detail(request.user, leave))
+
+
+@login_required
+@require_POST
+def leave_decide(request: AuthedRequest, pk: int) -> HttpResponse:
+    leave = _visible_request(request.user, pk)
+    try:
+        services.decide_leave(
+            request=leave,
+            user=request.user,
+            approve=request.POST.get("decision") == "approve",
+            comment=request.POST.get("comment", "")[:300],
+        )
+    except services.LeaveError as exc:
+        messages.error(request, str(exc))
+    return redirect("people:leave-detail", pk)
+
+
+@login_required
+@require_POST
+def leave_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
+    leave = _visible_request(request.user, pk)
+    try:
+        services.cancel_leave(request=leave, user=request.user)
+        messages.success(request, f"Cancelled; {leave.days} days are back in the balance.")
+    except services.LeaveError as exc:
+        messages.error(request, str(exc))
+    return redirect("people:leave-detail", pk)
+
+
+@require(Perm.VIEW_PEOPLE)
+def leave_list(request: AuthedRequest) -> HttpResponse:
+    """Leave across the teams the user may see, and what waits for their decision."""
+    return render(request, "people/leave_list.html", page_data.leave_overview(request.user))
+
+
+def leave_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The emailed decision link. GET only shows a button: mail scanners follow links, and a
+    scanner must not approve someone's leave."""
+    try:
+        link = read_decision_token(token)
+        leave = get_object_or_404(
+            LeaveRequest.objects.select_related("employee", "leave_type"), pk=link.request_id
+        )
+        if request.method == "POST":
+            leave = services.decide_leave_by_link(token, comment=request.POST.get("comment", "")[:300])
+            return render(request, "people/leave_link.html", {"leave": leave, "done": True, "link": link})
+    except (LinkError, services.LeaveError) as exc:
+        return render(request, "people/leave_link.html", {"error": str(exc)}, status=410)
+    return render(request, "people/leave_link.html", {"leave": leave, "link": link, "token": token})
+
+
+@login_required
+def leave_calendar(request: HtmxRequest) -> HttpResponse:
+    month = page_data.parse_month(request.GET.get("month"), timezone.localdate())
+    context = page_data.calendar(request.user, month)
+    context["ical_url"] = request.build_absolute_uri(
+        f"/people/calendar/{make_ical_token(request.user.pk)}.ics"
+    )
+    template = "people/_calendar.html" if request.htmx else "people/calendar.html"
+    return render(request, template, context)
+
+
+def leave_ical(request: HttpRequest, token: str) -> HttpResponse:
+    """The private iCal feed; the signed token in the address stands in for a sign-in."""
+    try:
+        user = User.objects.get(pk=read_ical_token(token), is_active=True)
+    except (LinkError, User.DoesNotExist) as exc:
+        raise Http404("Unknown calendar") from exc
+    today = timezone.localdate()
+    events = page_data.calendar_events(user, today - timedelta(days=90), today + timedelta(days=365))
+    body = ical.calendar("Team leave", events, timezone.now())
+    return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+@require(Perm.VIEW_PEOPLE)
+def onboarding_list(request: AuthedRequest) -> HttpResponse:
+    form = LaunchOnboardingForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.can(Perm.MANAGE_PEOPLE):
+            raise PermissionDenied("Only HR can start an onboarding.")
+        if form.is_valid():
+            try:
+                onboarding = services.launch_onboarding(user=request.user, **form.cleaned_data)
+            except services.OnboardingError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("people:onboarding-detail", onboarding.pk)
+    context = page_data.onboarding_overview(request.user)
+    context["form"] = form if request.user.can(Perm.MANAGE_PEOPLE) else None
+    return render(request, "people/onboarding_list.html", context)
+
+
+def _visible_onboarding(user: User, pk: int) -> Onboarding:
+    onboarding = get_object_or_404(Onboarding.objects.select_related("employee__team"), pk=pk)
+    if not queries.visible_employees(user).filter(pk=onboarding.employee_id).exists():
+        raise PermissionDenied("This onboarding is not in your teams.")
+    return onboarding
+
+
+@login_required
+def onboarding_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    onboarding = _visible_onboarding(request.user, pk)
+    services.audit_hr_read(user=request.user, employee=onboarding.employee, what="the onboarding checklist")
+    return render(
+        request, "people/onboarding_detail.html", page_data.onboarding_detail(request.user, onboarding)
+    )
+
+
+@login_required
+def my_onboarding(request: AuthedRequest) -> HttpResponse:
+    onboarding = Onboarding.objects.filter(employee=_me(request)).first()
+    if onboarding is None:
+        raise Http404("You have no onboarding checklist.")
+    return redirect("people:onboarding-detail", onboarding.pk)
+
+
+@login_required
+@require_POST
+def onboarding_task_toggle(request: HtmxRequest, pk: int, task_pk: int) -> HttpResponse:
+    onboarding = _visible_onboarding(request.user, pk)
+    task = get_object_or_404(OnboardingTask, pk=task_pk, onboarding=onboarding)
+    if not page_data.may_tick(request.user, task):
+        raise PermissionDenied("This task is someone else's.")
+    task = services.complete_onboarding_task(task=task, user=request.user, done=task.done_at is None)
+    if request.htmx:
+        return render(
+            request,
+            "people/_onboarding_task.html",
+            {"task": task, "onboarding": onboarding, "can_tick": True},
+        )
+    return redirect("people:onboarding-detail", pk)
