@@ -108,12 +108,13 @@ class FaqMatcher:
         if validation is not None:
             method = "validation set"
             val = [(t, OOS_LABEL if a in (None, OOS_LABEL) else str(a)) for t, a in validation]
-            choice = _calibrate(texts, labels, [t for t, _ in val], [a for _, a in val], name, c,
-                                target_wrong_rate, oos_share, "validation set")
+            matcher = _fit(texts, labels, name, c)
+            choice = _calibrate(matcher, [t for t, _ in val], [a for _, a in val],
+                                target_wrong_rate, oos_share)
         else:
             method = _cross_method(len(texts), counts)
             choice = _cross_calibrate(texts, labels, counts, name, c, target_wrong_rate, oos_share)
-        matcher = _fit(texts, labels, name, c)
+            matcher = _fit(texts, labels, name, c)
         matcher.threshold = choice.threshold
         matcher.calibration = choice.as_dict() | {"method": method}
         return matcher
@@ -314,10 +315,9 @@ def _fit(texts: list[str], labels: list[str], encoder: str, c: float) -> FaqMatc
 
 
 def _calibrate(
-    texts: list[str], labels: list[str], held_texts: list[str], held_labels: list[str],
-    encoder: str, c: float, target: float, oos_share: float | None, method: str,
+    matcher: FaqMatcher, held_texts: list[str], held_labels: list[str], target: float,
+    oos_share: float | None,
 ) -> ThresholdChoice:
-    matcher = _fit(texts, labels, encoder, c)
     predicted, conf = matcher.scores(held_texts)
     in_scope = [a != OOS_LABEL for a in held_labels]
     correct = [p == a for p, a in zip(predicted, held_labels, strict=True)]

