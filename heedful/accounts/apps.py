@@ -13,6 +13,8 @@ class AccountsConfig(AppConfig):
         # Sign-ins come from Django's own views; its signal is the one place that sees them all.
         from django.contrib.auth.signals import user_logged_in
 
+        from heedful.accounts import schema  # noqa: F401 - registers the OpenAPI auth extension
+
         user_logged_in.connect(_audit_login, dispatch_uid="heedful-audit-login")
 
 
