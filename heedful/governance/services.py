@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 
 from heedful.governance.actions import ActionError, get_action_type
@@ -283,6 +283,15 @@ def reject_action(proposal_id: int, *, user: User, reason: str) -> ProposedActio
     return proposal
 
 
+def _mark_failed(proposal: ProposedAction, reason: str) -> ProposedAction:
+    proposal.status = ProposalStatus.FAILED
+    proposal.error = reason
+    proposal.save(update_fields=["status", "error"])
+    record_audit(action="action.fail", automation=proposal.proposed_by, obj=proposal, summary=reason)
+    set_decision_outcome(proposal.decision, f"Failed: {reason}")
+    return proposal
+
+
 def execute_action(proposal_id: int) -> ProposedAction | None:
     """Run an approved action exactly once.
 
@@ -301,15 +310,15 @@ def execute_action(proposal_id: int) -> ProposedAction | None:
             kind = get_action_type(proposal.action_type)
             with transaction.atomic():
                 outcome = kind.execute(proposal.params, proposal)
+        except DatabaseError:
+            raise  # a locked or unreachable database: the task retries with backoff
         except ActionError as exc:
-            proposal.status = ProposalStatus.FAILED
-            proposal.error = str(exc)
-            proposal.save(update_fields=["status", "error"])
-            record_audit(
-                action="action.fail", automation=proposal.proposed_by, obj=proposal, summary=str(exc)
-            )
-            set_decision_outcome(proposal.decision, f"Failed: {exc}")
-            return proposal
+            return _mark_failed(proposal, str(exc))
+        except Exception as exc:
+            # A bug in a handler fails the action once, visibly, instead of leaving it
+            # approved for the sweep to retry every minute forever.
+            log.exception("Action %s (#%s) raised", proposal.action_type, proposal.pk)
+            return _mark_failed(proposal, f"Unexpected error ({type(exc).__name__}): {exc}")
         proposal.status = ProposalStatus.DONE
         proposal.executed_at = timezone.now()
         proposal.execution_count = models.F("execution_count") + 1

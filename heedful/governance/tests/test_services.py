@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from heedful.accounts.models import User
@@ -288,6 +290,47 @@ def test_an_action_type_removed_after_approval_fails_instead_of_raising(
     proposal.refresh_from_db()
     assert (proposal.status, proposal.error) == (ProposalStatus.FAILED, "Unknown action type 'test.note'")
     assert services.stalled_approved_ids(timedelta(0)) == []
+
+
+def test_a_bug_in_a_handler_fails_the_action_once_and_undoes_its_writes(
+    propose: Propose, owner: User, action_types: dict[str, Any], effects: Effects
+) -> None:
+    # Regression: anything but ActionError left the proposal approved, and the sweep queued
+    # it again every minute with no limit.
+    def broken(params: Any, proposal: Any) -> Any:
+        services.record_decision(actor_kind="rule", actor_name="test-effect", output_summary="half")
+        raise KeyError("contact_id")
+
+    action_types["test.note"] = replace(action_types["test.note"], execute=broken)
+    proposal = propose()
+    services.approve_action(proposal.pk, user=owner)
+
+    services.execute_action(proposal.pk)
+
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.error) == (
+        ProposalStatus.FAILED,
+        "Unexpected error (KeyError): 'contact_id'",
+    )
+    assert effects() == []
+    assert services.stalled_approved_ids(timedelta(0)) == []
+
+
+def test_a_database_error_in_a_handler_is_raised_for_the_task_to_retry(
+    propose: Propose, owner: User, action_types: dict[str, Any]
+) -> None:
+    def locked(params: Any, proposal: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    action_types["test.note"] = replace(action_types["test.note"], execute=locked)
+    proposal = propose()
+    services.approve_action(proposal.pk, user=owner)
+
+    with pytest.raises(OperationalError):
+        services.execute_action(proposal.pk)
+
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.APPROVED
 
 
 def test_undo_reverts_the_effect_and_records_who(propose: Propose, owner: User, effects: Effects) -> None:
