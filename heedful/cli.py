@@ -20,6 +20,8 @@ from typing import Any
 
 import click
 
+from heedful.ml.commands import eval_group, ml_group
+
 DEFAULT_PORT = 8000
 
 
@@ -273,16 +275,8 @@ def manage(args: tuple[str, ...]) -> None:
     execute_from_command_line(["heedful manage", *args])
 
 
-def _add_ml_commands() -> None:
-    try:
-        from heedful.ml.commands import eval_group, ml_group
-    except ImportError:  # the text engine is optional while it is being built
-        return
-    main.add_command(eval_group, "eval")
-    main.add_command(ml_group, "ml")
-
-
-_add_ml_commands()
+main.add_command(eval_group, "eval")
+main.add_command(ml_group, "ml")
 
 if __name__ == "__main__":
     main()
