@@ -19,7 +19,7 @@ from heedful.people.models import LeaveRequest, LeaveType
 
 
 class LeaveRequestSerializer(serializers.ModelSerializer[LeaveRequest]):
-    employee = serializers.StringRelatedField()
+    employee: serializers.StringRelatedField[LeaveRequest] = serializers.StringRelatedField()
     leave_type = serializers.PrimaryKeyRelatedField(queryset=LeaveType.objects.filter(is_active=True))
 
     class Meta:
@@ -91,8 +91,11 @@ class LeaveRequestViewSet(
         data.is_valid(raise_exception=True)
         try:
             leave = services.decide_leave(
-                request=self.get_object(), user=request.user, via="ui", **data.validated_data
-            )  # type: ignore[arg-type]
+                request=self.get_object(),
+                user=request.user,  # type: ignore[arg-type]
+                via="ui",
+                **data.validated_data,
+            )
         except services.LeaveError as exc:
             raise PermissionDenied(str(exc)) from exc
         return Response(LeaveRequestSerializer(leave).data)

@@ -73,7 +73,8 @@ class RoundViewSet(viewsets.ReadOnlyModelViewSet[SurveyRound]):
         employee = employee_of(request.user)  # type: ignore[arg-type]
         if employee is None:
             raise NotFound("Only employees answer surveys.")
-        answers: dict[str, Any] = dict(request.data.get("answers", {}))
+        payload = request.data if isinstance(request.data, dict) else {}
+        answers: dict[str, Any] = dict(payload.get("answers", {}))
         try:
             services.submit_response(
                 survey_round=self.get_object(), employee=employee, answers=answers, today=timezone.localdate()

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from heedful.people.models import Employee, Team
 from heedful.surveys import instruments
@@ -125,7 +126,7 @@ def round_results(survey_round: SurveyRound, today: date, *, analyse: bool = Tru
     groups = groups_for_round(
         teams, [(t.pk, b) for t in teams for b, _ in BANDS] + [(None, b) for b, _ in BANDS]
     )
-    plan = plan_disclosure(sizes, groups, k)
+    plan = plan_disclosure(dict(sizes.items()), groups, k)
     labels = {g.key: g.label for g in groups}
     shown = []
     for group in groups:
@@ -141,7 +142,7 @@ def round_results(survey_round: SurveyRound, today: date, *, analyse: bool = Tru
     return RoundResults(survey_round, k, True, shown, withheld)
 
 
-def _group_result(group: Group, size: int, rows: list[tuple], analyse: bool) -> GroupResult:  # type: ignore[type-arg]
+def _group_result(group: Group, size: int, rows: list[tuple[Any, ...]], analyse: bool) -> GroupResult:
     values: dict[str, list[int]] = defaultdict(list)
     comments = []
     for _rid, _team, _band, question, value, text in rows:

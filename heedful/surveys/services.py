@@ -107,7 +107,7 @@ def _validate(survey: Survey, answers: Mapping[str, int | str | None]) -> list[A
             rows.append(Answer(question=code, text=str(raw).strip()[:2000]))
             continue
         try:
-            value = int(raw)  # type: ignore[arg-type]
+            value = int(raw)
         except (TypeError, ValueError) as exc:
             raise SurveyError(f"“{question.text}” needs a number.") from exc
         if not question.low <= value <= question.high:

@@ -1,0 +1,143 @@
+"""Who sees what: managers their team, HR everyone (audited), agents nothing of HR."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from heedful.governance.models import AuditEvent
+from heedful.people import services
+from heedful.people.links import make_ical_token
+from heedful.people.models import LeaveRequest, LeaveStatus, OnboardingTaskTemplate, OnboardingTemplate
+from heedful.people.tasks import send_onboarding_reminders_task
+from heedful.people.tests.factories import EmployeeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _leave(employee: Any, leave_type: Any, start: date = date(2026, 6, 1)) -> LeaveRequest:
+    return LeaveRequest.objects.create(
+        employee=employee,
+        leave_type=leave_type,
+        start_date=start,
+        end_date=start,
+        days=Decimal(1),
+        status=LeaveStatus.APPROVED,
+    )
+
+
+def test_a_manager_cannot_see_another_teams_leave(
+    manager_client: Any, other_team: Any, annual: Any, packing: Any
+) -> None:
+    theirs = _leave(other_team.members.get(), annual)
+    assert manager_client.get(f"/people/leave/{theirs.pk}/").status_code == 403
+    assert manager_client.get(f"/api/v1/leave-requests/{theirs.pk}/").status_code in (403, 404)
+
+
+def test_a_manager_reads_own_teams_leave_and_the_read_is_audited(
+    manager_client: Any, manager: Any, eli_employee: Any, annual: Any
+) -> None:
+    leave = _leave(eli_employee, annual)
+    assert manager_client.get(f"/people/leave/{leave.pk}/").status_code == 200
+    event = AuditEvent.objects.get(action="people.read")
+    assert (event.actor_user, event.object_id) == (manager, str(eli_employee.pk))
+
+
+def test_an_agent_sees_no_hr_data(agent_client: Any, eli_employee: Any, annual: Any) -> None:
+    leave = _leave(eli_employee, annual)
+    assert agent_client.get("/people/").status_code == 403
+    assert agent_client.get(f"/people/{eli_employee.pk}/").status_code == 403
+    assert agent_client.get(f"/people/leave/{leave.pk}/").status_code == 403
+    assert agent_client.get("/people/leave/team/").status_code == 403
+
+
+def test_hr_lists_everyone_with_a_fixed_number_of_queries(
+    hr_client: Any, eli_employee: Any, other_team: Any, django_assert_num_queries: Any
+) -> None:
+    for _ in range(5):
+        EmployeeFactory(team=other_team)
+    with django_assert_num_queries(3):  # session, user, employees with teams
+        response = hr_client.get("/people/")
+    assert len(response.context["employees"]) == 8
+
+
+def test_an_employee_requests_leave_from_the_page(
+    employee_client: Any, eli_employee: Any, annual: Any
+) -> None:
+    response = employee_client.post(
+        "/people/leave/",
+        {"leave_type": annual.pk, "start_date": "2026-06-01", "end_date": "2026-06-02", "note": "family"},
+    )
+    leave = LeaveRequest.objects.get()
+    assert response["Location"] == f"/people/leave/{leave.pk}/"
+    assert (leave.days, leave.status) == (Decimal(2), LeaveStatus.PENDING)
+
+
+def test_the_me_page_shows_what_is_held_and_who_read_it(
+    employee_client: Any, eli_employee: Any, hr_client: Any, annual: Any
+) -> None:
+    hr_client.get(f"/people/{eli_employee.pk}/")
+    html = employee_client.get("/people/me/").content.decode()
+    assert "eli@example.com" in html
+    assert "hana@example.com" in html
+    assert "Viewed the HR record of Eli Example" in html
+
+
+def test_the_ical_feed_is_rfc5545_with_crlf_and_escaping(
+    manager: Any, client: Any, eli_employee: Any, annual: Any
+) -> None:
+    today = timezone.localdate()
+    _leave(eli_employee, annual, today + timedelta(days=3))
+    response = client.get(f"/people/calendar/{make_ical_token(manager.pk)}.ics")
+    body = response.content.decode()
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert body.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert "SUMMARY:Eli Example: Annual leave\r\n" in body
+    assert f"DTEND;VALUE=DATE:{today + timedelta(days=4):%Y%m%d}\r\n" in body
+    assert client.get("/people/calendar/forged.ics").status_code == 404
+
+
+def test_onboarding_runs_with_reminders_once_a_day(
+    hr: Any, eli_employee: Any, employee: Any, manager: Any
+) -> None:
+    template = OnboardingTemplate.objects.create(name="Packing starter", team=eli_employee.team)
+    OnboardingTaskTemplate.objects.create(
+        template=template, title="Prepare a locker", owner="manager", due_offset_days=-1
+    )
+    OnboardingTaskTemplate.objects.create(
+        template=template, title="Read the safety guide", owner="new_hire", due_offset_days=2
+    )
+    onboarding = services.launch_onboarding(employee=eli_employee, user=hr)
+    assert [(t.title, t.assignee, t.due_date) for t in onboarding.tasks.all()] == [
+        ("Prepare a locker", manager, date(2025, 12, 31)),
+        ("Read the safety guide", employee, date(2026, 1, 3)),
+    ]
+    assert send_onboarding_reminders_task("2026-01-02") == 2
+    assert send_onboarding_reminders_task("2026-01-02") == 0
+    assert sorted(m.to[0] for m in mail.outbox) == [employee.email, manager.email]
+    assert mail.outbox[0].subject == "Onboarding of Eli Example: “Prepare a locker” is overdue"
+
+
+def test_the_new_hire_ticks_their_own_task_but_not_the_managers(
+    employee_client: Any, eli_employee: Any, hr: Any
+) -> None:
+    template = OnboardingTemplate.objects.create(name="Generic")
+    OnboardingTaskTemplate.objects.create(template=template, title="Locker", owner="manager")
+    OnboardingTaskTemplate.objects.create(
+        template=template, title="Guide", owner="new_hire", due_offset_days=1
+    )
+    onboarding = services.launch_onboarding(employee=eli_employee, user=hr)
+    locker, guide = onboarding.tasks.all()
+    url = f"/people/onboarding/{onboarding.pk}/tasks/"
+    assert employee_client.post(f"{url}{locker.pk}/toggle/").status_code == 403
+    response = employee_client.post(f"{url}{guide.pk}/toggle/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert 'id="task-' in response.content.decode()
+    guide.refresh_from_db()
+    locker.refresh_from_db()
+    assert (guide.done_at is not None, locker.done_at) == (True, None)
