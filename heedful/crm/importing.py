@@ -11,7 +11,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -19,9 +19,6 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from heedful.crm.models import Contact, Tag
-
-if TYPE_CHECKING:
-    from heedful.accounts.models import User
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_IMPORT_ROWS = 50_000
@@ -259,10 +256,12 @@ def run_import(
     file: Any,
     *,
     all_or_nothing: bool,
-    apply_row: Callable[..., bool],
-    user: User,
+    write_rows: Callable[[list[ParsedRow]], tuple[int, int]],
 ) -> ImportReport:
-    """Parse and check the whole file, then write the good rows through ``apply_row``."""
+    """Parse and check the whole file, then hand the good rows to ``write_rows`` in one go.
+
+    ``write_rows`` returns (created, updated).
+    """
     report = ImportReport()
     try:
         parser = _Parser(_read_text(file))
@@ -276,21 +275,8 @@ def run_import(
     if report.errors and all_or_nothing:
         report.rejected = True
         return report
-    existing = _existing_by_email([r.email for r in parser.rows])
-    for row in parser.rows:
-        if apply_row(row, existing=existing.get(row.email), user=user):
-            report.created += 1
-        else:
-            report.updated += 1
+    report.created, report.updated = write_rows(parser.rows)
     return report
-
-
-def _existing_by_email(emails: list[str]) -> dict[str, Contact]:
-    found: dict[str, Contact] = {}
-    for start in range(0, len(emails), 500):  # stays under SQLite's variable limit
-        chunk = emails[start : start + 500]
-        found.update({c.email: c for c in Contact.objects.filter(email__in=chunk)})
-    return found
 
 
 # --- Export -------------------------------------------------------------------------------
