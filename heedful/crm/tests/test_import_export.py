@@ -208,3 +208,18 @@ def test_export_neutralises_formula_cells_and_the_import_reads_them_back(manager
         "+49 30 1",
     )
     assert again.attributes == {"note": "-1+1", "vip": "true"}
+
+
+def test_importing_the_same_file_twice_updates_without_duplicating_tags_or_companies(manager):
+    _import(GOOD, manager)
+
+    report = _import(GOOD.replace("ACME", "acme"), manager)
+
+    assert (report.created, report.updated, report.errors) == (0, 2, [])
+    ana = Contact.objects.get(email="ana@example.com")
+    assert sorted(ana.tags.values_list("name", flat=True)) == ["berlin", "vip"]
+    assert (ana.company_name, Contact.objects.count(), Tag.objects.count()) == ("ACME", 2, 2)
+    assert list(TimelineEntry.objects.filter(contact=ana).order_by("id").values_list("title", flat=True)) == [
+        "Imported from CSV",
+        "Updated from CSV",
+    ]
