@@ -134,7 +134,7 @@ def decide_leave(
     """Record one approval level's answer. Approving the last level approves the request;
     rejecting at any level rejects it. ``nonce`` is given by emailed links (one use each)."""
     request = (
-        LeaveRequest.objects.select_for_update()
+        LeaveRequest.objects.select_for_update(of=("self",))
         .select_related("employee__team__manager__user", "leave_type")
         .get(pk=request.pk)
     )
@@ -199,7 +199,9 @@ def cancel_leave(*, request: LeaveRequest, user: User, today: date | None = None
     The employee may cancel until the leave starts; HR may cancel at any time (a sick day
     during holidays, say).
     """
-    request = LeaveRequest.objects.select_for_update().select_related("employee").get(pk=request.pk)
+    request = (
+        LeaveRequest.objects.select_for_update(of=("self",)).select_related("employee").get(pk=request.pk)
+    )
     today = today or timezone.localdate()
     is_hr = user.can(Perm.MANAGE_PEOPLE)
     if request.employee.user_id != user.pk and not is_hr:

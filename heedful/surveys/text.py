@@ -20,11 +20,14 @@ class CommentAnalysis:
     note: str = ""  # "" when analysed, else "not analysed: <reason>"
 
 
-def _engine(name: str) -> Any:
-    module = importlib.import_module("heedful.ml")
+def _engine(module_name: str, name: str) -> Any:
+    try:
+        module = importlib.import_module(f"heedful.ml.{module_name}")
+    except ImportError as exc:
+        raise LookupError(f"heedful.ml.{module_name} is not available ({exc})") from exc
     function = getattr(module, name, None)
     if function is None:
-        raise LookupError(f"heedful.ml has no {name}() yet")
+        raise LookupError(f"heedful.ml.{module_name} has no {name}()")
     return function
 
 
@@ -51,9 +54,12 @@ def analyse_comments(texts: Sequence[str]) -> CommentAnalysis:
     if not texts:
         return CommentAnalysis()
     try:
-        analyse_sentiment, find_themes = _engine("analyse_sentiment"), _engine("find_themes")
+        analyse_sentiment = _engine("sentiment", "analyse_sentiment")
+        find_themes = _engine("themes", "find_themes")
         sentiments = [(t, _label(analyse_sentiment(t))) for t in texts]
-        themes = [_theme(t) for t in find_themes(list(texts))]
+        # find_themes returns a model whose .themes carry a keyword label; it needs ≥ 2 texts.
+        found = find_themes(list(texts)) if len(texts) >= 2 else None
+        themes = list(dict.fromkeys(_theme(t) for t in getattr(found, "themes", found or [])))
     except Exception as exc:
         return CommentAnalysis(note=f"not analysed: {exc}")
     return CommentAnalysis(sentiments=sentiments, themes=themes)
