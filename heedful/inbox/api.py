@@ -1,5 +1,157 @@
+"""The inbox API under /api/v1/inbox/: conversations, the API as a customer channel, orders and
+products for shop systems. Every write goes through the inbox's services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+
+from heedful.accounts.permissions import has_perm
+from heedful.accounts.roles import Perm
+from heedful.inbox import services, shop
+from heedful.inbox.models import Channel, Conversation, Direction, Message, Order, Product
+
+
+class MessageSerializer(serializers.ModelSerializer[Message]):
+    class Meta:
+        model = Message
+        fields = ["id", "direction", "author_kind", "body", "created_at", "delivery", "intent", "sentiment"]
+
+
+class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "channel",
+            "status",
+            "customer_email",
+            "customer_name",
+            "subject",
+            "assignee",
+            "tags",
+            "priority",
+            "priority_reason",
+            "first_response_due_at",
+            "resolution_due_at",
+            "created_at",
+        ]
+
+
+class ConversationViewSet(viewsets.ReadOnlyModelViewSet[Conversation]):
+    """Conversations, highest priority first; ``?status=open`` filters."""
+
+    serializer_class = ConversationSerializer
+    permission_classes = [has_perm(Perm.VIEW_CONTACTS)]
+
+    def get_queryset(self) -> QuerySet[Conversation]:
+        rows = Conversation.objects.order_by("-priority", "created_at")
+        wanted = self.request.query_params.get("status")
+        return rows.filter(status=wanted) if wanted else rows
+
+
+class IncomingMessageSerializer(serializers.Serializer[dict[str, Any]]):
+    email = serializers.EmailField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    subject = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    text = serializers.CharField(max_length=20000)
+    conversation = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class IncomingMessageViewSet(viewsets.GenericViewSet[Any], mixins.CreateModelMixin):
+    """The API as a customer channel (a form on another system, an app): the bot answers or hands
+    off exactly as in chat; the response lists what the customer may see."""
+
+    serializer_class = IncomingMessageSerializer
+    permission_classes = [has_perm(Perm.EDIT_CONTACTS)]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = IncomingMessageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        conversation = Conversation.objects.filter(
+            pk=values["conversation"], channel=Channel.API, customer_email=values["email"].lower()
+        ).first()
+        if conversation is None:
+            conversation = services.start_conversation(
+                channel=Channel.API,
+                customer_email=values["email"],
+                customer_name=values["name"],
+                subject=values["subject"],
+            )
+        message = services.receive_customer_message(conversation=conversation, body=values["text"])
+        visible = conversation.messages.filter(pk__gte=message.pk).exclude(direction=Direction.INTERNAL)
+        return Response(
+            {"conversation": conversation.pk, "messages": MessageSerializer(visible, many=True).data},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class OrderSerializer(serializers.ModelSerializer[Order]):
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "customer_email",
+            "customer_name",
+            "postcode",
+            "status",
+            "carrier",
+            "tracking_url",
+            "expected_delivery",
+            "total",
+            "placed_at",
+        ]
+        extra_kwargs: dict[str, Any] = {"number": {"validators": []}}
+
+
+class ProductSerializer(serializers.ModelSerializer[Product]):
+    class Meta:
+        model = Product
+        fields = ["sku", "name", "stock", "restock_date"]
+        extra_kwargs: dict[str, Any] = {"sku": {"validators": []}}
+
+
+class _UpsertViewSet(viewsets.ReadOnlyModelViewSet[Any], mixins.CreateModelMixin):
+    """POST creates or updates by the natural key; order status changes tell the customer."""
+
+    permission_classes = [has_perm(Perm.IMPORT_CONTACTS)]
+    kind = "order"
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upsert = shop.upsert_order if self.kind == "order" else shop.upsert_product
+        try:
+            obj, created = upsert(dict(request.data), source=f"api:{request.user}")
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return Response(
+            self.get_serializer(obj).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class OrderViewSet(_UpsertViewSet):
+    queryset = Order.objects.all()
+    serializer_class = OrderSerializer
+    lookup_field = "number"
+
+
+class ProductViewSet(_UpsertViewSet):
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    lookup_field = "sku"
+    kind = "product"
 
 
 def register(router: DefaultRouter) -> None:
-    """The inbox API registers its viewsets here."""
+    router.register("inbox/conversations", ConversationViewSet, basename="inbox-conversation")
+    router.register("inbox/messages", IncomingMessageViewSet, basename="inbox-message")
+    router.register("inbox/orders", OrderViewSet, basename="inbox-order")
+    router.register("inbox/products", ProductViewSet, basename="inbox-product")

@@ -465,9 +465,9 @@ def tag_conversation(*, conversation: Conversation, tag: str, user: User) -> Con
 # --- order events ----------------------------------------------------------------------------
 
 ORDER_EVENT_TEXT = {
-    "shipped": "Good news, {name}: your order {number} is on its way.",
-    "delayed": "Sorry, {name}: your order {number} is delayed.",
-    "delivered": "Hello {name}, your order {number} has been delivered. We hope you enjoy it!",
+    "shipped": "Good news{name}: your order {number} is on its way.",
+    "delayed": "Sorry{name}: your order {number} is delayed.",
+    "delivered": "Hello{name}, your order {number} has been delivered. We hope you enjoy it!",
 }
 
 
@@ -490,7 +490,7 @@ def send_order_update(order: Order, event: str, *, key: str = "") -> Message | N
         customer_name=order.customer_name,
         subject=f"Your order {order.number}",
     )
-    name = (order.customer_name or "there").split()[0]
+    name = f", {order.customer_name.split()[0]}" if order.customer_name.strip() else ""
     body = ORDER_EVENT_TEXT[event].format(name=name, number=order.number)
     from heedful.inbox.orders import describe_order
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from heedful.inbox import views, widget
+from heedful.inbox import hooks, views, widget
 
 app_name = "inbox"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("widget/api/session", widget.session, name="widget-session"),
     path("widget/api/messages", widget.messages, name="widget-messages"),
     path("widget/api/feedback", widget.feedback, name="widget-feedback"),
+    path("shop/webhook", hooks.shop_webhook, name="shop-webhook"),
 ]
