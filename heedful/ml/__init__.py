@@ -1,1 +1,37 @@
-"""heedful.ml: the text engine (pure Python, no Django). See heedful/ml/README.md."""
+"""heedful.ml: the text engine. Pure Python (numpy, onnxruntime, tokenizers); never imports Django.
+
+Stable API for the inbox (import from the submodules named; they defer heavy imports)::
+
+    from heedful.ml.faq import FaqMatcher, Match
+    matcher = FaqMatcher.train(
+        [("when do you open", "hours"), ("opening times", "hours"), ...],  # (variant, answer id)
+        encoder=None,               # None/"auto": HEEDFUL_TEXT_ENCODER, else hybrid if built
+        oos_examples=["..."],       # questions the FAQ does not answer (optional, helps)
+        target_wrong_rate=0.05,     # threshold = largest coverage at <= 5 % wrong answers
+    )
+    m = matcher.match("what time do you open?")
+    m.answer_id            # "hours", or None: out of scope / hand off to a person
+    m.confidence, m.threshold, m.candidates, m.neighbours, m.reason, m.model_version
+    matcher.calibration    # how the threshold was chosen; ["thin"] is True when data is too thin
+    matcher.save(path); FaqMatcher.load(path)   # FORMAT_VERSION + sha256; ArtefactError if not
+
+    from heedful.ml.sentiment import analyse_sentiment, SentimentUnavailable
+    s = analyse_sentiment("still no refund!!")   # label, probabilities, top_words, model_version
+    # raises SentimentUnavailable (with the command to run) when `heedful ml build` has not run
+
+    from heedful.ml.frustration import ConversationSignals, score_frustration
+    f = score_frustration(text, ConversationSignals(repeat_contacts=2, minutes_waited=180),
+                          sentiment=s)           # score 0..1, urgency, reasons (plain words)
+
+    from heedful.ml.themes import find_themes, assign_theme, count_by_period
+    model = find_themes(texts)                   # model.themes: id, keywords, representative, size
+    ids = assign_theme(new_texts, model)         # theme id or None per text
+    count_by_period(ids, timestamps, "week")     # {"2026-W48": {0: 12, 3: 4, None: 1}, ...}
+
+    from heedful.ml.triage import triage         # match + sentiment + frustration in one call
+
+All results are frozen dataclasses of plain values, deterministic for the same input and model.
+Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),
+HEEDFUL_TEXT_ENCODER (auto|tfidf|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads).
+Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
+"""

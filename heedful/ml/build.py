@@ -45,7 +45,7 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
             return False
         python = sys.executable
     echo(f"onnx: exporting all-MiniLM-L6-v2 with {python} ...")
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - our own script, run with a chosen interpreter
         [python, str(script), "--out", str(model_dir)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
@@ -74,10 +74,10 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
     }
     target = model_dir / paths.SENTIMENT_ARTEFACT
     stamp_path = model_dir / "sentiment.stamp.json"
-    if not force and target.is_file() and stamp_path.is_file():
-        if json.loads(stamp_path.read_text()) == stamp:
-            echo(f"sentiment: up to date ({target})")
-            return True
+    fresh = target.is_file() and stamp_path.is_file()
+    if not force and fresh and json.loads(stamp_path.read_text()) == stamp:
+        echo(f"sentiment: up to date ({target})")
+        return True
     started = time.perf_counter()
     rows = data.load_tweets(tweets)
     train = [(r.text, r.label) for r in rows if r.split == "train"]
@@ -97,8 +97,13 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
 
 
 def build_all(
-    datasets: Path, model_dir: Path, echo: Echo, *, onnx: bool = True,
-    build_python: str | None = None, force: bool = False,
+    datasets: Path,
+    model_dir: Path,
+    echo: Echo,
+    *,
+    onnx: bool = True,
+    build_python: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
     model_dir.mkdir(parents=True, exist_ok=True)
     built_onnx = build_onnx(model_dir, echo, build_python) if onnx else False

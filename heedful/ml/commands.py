@@ -51,19 +51,38 @@ def eval_group() -> None:
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--encoder", type=ENCODER_CHOICE, default="auto", show_default=True)
-@click.option("--target", "target", type=float, default=0.05, show_default=True,
-              help="Wrong-answer rate the threshold is calibrated for (on val).")
+@click.option(
+    "--target",
+    "target",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Wrong-answer rate the threshold is calibrated for (on val).",
+)
 def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
     """FAQ/intent matching with out-of-scope hand-off (fit on train, threshold on val)."""
     _quiet_blas()
     from heedful.ml.evaluate import evaluate_intents
 
     r = evaluate_intents(data, encoder=encoder, target_wrong_rate=target)
-    rows = [(k, _pct(r[k])) for k in ("in_scope_accuracy", "oos_recall", "oos_precision",
-                                       "accuracy_no_rejection", "answered_at_1pct",
-                                       "answered_at_5pct", "wrong_answer_rate")]
-    rows += [("auroc", f"{r['auroc']:.4f}"), ("threshold", f"{r['threshold']:.4f}"),
-             ("encoder", r["encoder"]), ("fit seconds", str(r["fit_seconds"]))]
+    rows = [
+        (k, _pct(r[k]))
+        for k in (
+            "in_scope_accuracy",
+            "oos_recall",
+            "oos_precision",
+            "accuracy_no_rejection",
+            "answered_at_1pct",
+            "answered_at_5pct",
+            "wrong_answer_rate",
+        )
+    ]
+    rows += [
+        ("auroc", f"{r['auroc']:.4f}"),
+        ("threshold", f"{r['threshold']:.4f}"),
+        ("encoder", r["encoder"]),
+        ("fit seconds", str(r["fit_seconds"])),
+    ]
     _emit(r, as_json, rows)
 
 
@@ -98,9 +117,13 @@ def themes_cmd(data: Path, as_json: bool, k: int | None, encoder: str | None) ->
     from heedful.ml.evaluate import evaluate_themes
 
     r = evaluate_themes(data, k=k, encoder=encoder)
-    rows = [("nmi", f"{r['nmi']:.4f}"), ("purity", _pct(r["purity"])),
-            ("multi_label_purity", _pct(r["multi_label_purity"])), ("k", str(r["k"])),
-            ("encoder", r["encoder"])]
+    rows = [
+        ("nmi", f"{r['nmi']:.4f}"),
+        ("purity", _pct(r["purity"])),
+        ("multi_label_purity", _pct(r["multi_label_purity"])),
+        ("k", str(r["k"])),
+        ("encoder", r["encoder"]),
+    ]
     rows += [(f"theme {t['id']}", f"{t['label']} ({t['size']})") for t in r["themes"]]
     _emit(r, as_json, rows)
 
@@ -111,12 +134,24 @@ def ml_group() -> None:
 
 
 @ml_group.command("build")
-@click.option("--onnx/--no-onnx", default=True, show_default=True,
-              help="Export MiniLM to int8 ONNX (needs the build extra).")
-@click.option("--datasets", "datasets", type=click.Path(path_type=Path), default=None,
-              help="Datasets dir (default: HEEDFUL_DATASETS_DIR or ../shared/datasets).")
-@click.option("--build-python", default=None,
-              help="Python of a venv with the build extra (default: HEEDFUL_BUILD_PYTHON).")
+@click.option(
+    "--onnx/--no-onnx",
+    default=True,
+    show_default=True,
+    help="Export MiniLM to int8 ONNX (needs the build extra).",
+)
+@click.option(
+    "--datasets",
+    "datasets",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Datasets dir (default: HEEDFUL_DATASETS_DIR or ../shared/datasets).",
+)
+@click.option(
+    "--build-python",
+    default=None,
+    help="Python of a venv with the build extra (default: HEEDFUL_BUILD_PYTHON).",
+)
 @click.option("--force", is_flag=True, help="Retrain even if up to date.")
 def build(onnx: bool, datasets: Path | None, build_python: str | None, force: bool) -> None:
     """Build artefacts into HEEDFUL_MODEL_DIR (idempotent)."""
@@ -124,7 +159,13 @@ def build(onnx: bool, datasets: Path | None, build_python: str | None, force: bo
     from heedful.ml.build import build_all
     from heedful.ml.paths import model_dir
 
-    result = build_all(datasets or _default_datasets(), model_dir(), click.echo, onnx=onnx,
-                       build_python=build_python, force=force)
+    result = build_all(
+        datasets or _default_datasets(),
+        model_dir(),
+        click.echo,
+        onnx=onnx,
+        build_python=build_python,
+        force=force,
+    )
     if not result["sentiment"]:
         raise SystemExit(1)

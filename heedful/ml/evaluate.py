@@ -66,8 +66,13 @@ def evaluate_intents(
     val = [(r.text, r.label) for r in rows if r.split == "val"]
     test = [(r.text, r.label) for r in rows if r.split == "test"]
     started = time.perf_counter()
-    matcher = FaqMatcher.train(train, encoder=encoder, oos_examples=oos,
-                               validation=val or None, target_wrong_rate=target_wrong_rate)
+    matcher = FaqMatcher.train(
+        train,
+        encoder=encoder,
+        oos_examples=oos,
+        validation=val or None,
+        target_wrong_rate=target_wrong_rate,
+    )
     fit_seconds = time.perf_counter() - started
     labels = np.array([lab for _, lab in test])
     predicted, conf = matcher.scores([t for t, _ in test])
@@ -80,7 +85,10 @@ def evaluate_intents(
         "dataset": str(path),
         "encoder": matcher.space.encoder,
         "model_version": matcher.version,
-        "n_train": len(train), "n_oos_train": len(oos), "n_val": len(val), "n_test": len(test),
+        "n_train": len(train),
+        "n_oos_train": len(oos),
+        "n_val": len(val),
+        "n_test": len(test),
         "target_wrong_rate": target_wrong_rate,
         "threshold": matcher.threshold,
         "calibration": matcher.calibration,
@@ -101,8 +109,12 @@ def evaluate_intents(
         vp, vc = matcher.scores([t for t, _ in val])
         calibrated = {}
         for target in (0.01, 0.05):
-            choice = choose_threshold(vc.tolist(), (np.array(vp) == vl).tolist(),
-                                      (vl != OOS_LABEL).tolist(), target_wrong_rate=target)
+            choice = choose_threshold(
+                vc.tolist(),
+                (np.array(vp) == vl).tolist(),
+                (vl != OOS_LABEL).tolist(),
+                target_wrong_rate=target,
+            )
             ans = conf >= choice.threshold
             calibrated[f"{target:.0%}"] = {
                 "threshold": choice.threshold,
@@ -114,8 +126,9 @@ def evaluate_intents(
     return result
 
 
-def evaluate_sentiment(path: str | Path, *, baselines: bool = True, mode: str = "auto",
-                       train_model: bool = True) -> dict[str, Any]:
+def evaluate_sentiment(
+    path: str | Path, *, baselines: bool = True, mode: str = "auto", train_model: bool = True
+) -> dict[str, Any]:
     """Train on train (C and escalation chosen on val), report test accuracy and macro-F1."""
     from heedful.ml import sentiment
     from heedful.ml.encoders import minilm_available
@@ -129,9 +142,14 @@ def evaluate_sentiment(path: str | Path, *, baselines: bool = True, mode: str = 
     fit_seconds = time.perf_counter() - started
     y = [lab for _, lab in test]
     texts = [t for t, _ in test]
-    result: dict[str, Any] = {"dataset": str(path), "n_train": len(train), "n_val": len(val),
-                              "n_test": len(test), "model_version": model.version,
-                              "fit_seconds": round(fit_seconds, 1)}
+    result: dict[str, Any] = {
+        "dataset": str(path),
+        "n_train": len(train),
+        "n_val": len(val),
+        "n_test": len(test),
+        "model_version": model.version,
+        "fit_seconds": round(fit_seconds, 1),
+    }
     for name in ("fast", "full", "auto"):
         if name != "fast" and model.full is None:
             continue
@@ -151,7 +169,9 @@ def _baselines(texts: list[str], y: list[str]) -> dict[str, Any]:
 
         vader = SentimentIntensityAnalyzer()
         pred = [_polarity_label(vader.polarity_scores(t)["compound"], 0.05) for t in texts]
-        out["vader"] = _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
+        out["vader"] = (
+            _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
+        )
     except ImportError:
         out["vader"] = {"skipped": "vaderSentiment not installed (pip install 'heedful[eval]')"}
     try:
@@ -179,10 +199,15 @@ def _classification(y: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
         precision = tp / max((yp == label).sum(), 1)
         recall = tp / max((yt == label).sum(), 1)
         f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return {"accuracy": round(float((yt == yp).mean()), 4), "macro_f1": round(float(np.mean(f1s)), 4)}
+    return {
+        "accuracy": round(float((yt == yp).mean()), 4),
+        "macro_f1": round(float(np.mean(f1s)), 4),
+    }
 
 
-def evaluate_themes(path: str | Path, *, k: int | None = None, encoder: str | None = None) -> dict[str, Any]:
+def evaluate_themes(
+    path: str | Path, *, k: int | None = None, encoder: str | None = None
+) -> dict[str, Any]:
     """NMI and purity of themes against reference labels (k = number of labels unless given)."""
     from heedful.ml.themes import assign_theme, find_themes
 
@@ -196,14 +221,18 @@ def evaluate_themes(path: str | Path, *, k: int | None = None, encoder: str | No
     seconds = time.perf_counter() - started
     multi = [set(r.labels or (r.label,)) for r in rows]
     return {
-        "dataset": str(path), "n_texts": len(texts), "k": len(model.themes),
+        "dataset": str(path),
+        "n_texts": len(texts),
+        "k": len(model.themes),
         "encoder": model.encoder,
         "nmi": round(nmi(labels, assigned), 4),
         "purity": round(purity(labels, assigned), 4),
         "multi_label_purity": round(_multi_purity(multi, assigned), 4),
         "seconds": round(seconds, 1),
-        "themes": [{"id": t.id, "label": t.label, "size": t.size, "representative": t.representative}
-                   for t in model.themes],
+        "themes": [
+            {"id": t.id, "label": t.label, "size": t.size, "representative": t.representative}
+            for t in model.themes
+        ],
     }
 
 

@@ -1,4 +1,4 @@
-"""Frustration / urgency score from the text *and* from what the caller knows about the conversation.
+"""Frustration / urgency score from the text *and* from what the caller knows about the exchange.
 
 A transparent additive score (no training data labels frustration directly): each signal adds
 points, the total goes through ``1 - exp(-points)`` into 0..1, and every signal that fired is
@@ -35,12 +35,15 @@ CUE_WORDS: dict[str, tuple[float, str]] = {
     "worst": (0.4, "says 'worst'"),
     "never": (0.2, "says 'never'"),
     "waiting": (0.3, "mentions waiting"),
-    "hours": (0.2, "mentions hours"),
     "lawyer": (0.6, "mentions a lawyer"),
     "disappointed": (0.3, "is disappointed"),
 }
 URGENT_WORDS = ("urgent", "asap", "immediately", "emergency", "today", "now", "tonight")
 _WORD = re.compile(r"[a-z']+")
+
+
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,18 @@ def score_frustration(
     sig = signals or ConversationSignals()
     found: list[tuple[float, str]] = []
     if sig.repeat_contacts > 0:
-        found.append((0.6 * min(sig.repeat_contacts, 4),
-                      f"contacted us {sig.repeat_contacts} times before about this"))
+        found.append(
+            (
+                0.6 * min(sig.repeat_contacts, 4),
+                f"contacted us {sig.repeat_contacts} time{_plural(sig.repeat_contacts)} before "
+                "about this",
+            )
+        )
     if sig.minutes_waited >= 60:
         hours = sig.minutes_waited / 60
-        found.append((min(0.25 * math.log2(1 + hours), 1.0), f"has waited {hours:.0f} h for a reply"))
+        found.append(
+            (min(0.25 * math.log2(1 + hours), 1.0), f"has waited {hours:.0f} h for a reply")
+        )
     if sig.previous_unresolved:
         found.append((0.5, "an earlier request was closed without a fix"))
     raw = text[:5000]
@@ -96,7 +106,13 @@ def score_frustration(
     points = sum(p for p, _ in found)
     score = round(1.0 - math.exp(-points), 4)
     urgent = bool(words & set(URGENT_WORDS))
-    urgency = "high" if score >= 0.75 or (urgent and score >= 0.4) else "medium" if score >= 0.4 or urgent else "low"
+    urgency = (
+        "high"
+        if score >= 0.75 or (urgent and score >= 0.4)
+        else "medium"
+        if score >= 0.4 or urgent
+        else "low"
+    )
     if urgent:
         found.append((0.0, "asks for a quick answer"))
     reasons = tuple(r for _, r in sorted(found, key=lambda x: (-x[0], x[1])))

@@ -13,7 +13,6 @@ with the command to run. It never silently falls back to a different model.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import numpy as np
 from heedful.ml import paths
 from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
-from heedful.ml.text import NgramTfidf, clean
+from heedful.ml.text import STOP_WORDS, NgramTfidf, clean
 
 ARTEFACT_KIND = "sentiment"
 LABELS = ("negative", "neutral", "positive")
@@ -69,16 +68,18 @@ class SentimentModel:
         idx, val = self.tfidf.vector(text)
         p = softmax(self.fast.logits_one(idx, val, None))
         used, model = "fast", self.fast
-        if self.full is not None and (mode == "full" or (mode == "auto" and p.max() < self.escalate_below)):
+        if self.full is not None and (
+            mode == "full" or (mode == "auto" and p.max() < self.escalate_below)
+        ):
             space = FeatureSpace(self.tfidf, "hybrid")
-            dense = space.dense([text])
-            assert dense is not None
+            dense = _require(space.dense([text]))
             p = softmax(self.full.logits_one(idx, val, dense[0]))
             used, model = "full", self.full
         best = int(p.argmax())
         probs = {label: round(float(p[i]), 4) for i, label in enumerate(model.classes)}
-        return Sentiment(model.classes[best], probs, self._top_words(idx, val, model, best),
-                         used, self.version)
+        return Sentiment(
+            model.classes[best], probs, self._top_words(idx, val, model, best), used, self.version
+        )
 
     def predict(self, texts: Sequence[str], *, mode: str = "auto") -> list[str]:
         """Labels for many texts (batched; used by the evaluation)."""
@@ -103,8 +104,9 @@ class SentimentModel:
                 continue
             w = model.w_sparse[i]
             weight = float(v * (w[best] - w.mean()))
-            if weight > 0:
-                contributions.append((round(weight, 4), self.tfidf.terms[i][2:]))
+            term = self.tfidf.terms[i][2:]
+            if weight > 0 and not all(w in STOP_WORDS or not w[0].isalnum() for w in term.split()):
+                contributions.append((round(weight, 4), term))
         contributions.sort(key=lambda x: (-x[0], x[1]))
         return tuple((word, weight) for weight, word in contributions[:5])
 
@@ -128,15 +130,20 @@ class SentimentModel:
         meta, arrays, _ = load_artefact(path, ARTEFACT_KIND)
         tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
         fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
-        full = LinearSoftmax.from_arrays(meta["classes"], arrays, "full_") if meta["has_full"] else None
+        full = (
+            LinearSoftmax.from_arrays(meta["classes"], arrays, "full_")
+            if meta["has_full"]
+            else None
+        )
         if full is not None:
             from heedful.ml.encoders import minilm_available
 
             if not minilm_available():
                 full = None  # stated in the model version below, never silent
                 meta["version"] += "+fast-only(no-minilm)"
-        return cls(tfidf, fast, full, float(meta["escalate_below"]), meta["version"],
-                   meta["metrics"])
+        return cls(
+            tfidf, fast, full, float(meta["escalate_below"]), meta["version"], meta["metrics"]
+        )
 
 
 def train(
@@ -158,7 +165,9 @@ def train(
     x = tfidf.transform(texts)
     xv = tfidf.transform(val_texts)
 
-    def best_model(features: Any, val_features: Any, dense_val: F32 | None) -> tuple[LinearSoftmax, float]:
+    def best_model(
+        features: Any, val_features: Any, dense_val: F32 | None
+    ) -> tuple[LinearSoftmax, float]:
         scored = []
         for c in grid:
             model = LinearSoftmax.fit(features, labels, tfidf.n_features, c=c, max_iter=300)
@@ -175,17 +184,24 @@ def train(
         import scipy.sparse as sp
 
         space = FeatureSpace(tfidf, "hybrid")
-        dense = space.dense(texts)
-        dense_val = space.dense(val_texts)
-        assert dense is not None and dense_val is not None
+        dense = _require(space.dense(texts))
+        dense_val = _require(space.dense(val_texts))
         stacked = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
         full, full_acc = best_model(stacked, xv, dense_val)
         metrics["val_accuracy_full"] = round(full_acc, 4)
         escalate = _choose_escalation(fast, full, xv, dense_val, val_labels)
         metrics["escalate_below"] = escalate
-    digest = hashlib.sha256(json.dumps(sorted(zip(texts, labels, strict=True))).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps(sorted(zip(texts, labels, strict=True))).encode()
+    ).hexdigest()
     version = f"sentiment-{'full' if full else 'fast'}-{digest[:12]}"
     return SentimentModel(tfidf, fast, full, escalate, version, metrics)
+
+
+def _require(dense: F32 | None) -> F32:
+    if dense is None:
+        raise RuntimeError("the hybrid feature space returned no embedding")
+    return dense
 
 
 def _choose_escalation(
@@ -223,8 +239,8 @@ def load_default(model_dir: Path | None = None) -> SentimentModel:
         return _CACHE[str(path)]
 
 
-def analyse_sentiment(text: str, *, mode: str = "auto", model: SentimentModel | None = None) -> Sentiment:
+def analyse_sentiment(
+    text: str, *, mode: str = "auto", model: SentimentModel | None = None
+) -> Sentiment:
     """Sentiment of one text; raises SentimentUnavailable when the model is not built."""
     return (model or load_default()).analyse(text, mode=mode)
-
-

@@ -9,6 +9,7 @@ be persisted without pickle.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import re
 import unicodedata
@@ -25,9 +26,143 @@ MAX_CHARS = 2000
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@\w+")
 # Control and invisible formatting characters (C0, C1, zero-width, bidi, BOM, separators).
-_CONTROL = re.compile("[\\x00-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff]")
+_CONTROL = re.compile(
+    "[\\x00-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\ufeff]"
+)
 _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[^\w\s]")
+
+# English function words, left out of theme keywords and sentiment explanations.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "don't",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "i'm",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "nor",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "url",
+        "@user",
+        "they're",
+        "we're",
+        "i've",
+        "you're",
+        "isn't",
+        "wasn't",
+    ]
+)
 
 
 def clean(text: str) -> str:
@@ -53,7 +188,7 @@ def tokens(cleaned: str) -> list[str]:
 def _grams(cleaned: str) -> tuple[list[str], list[str]]:
     toks = tokens(cleaned)
     words = [f"w {t}" for t in toks]
-    words += [f"w {a} {b}" for a, b in zip(toks, toks[1:], strict=False)]
+    words += [f"w {a} {b}" for a, b in itertools.pairwise(toks)]
     chars: list[str] = []
     for tok in toks:
         if not tok[0].isalnum():
@@ -118,7 +253,7 @@ class NgramTfidf:
         return out_idx, out_val
 
     def transform(self, texts: Sequence[str]) -> Any:
-        """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or are empty."""
+        """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or none."""
         import scipy.sparse as sp  # deferred: only needed for batches and training
 
         indptr = [0]

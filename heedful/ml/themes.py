@@ -20,17 +20,7 @@ from typing import Any
 import numpy as np
 
 from heedful.ml.linear import F32
-from heedful.ml.text import clean, tokens
-
-STOP_WORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing don't down during each few for from
-    further had has have having he her here hers him his how i i'm if in into is it it's its
-    itself just me more most my no nor not now of off on once only or other our ours out over own
-    same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why will
-    with would you your yours url @user they're we're i've you're isn't wasn't""".split()
-)
+from heedful.ml.text import STOP_WORDS, clean, tokens
 
 
 @dataclass(frozen=True)
@@ -83,7 +73,7 @@ def default_k(n: int) -> int:
 def find_themes(
     texts: Sequence[str], *, k: int | None = None, encoder: str | None = None
 ) -> ThemeModel:
-    """Cluster ``texts`` into themes (see the module docstring). Needs at least 2 non-empty texts."""
+    """Cluster ``texts`` into themes (see the module docstring); needs >= 2 non-empty texts."""
     items = [t for t in texts if isinstance(t, str) and clean(t)]
     if len(items) < 2:
         raise ValueError("need at least two non-empty texts to find themes")
@@ -164,5 +154,7 @@ def count_by_period(
     counts: dict[str, Counter[int | None]] = {}
     for theme, when in zip(theme_ids, times, strict=True):
         counts.setdefault(when.strftime(formats[period]), Counter())[theme] += 1
-    return {key: dict(sorted(counts[key].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
-            for key in sorted(counts)}
+    return {
+        key: dict(sorted(counts[key].items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+        for key in sorted(counts)
+    }

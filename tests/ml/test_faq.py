@@ -1,0 +1,119 @@
+"""FAQ matcher: determinism, golden explanations, persistence, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heedful.ml.faq import Candidate, FaqMatcher, Neighbour
+from heedful.ml.persist import ArtefactError
+
+from .conftest import FAQ, OOS
+
+
+def test_answers_in_scope_question_with_golden_explanation(matcher: FaqMatcher) -> None:
+    m = matcher.match("when do you open on saturday")
+    assert m.answer_id == "hours"
+    assert m.confidence == pytest.approx(0.8508, abs=2e-3)
+    assert m.candidates[0] == Candidate("hours", m.confidence)
+    assert [c.answer_id for c in m.candidates] == ["hours", "delivery", "address"]
+    assert m.neighbours[0] == Neighbour("when do you open", "hours", 0.8435)
+    assert m.neighbours[1].text == "are you open on sunday"
+    assert m.reason == "answer 'hours': confidence 0.85 >= threshold 0.80"
+    assert m.model_version == matcher.version
+    assert m.model_version.startswith("faq-tfidf-")
+
+
+def test_hands_off_out_of_scope_question(matcher: FaqMatcher) -> None:
+    m = matcher.match("what is the meaning of life")
+    assert m.answer_id is None
+    assert m.out_of_scope
+    assert m.reason.startswith("most like the out-of-scope examples")
+
+
+def test_small_faq_is_flagged_thin_and_conservative(matcher: FaqMatcher) -> None:
+    cal = matcher.calibration
+    assert cal["thin"] is True
+    assert cal["method"] == "4-fold cross-validation"
+    assert matcher.threshold >= 0.8
+    assert "too few to calibrate" in cal["note"]
+
+
+def test_deterministic_training_and_answers() -> None:
+    a = FaqMatcher.train(FAQ, encoder="tfidf", oos_examples=OOS)
+    b = FaqMatcher.train(list(reversed(FAQ)), encoder="tfidf", oos_examples=OOS)
+    assert a.version == b.version
+    for q in ["where are you", "shipping costs?", "hello"]:
+        assert a.match(q) == a.match(q)
+        assert a.match(q).answer_id == b.match(q).answer_id
+
+
+def test_save_load_round_trip(matcher: FaqMatcher, tmp_path: Path) -> None:
+    path = tmp_path / "faq.hml"
+    digest = matcher.save(path)
+    assert len(digest) == 64
+    loaded = FaqMatcher.load(path)
+    for q in ["when do you open", "do you ship abroad", "tell me a story", ""]:
+        assert loaded.match(q) == matcher.match(q)
+    assert loaded.calibration == matcher.calibration
+
+
+def test_load_refuses_tampered_and_wrong_files(matcher: FaqMatcher, tmp_path: Path) -> None:
+    path = tmp_path / "faq.hml"
+    matcher.save(path)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtefactError, match="checksum mismatch"):
+        FaqMatcher.load(path)
+    (tmp_path / "junk.hml").write_bytes(b"not a model")
+    with pytest.raises(ArtefactError, match="bad magic"):
+        FaqMatcher.load(tmp_path / "junk.hml")
+    with pytest.raises(ArtefactError, match="no such model file"):
+        FaqMatcher.load(tmp_path / "missing.hml")
+    head = path.read_bytes().replace(b'"format_version": 1', b'"format_version": 9', 1)
+    (tmp_path / "future.hml").write_bytes(head)
+    with pytest.raises(ArtefactError, match="format version 9"):
+        FaqMatcher.load(tmp_path / "future.hml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n\t ",
+        "\x00\x01\x02",
+        "x" * 1_000_000,
+        "open " * 200_000,
+        "¿Cuándo abren la tienda?",
+        "营业时间是什么时候",
+        "🙂🙂🙂 delivery???",
+        "when\u200bdo\u202eyou open\x85",
+    ],
+)
+def test_bad_input_never_crashes(matcher: FaqMatcher, text: str) -> None:
+    m = matcher.match(text)
+    assert m.answer_id in (None, "hours", "address", "delivery")
+    assert 0.0 <= m.confidence <= 1.0
+
+
+def test_rejects_wrong_types_and_bad_examples(matcher: FaqMatcher) -> None:
+    with pytest.raises(TypeError):
+        matcher.match(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reserved"):
+        FaqMatcher.train([("hi", "oos")], encoder="tfidf")
+    with pytest.raises(ValueError, match="no usable examples"):
+        FaqMatcher.train([("   ", "a")], encoder="tfidf")
+
+
+def test_validation_set_calibration_is_used() -> None:
+    val = [(q + " please", a) for q, a in FAQ] * 5 + [(q, None) for q in OOS] * 3
+    m = FaqMatcher.train(
+        FAQ, encoder="tfidf", oos_examples=OOS, validation=val, target_wrong_rate=0.05
+    )
+    assert m.calibration["method"] == "validation set"
+    assert m.calibration["n_in_scope"] == 60
+    assert m.calibration["n_out_of_scope"] == 12
+    assert m.calibration["thin"] is False
+    assert m.calibration["wrong_rate"] <= 0.05

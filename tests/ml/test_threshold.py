@@ -1,0 +1,70 @@
+"""Threshold selection: largest coverage at the target wrong-answer rate."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from heedful.ml.threshold import CONSERVATIVE_THRESHOLD, choose_threshold
+
+
+def test_picks_lowest_threshold_meeting_target() -> None:
+    conf = [0.95, 0.9, 0.85, 0.8, 0.7, 0.6] * 10
+    correct = [True, True, True, False, True, False] * 10
+    choice = choose_threshold(conf, correct, [True] * 60, target_wrong_rate=0.0)
+    assert choice.threshold == 0.85
+    assert choice.coverage == 0.5
+    assert choice.thin is False
+    loose = choose_threshold(conf, correct, [True] * 60, target_wrong_rate=0.25)
+    assert loose.threshold == 0.7
+    assert loose.wrong_rate == pytest.approx(0.2)
+
+
+def test_out_of_scope_answers_count_as_wrong() -> None:
+    conf = [0.9] * 40 + [0.8] * 10 + [0.95] * 10
+    correct = [True] * 50 + [False] * 10
+    scope = [True] * 50 + [False] * 10
+    choice = choose_threshold(conf, correct, scope, target_wrong_rate=0.05)
+    assert choice.threshold == 1.0  # OOS sits on top: nothing can be answered at 5 %
+    assert "no threshold reaches" in choice.note
+
+
+def test_ties_are_answered_together() -> None:
+    conf = [0.9] * 60
+    correct = [True] * 59 + [False]
+    choice = choose_threshold(conf, correct, [True] * 60, target_wrong_rate=0.0)
+    assert choice.threshold == 1.0
+
+
+def test_thin_data_is_conservative() -> None:
+    choice = choose_threshold([0.3, 0.2], [True, True], [True, True], target_wrong_rate=0.05)
+    assert choice.thin
+    assert choice.threshold == CONSERVATIVE_THRESHOLD
+
+
+def test_oos_share_reweights() -> None:
+    conf = [0.9] * 90 + [0.5] * 10 + [0.6] * 5
+    correct = [True] * 100 + [False] * 5
+    scope = [True] * 100 + [False] * 5
+    plain = choose_threshold(conf, correct, scope, target_wrong_rate=0.05)
+    heavy = choose_threshold(conf, correct, scope, target_wrong_rate=0.05, oos_share=0.5)
+    assert plain.threshold == 0.5
+    assert heavy.threshold == 0.9
+
+
+@given(
+    st.lists(st.tuples(st.floats(0, 1), st.booleans(), st.booleans()), min_size=1, max_size=80),
+    st.sampled_from([0.0, 0.01, 0.05, 0.2]),
+)
+def test_achieved_rate_never_exceeds_target(
+    rows: list[tuple[float, bool, bool]], target: float
+) -> None:
+    conf = [r[0] for r in rows]
+    choice = choose_threshold(
+        conf, [r[1] for r in rows], [r[2] for r in rows], target_wrong_rate=target
+    )
+    answered = [r for r in rows if r[0] >= choice.threshold]
+    if not choice.thin and answered:
+        wrong = sum(not (ok and scope) for _, ok, scope in answered)
+        assert wrong / len(answered) <= target + 1e-9
