@@ -19,6 +19,7 @@ from heedful.crm import services as crm
 from heedful.crm.models import Contact
 from heedful.governance import services as trust
 from heedful.governance.models import ActorKind
+from heedful.people.demo import load_people_demo
 from heedful.people.models import Employee, Team
 
 SEED = 7
@@ -125,10 +126,11 @@ def load_demo(now: datetime | None = None) -> str:
     staff = _load_staff()
     contacts = _load_customers(rng, now)
     decisions = _load_automation(rng, now, contacts)
-    return (
+    summary = (
         f"demo data loaded: {len(contacts)} customers, {Employee.objects.count()} employees in "
         f"{Team.objects.count()} teams, {staff} staff accounts, {decisions} automated decisions"
     )
+    return f"{summary}; {load_people_demo(now)}"
 
 
 def _load_staff() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -270,6 +271,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False  # never inline in a request, in any mode
+# Crontab entries are read in the business's zone, not UTC.
+CELERY_TIMEZONE = BUSINESS_TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     # Approved actions whose task was lost (broker restart, killed worker) are re-queued.
@@ -281,6 +284,21 @@ CELERY_BEAT_SCHEDULE = {
     "expire-proposals": {
         "task": "heedful.governance.tasks.expire_proposals_task",
         "schedule": 300.0,
+    },
+    # Open survey rounds whose schedule says today (idempotent per day).
+    "open-survey-rounds": {
+        "task": "heedful.surveys.tasks.open_due_rounds_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
+    # Remind people who have not answered, two days before a round closes.
+    "remind-survey-rounds": {
+        "task": "heedful.surveys.tasks.remind_survey_rounds_task",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    # Remind assignees of onboarding tasks due tomorrow or overdue, at most once a day each.
+    "onboarding-reminders": {
+        "task": "heedful.people.tasks.send_onboarding_reminders_task",
+        "schedule": crontab(hour=8, minute=0),
     },
 }
 

@@ -12,11 +12,14 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_is_a_small_shop_with_its_team() -> None:
     assert load_demo() == (
-        "demo data loaded: 50 customers, 8 employees in 2 teams, 2 staff accounts, 40 automated decisions"
+        "demo data loaded: 50 customers, 8 employees in 2 teams, 2 staff accounts, 40 automated decisions; "
+        "people demo loaded: Jakob Horn's leave approved at two levels by email link; onboarding of "
+        "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 7 of 8 employees, twice"
     )
     assert Contact.objects.count() == 50
     assert sorted(Team.objects.values_list("name", flat=True)) == ["Online & Care", "Shop & Packing"]
     assert Employee.objects.filter(team__name="Online & Care").count() == 4
+    assert Employee.objects.filter(team__name="Shop & Packing").count() == 5  # with the new hire
     assert TimelineEntry.objects.filter(kind="order").count() >= 50
     assert TimelineEntry.objects.filter(kind="message").count() == 36
 
