@@ -127,20 +127,31 @@ def install_size_mb() -> dict[str, float]:
     return sizes
 
 
-def quality() -> dict[str, Any]:
+def quality(cache: Path) -> dict[str, Any]:
+    """Quality on the three public datasets; each piece is cached in ``cache`` once computed."""
     from heedful.ml.evaluate import evaluate_intents, evaluate_sentiment, evaluate_themes
     from heedful.ml.paths import datasets_dir
 
     base = datasets_dir()
-    out: dict[str, Any] = {"intents": {}}
-    for encoder in ("tfidf", "hybrid"):
-        out["intents"][encoder] = evaluate_intents(clinc_path(), encoder=encoder)
-    out["sentiment"] = evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv")
-    out["themes"] = {
-        enc: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder=enc)
-        for enc in ("minilm", "tfidf")
+    done: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
+    jobs = {
+        "intents/tfidf": lambda: evaluate_intents(clinc_path(), encoder="tfidf"),
+        "intents/hybrid": lambda: evaluate_intents(clinc_path(), encoder="hybrid"),
+        "sentiment": lambda: evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv"),
+        "themes/minilm": lambda: evaluate_themes(
+            base / "mams-absa" / "MAMS-ACSA", encoder="minilm"
+        ),
+        "themes/tfidf": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="tfidf"),
     }
-    return out
+    for name, job in jobs.items():
+        if name not in done:
+            done[name] = job()
+            cache.write_text(json.dumps(done, sort_keys=True))
+    return {
+        "intents": {k.split("/")[1]: v for k, v in done.items() if k.startswith("intents/")},
+        "sentiment": done["sentiment"],
+        "themes": {k.split("/")[1]: v for k, v in done.items() if k.startswith("themes/")},
+    }
 
 
 def pct(x: Any) -> str:
@@ -261,6 +272,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="Ignore cached quality results.")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-text-engine.md")
     args = parser.parse_args()
     from heedful.ml.datasets import load
@@ -278,7 +290,12 @@ def main() -> int:
     result["speed"].append(speed(encoders[-1], "triage", qfile))
     result["install_size_mb"] = install_size_mb()
     if not args.speed_only:
-        result["quality"] = quality()
+        from heedful.ml.paths import model_dir
+
+        cache = model_dir() / "bench-quality.json"
+        if args.fresh:
+            cache.unlink(missing_ok=True)
+        result["quality"] = quality(cache)
     result["seconds"] = round(time.perf_counter() - started, 1)
     text = markdown(result)
     if not args.speed_only:

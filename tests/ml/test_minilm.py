@@ -1,0 +1,42 @@
+"""MiniLM ONNX encoder and the hybrid matcher; skipped when `heedful ml build` has not run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from heedful.ml.encoders import minilm_available
+
+from .conftest import FAQ, OOS
+
+pytestmark = pytest.mark.skipif(
+    not minilm_available(), reason="MiniLM ONNX artefact not built (run `heedful ml build`)"
+)
+
+
+def test_embeddings_are_unit_norm_deterministic_and_order_free() -> None:
+    from heedful.ml.encoders import shared_minilm
+
+    texts = ["where is my parcel", "", "🙂", "x" * 100_000, "¿dónde está mi pedido?"]
+    enc = shared_minilm()
+    a = enc.encode(texts)
+    b = enc.encode(list(reversed(texts)))[::-1]
+    assert a.shape == (5, 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(a, b, atol=1e-5)
+    assert float(a[0] @ a[4]) > float(a[0] @ a[2])  # the Spanish paraphrase is closer than emoji
+
+
+def test_hybrid_matcher_answers_paraphrase_and_round_trips(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from heedful.ml.faq import FaqMatcher
+
+    val = [("what are your hours on saturday", "hours"), ("where do I find the store", "address")]
+    m = FaqMatcher.train(FAQ, encoder="hybrid", oos_examples=OOS, validation=[*val, ("hi", None)])
+    match = m.match("at what time do you open?")
+    assert match.candidates[0].answer_id == "hours"
+    assert match.model_version.startswith("faq-hybrid-")
+    path = Path(str(tmp_path)) / "m.hml"
+    m.save(path)
+    assert FaqMatcher.load(path).match("at what time do you open?") == match
