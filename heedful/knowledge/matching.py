@@ -105,6 +105,17 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
         return matcher
 
 
+def warm() -> str:
+    """Train or load the matcher for the current knowledge base; returns its version ("" if none)."""
+    engine = _engine()
+    examples = training_examples()
+    if engine is None or not examples:
+        return ""
+    version = kb_version(examples)
+    _trained(engine, examples, version)
+    return version
+
+
 def forget_trained() -> None:
     """Drop the in-memory matcher (tests; a worker after a KB import)."""
     with _lock:

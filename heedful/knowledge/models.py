@@ -58,4 +58,13 @@ class FaqEntry(models.Model):
 
     def link(self) -> str:
         """Where the customer can read more, or ""."""
-        return self.article_url
+        if self.article_url:
+            return self.article_url
+        article = self.article
+        if article is not None:
+            from django.conf import settings
+            from django.urls import reverse
+
+            site = str(getattr(settings, "SITE_URL", "")).rstrip("/")
+            return site + reverse("knowledge:article", args=[article.slug])
+        return ""

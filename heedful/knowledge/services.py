@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 
+def _warm_after_commit() -> None:
+    from heedful.knowledge.tasks import warm_faq_matcher_task
+
+    transaction.on_commit(warm_faq_matcher_task.delay)
+
+
 @transaction.atomic
 def create_faq_entry(
     *,
@@ -36,6 +42,7 @@ def create_faq_entry(
         article_url=article_url.strip(),
     )
     record_audit(action="knowledge.faq.create", user=user, automation=automation, obj=entry)
+    _warm_after_commit()
     return entry
 
 
@@ -86,6 +93,7 @@ def import_faq_csv(*, text: str, user: User | None = None) -> int:
     record_audit(
         action="knowledge.faq.import", user=user, object_type="faqentry", summary=f"{count} entries from CSV"
     )
+    _warm_after_commit()
     return count
 
 

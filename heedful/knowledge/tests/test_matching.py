@@ -100,3 +100,13 @@ def test_agent_suggestions_list_the_closest_entries_best_first(fake_engine, smal
     suggestions = matching.suggest_entries("return policy for delivery", limit=2)
 
     assert [(entry.pk, score) for entry, score in suggestions] == [(returns.pk, 1.0), (shipping.pk, 0.5)]
+
+
+def test_warming_trains_ahead_so_the_first_question_does_not(fake_engine, small_kb):
+    fake_engine.trained = 0
+
+    version = matching.warm()
+    matching.match_question("opening times")
+
+    assert version == matching.kb_version(matching.training_examples())
+    assert fake_engine.trained == 1

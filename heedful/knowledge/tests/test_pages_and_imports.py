@@ -1,0 +1,81 @@
+"""Knowledge base: CSV and Markdown imports, the needs-attention page, public articles."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from heedful.governance.models import AuditEvent
+from heedful.knowledge import services
+from heedful.knowledge.models import Article, FaqEntry
+
+pytestmark = pytest.mark.django_db
+
+FAQ_CSV = (
+    "question,answer,variants,link\n"
+    "How long does shipping take?,1–3 days.,delivery time|when will it arrive,https://shop.example/shipping\n"
+    "Do you ship abroad?,To the EU only.,,\n"
+    ",no question here,,\n"
+)
+
+
+def test_csv_import_creates_entries_and_a_second_import_changes_nothing():
+    first = services.import_faq_csv(text=FAQ_CSV)
+    second = services.import_faq_csv(text=FAQ_CSV)
+
+    assert (first, second) == (2, 2)
+    entry = FaqEntry.objects.get(question="How long does shipping take?")
+    assert entry.variant_list() == ["delivery time", "when will it arrive"]
+    assert entry.link() == "https://shop.example/shipping"
+    assert FaqEntry.objects.count() == 2
+    assert AuditEvent.objects.filter(action="knowledge.faq.import").count() == 2
+
+
+def test_markdown_folder_import_makes_one_article_per_file(tmp_path):
+    (tmp_path / "returns.md").write_text("# Returning an item\n\nUse the form within 30 days.\n")
+    (tmp_path / "no-heading.md").write_text("Just text.\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+
+    call_command("import_knowledge", "--markdown", str(tmp_path))
+
+    assert list(Article.objects.order_by("slug").values_list("slug", "title", "body")) == [
+        ("no-heading", "No Heading", "Just text."),
+        ("returns", "Returning an item", "Use the form within 30 days."),
+    ]
+
+
+def test_an_entry_citing_an_article_links_to_its_public_page(client, settings):
+    settings.SITE_URL = "https://help.shop.example"
+    article = Article.objects.create(title="Returns", slug="returns", body="Use the form.")
+    entry = FaqEntry.objects.create(question="Returns?", answer="30 days.", article=article)
+
+    assert entry.link() == "https://help.shop.example/knowledge/articles/returns/"
+    assert "Use the form." in client.get("/knowledge/articles/returns/").content.decode()
+
+
+def test_the_page_lists_entries_customers_marked_unhelpful_or_agents_answer_by_hand(agent_client):
+    fine = FaqEntry.objects.create(question="Fine?", answer="Yes.", helpful_count=9)
+    flagged = FaqEntry.objects.create(question="Flagged?", answer="Hm.", unhelpful_count=2)
+    by_hand = FaqEntry.objects.create(question="By hand?", answer="Eh.", answered_by_hand_count=3)
+
+    response = agent_client.get("/knowledge/")
+
+    assert [e.pk for e in response.context["attention"]] == [flagged.pk, by_hand.pk]
+    assert fine.pk not in [e.pk for e in response.context["attention"]]
+
+
+def test_an_agent_imports_a_csv_from_the_page(agent_client):
+    upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode("utf-8-sig"), content_type="text/csv")
+
+    response = agent_client.post("/knowledge/import/", {"file": upload})
+
+    assert response.status_code == 302
+    assert FaqEntry.objects.count() == 2
+
+
+def test_employees_cannot_import(employee_client):
+    upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode(), content_type="text/csv")
+
+    assert employee_client.post("/knowledge/import/", {"file": upload}).status_code == 403
+    assert FaqEntry.objects.count() == 0

@@ -1,0 +1,49 @@
+"""Knowledge-base pages: the entries, the ones needing attention, CSV import, public articles."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from heedful.accounts.permissions import AuthedRequest, require
+from heedful.accounts.roles import Perm
+from heedful.knowledge import queries, services
+from heedful.knowledge.models import Article, FaqEntry
+
+
+@require(Perm.VIEW_CONTACTS)
+def entry_list(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request,
+        "knowledge/entry_list.html",
+        {
+            "entries": FaqEntry.objects.select_related("article"),
+            "attention": queries.needing_attention(),
+            "threshold": queries.HAND_ANSWER_THRESHOLD,
+        },
+    )
+
+
+@require_POST
+@require(Perm.EDIT_CONTACTS)
+def import_csv(request: AuthedRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a CSV file first."))
+        return redirect("knowledge:entry-list")
+    try:
+        count = services.import_faq_csv(text=upload.read().decode("utf-8-sig"), user=request.user)
+    except (UnicodeDecodeError, ValidationError):
+        messages.error(request, _("The file is not a UTF-8 CSV with question and answer columns."))
+        return redirect("knowledge:entry-list")
+    messages.success(request, _("%(count)s entries imported.") % {"count": count})
+    return redirect("knowledge:entry-list")
+
+
+def article(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public: the page an answer's "Read more" link opens for a customer."""
+    return render(request, "knowledge/article.html", {"article": get_object_or_404(Article, slug=slug)})
