@@ -70,8 +70,13 @@ def training_examples() -> list[tuple[str, str]]:
     return examples
 
 
+def _encoder() -> str:
+    """``HEEDFUL_FAQ_ENCODER``: the engine's encoder ("tfidf", "minilm", …); "" for its default."""
+    return str(getattr(settings, "HEEDFUL_FAQ_ENCODER", "") or "")
+
+
 def kb_version(examples: list[tuple[str, str]]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_encoder().encode())
     for text, label in examples:
         digest.update(f"{label}\x1f{text}\x1e".encode())
     return digest.hexdigest()[:16]
@@ -93,7 +98,8 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
             except Exception:  # a stale or damaged file is rebuilt, never trusted
                 log.warning("Retraining the FAQ matcher: %s could not be loaded", path, exc_info=True)
         if matcher is None:
-            matcher = engine.train(examples)
+            encoder = _encoder()
+            matcher = engine.train(examples, encoder=encoder) if encoder else engine.train(examples)
             if hasattr(matcher, "save"):
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
