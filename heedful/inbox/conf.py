@@ -41,6 +41,11 @@ def sla_resolution_minutes() -> int:
     return int(_get("HEEDFUL_SLA_RESOLUTION_MINUTES", 60 * 8 * 3))
 
 
+def round_robin() -> bool:
+    """Assign handed-off conversations to agents in turn (else they wait unassigned)."""
+    return bool(_get("HEEDFUL_INBOX_ROUND_ROBIN", True))
+
+
 def widget_allowed_origins() -> list[str]:
     """Origins (scheme://host[:port]) whose pages may talk to the chat API; our own always may."""
     configured = _get("HEEDFUL_WIDGET_ALLOWED_ORIGINS", [])

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 BOT = "inbox-bot"
+# Channels whose customers are answered by email (chat and the API fetch their replies).
+EMAILED_CHANNELS = {Channel.EMAIL, Channel.FORM}
 BOT_VERSION = "1"
 FEEDBACK_ACTIONS = [
     {"id": "helped", "label": "That helped"},
@@ -69,6 +71,15 @@ def start_conversation(
     )
     record_audit(action="inbox.conversation.start", automation="inbox", obj=conversation)
     return conversation
+
+
+@transaction.atomic
+def submit_contact_form(*, email: str, name: str, subject: str, text: str) -> Message:
+    """The public web form: a new conversation answered by email."""
+    conversation = start_conversation(
+        channel=Channel.FORM, customer_email=email, customer_name=name, subject=subject
+    )
+    return receive_customer_message(conversation=conversation, body=text)
 
 
 # --- customer messages and the bot ----------------------------------------------------------
@@ -170,7 +181,7 @@ def _let_bot_respond(conversation: Conversation, message: Message, earlier: list
         hand_off(conversation, reason=decision.reason, decision_data=decision, trigger=message)
         return
     record = _record_bot_decision(conversation, message, decision, action=decision.kind)
-    is_chat = conversation.channel != Channel.EMAIL
+    is_chat = conversation.channel not in EMAILED_CHANNELS
     text = decision.text
     if decision.kind == "answer" and not is_chat:
         text += EMAIL_FEEDBACK_FOOTER
@@ -267,6 +278,8 @@ def hand_off(
     if conversation.resolution_due_at is None:
         conversation.resolution_due_at = hours.due_at(spec, tz, now, conf.sla_resolution_minutes())
     conversation.waiting_since = conversation.waiting_since or now
+    if conversation.assignee_id is None and conf.round_robin():
+        conversation.assignee = next_agent()
     notice = _post_outgoing(
         conversation,
         author_kind=Author.BOT,
@@ -276,6 +289,20 @@ def hand_off(
     set_decision_outcome(record, f"Handed to people; customer told (message #{notice.pk})")
     record_audit(action="inbox.conversation.hand_off", automation=BOT, obj=conversation, summary=reason)
     return record
+
+
+def next_agent() -> User | None:
+    """Round robin: the active agent whose last hand-off is the oldest (never assigned: first)."""
+    from django.db.models import F, Max
+
+    from heedful.accounts.models import User
+
+    return (
+        User.objects.filter(is_active=True, role="agent")
+        .annotate(last=Max("assigned_conversations__handed_off_at"))
+        .order_by(F("last").asc(nulls_first=True), "pk")
+        .first()
+    )
 
 
 @transaction.atomic
@@ -310,7 +337,7 @@ def _post_outgoing(
     decision: DecisionRecord | None = None,
 ) -> Message:
     extra: dict[str, Any] = {}
-    if conversation.channel == Channel.EMAIL and conversation.customer_email:
+    if conversation.channel in EMAILED_CHANNELS and conversation.customer_email:
         extra = _email_threading(conversation)
         extra.update(delivery=Delivery.PENDING, next_attempt_at=timezone.now())
     message = Message.objects.create(

@@ -113,6 +113,14 @@ def resolve(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @require(Perm.VIEW_CONTACTS)
+def tag(request: AuthedRequest, pk: int) -> HttpResponse:
+    conversation = get_object_or_404(Conversation, pk=pk)
+    services.tag_conversation(conversation=conversation, tag=request.POST.get("tag", ""), user=request.user)
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.VIEW_CONTACTS)
 def assign(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     assignee_id = request.POST.get("assignee") or None

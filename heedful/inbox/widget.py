@@ -148,6 +148,22 @@ def feedback(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"ok": True})
 
 
+def contact_form(request: HttpRequest) -> HttpResponse:
+    """The public web form; the answer (the bot's or a person's) goes to the email address given."""
+    from heedful.inbox.forms import ContactForm
+    from heedful.inbox.services import submit_contact_form
+
+    form = ContactForm(request.POST or None)
+    if request.method == "POST":
+        limit, window = conf.chat_sessions_per_ip()
+        if over_limit("form", _client_ip(request), limit, window):
+            return render(request, "inbox/contact_form.html", {"form": form, "limited": True}, status=429)
+        if form.is_valid():
+            submit_contact_form(**form.cleaned_data)
+            return render(request, "inbox/contact_form.html", {"sent": True})
+    return render(request, "inbox/contact_form.html", {"form": form})
+
+
 def demo(request: HttpRequest) -> HttpResponse:
     """A pretend shop page with the widget on it, as a customer's site would embed it."""
     return render(request, "inbox/widget_demo.html")

@@ -106,3 +106,14 @@ def test_the_message_list_partial_is_served_for_polling(agent_client):
     assert response.status_code == 200
     assert "anyone there?" in response.content.decode()
     assert "<html" not in response.content.decode()
+
+
+def test_an_agent_tags_a_conversation_once(agent_client):
+    conversation = ConversationFactory(status=Status.OPEN)
+
+    agent_client.post(f"/inbox/{conversation.pk}/tag/", {"tag": " Refund "})
+    agent_client.post(f"/inbox/{conversation.pk}/tag/", {"tag": "refund"})
+
+    conversation.refresh_from_db()
+    assert conversation.tags == ["refund"]
+    assert "refund" in agent_client.get(f"/inbox/{conversation.pk}/").content.decode()
