@@ -259,6 +259,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"{s['p50_ms']:.2f} | {s['p95_ms']:.2f} | {s['cold_start_s']:.2f} | "
             f"{s['peak_rss_mb']:.0f} |"
         )
+    if q:
+        lines += targets(result)
     size = result["install_size_mb"]
     lines += [
         "",
@@ -266,6 +268,64 @@ def markdown(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def targets(result: dict[str, Any]) -> list[str]:
+    """The issue's targets next to what was measured here."""
+    q = result["quality"]
+    hybrid = q["intents"].get("hybrid") or q["intents"]["tfidf"]
+    best_1 = hybrid.get("calibrated", {}).get("1%", {})
+    sent = q["sentiment"]
+    themes = max(q["themes"].values(), key=lambda t: t["nmi"])
+    triage = [s for s in result["speed"] if s["mode"] == "triage"]
+    engine = [s for s in result["speed"] if s["mode"] == "match"][-1]
+
+    def ok(flag: bool) -> str:
+        return "met" if flag else "**missed**"
+
+    is_acc, oos = hybrid["in_scope_accuracy"], hybrid["oos_recall"]
+    rows = [
+        (
+            "CLINC150 in-scope ≥ 95 % and OOS recall ≥ 90 %",
+            f"{pct(is_acc)} / {pct(oos)} at 5 % target; "
+            f"{pct(best_1.get('in_scope_accuracy', 0))} / {pct(best_1.get('oos_recall', 0))} "
+            "at 1 % target",
+            ok(is_acc >= 0.95 and oos >= 0.9),
+        ),
+        (
+            "Triage ≥ 1,000 messages/s at batch 1",
+            f"{triage[0]['qps_batch1']:.0f} /s" if triage else "–",
+            ok(bool(triage) and triage[0]["qps_batch1"] >= 1000),
+        ),
+        (
+            "Sentiment accuracy ≥ 85 % and macro-F1 ≥ 80 %",
+            f"{pct(sent['accuracy'])} / {pct(sent['macro_f1'])}",
+            ok(sent["accuracy"] >= 0.85 and sent["macro_f1"] >= 0.8),
+        ),
+        (
+            "Themes NMI ≥ 0.5 (MAMS)",
+            f"{themes['nmi']:.3f} ({themes['encoder']})",
+            ok(themes["nmi"] >= 0.5),
+        ),
+        (
+            "Cold start ≤ 2 s",
+            f"{engine['cold_start_s']:.2f} s ({engine['encoder']})",
+            ok(engine["cold_start_s"] <= 2),
+        ),
+        (
+            "Peak RSS ≤ 400 MB",
+            f"{max(s['peak_rss_mb'] for s in result['speed']):.0f} MB",
+            ok(max(s["peak_rss_mb"] for s in result["speed"]) <= 400),
+        ),
+        (
+            "Core install without torch",
+            "numpy, scipy, scikit-learn, onnxruntime, tokenizers",
+            "met",
+        ),
+    ]
+    out = ["", "## Targets of issue 3", "", "| target | measured | |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return out
 
 
 def main() -> int:

@@ -52,12 +52,14 @@ def stratified_split(keys: list[str], labels: list[str]) -> list[str]:
 def load(path: str | Path) -> list[Row]:
     """Load any supported file; see the module docstring."""
     source = Path(path)
+    if source.is_dir() and (source / "train.xml").is_file():
+        return load_mams(source)
     if source.is_dir():
         for candidate in ("data/data_full.json", "data_full.json", "Tweets.csv", "MAMS-ACSA"):
             if (source / candidate).exists():
                 return load(source / candidate)
         raise ValueError(f"{source}: no dataset file found in this directory")
-    if source.name.endswith(".xml") or (source.is_dir() and source.name == "MAMS-ACSA"):
+    if source.name.endswith(".xml"):
         return load_mams(source.parent)
     if source.suffix == ".json":
         return _load_json(source)

@@ -82,3 +82,22 @@ def test_metrics() -> None:
     assert auroc([0.5], [0.5]) == 0.5
     assert nmi(["a", "a", "b", "b"], [1, 1, 2, 2]) == pytest.approx(1.0)
     assert purity(["a", "a", "b", "b"], [1, 1, 1, 2]) == 0.75
+
+
+def test_public_datasets_load_with_documented_counts() -> None:
+    from heedful.ml.paths import datasets_dir
+
+    base = datasets_dir()
+    if not (base / "clinc150").is_dir():
+        pytest.skip(f"public datasets not found in {base} (set HEEDFUL_DATASETS_DIR)")
+    clinc = datasets.load(base / "clinc150")
+    assert len(clinc) == 23700
+    assert sum(r.label == "oos" for r in clinc) == 1200
+    tweets = datasets.load(base / "twitter-airline-sentiment" / "Tweets.csv")
+    assert len(tweets) == 14485  # deduplicated on tweet_id
+    assert [sum(r.split == s for r in tweets) for s in ("train", "val", "test")] == [
+        11590,
+        1448,
+        1447,
+    ]
+    assert len(datasets.load(base / "mams-absa" / "MAMS-ACSA")) == 3949
