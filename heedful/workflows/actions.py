@@ -310,6 +310,17 @@ def _existing_run_id(params: Mapping[str, Any]) -> int | None:
     return run_id if WorkflowRun.objects.filter(pk=run_id).exists() else None
 
 
+def _timeline_origin(params: Mapping[str, Any], proposal: ProposedAction) -> dict[str, Any]:
+    """Who wrote a timeline entry and what it points at: the run when there is one."""
+    run_id = params.get("workflow_run_id")
+    return {
+        "source": "workflows",
+        "automation": proposal.proposed_by,
+        "ref_type": "workflow_run" if run_id else "proposal",
+        "ref_id": str(run_id or proposal.pk),
+    }
+
+
 def send_email(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOutcome:
     to = str(params.get("to", ""))
     if "@" not in to:
@@ -324,9 +335,11 @@ def send_email(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOut
     )
     on_timeline = crm_bridge.add_timeline_entry(
         contact_id=params.get("contact_id"),
-        kind="email",
-        title=f"Email sent by workflow: {params['subject']}",
+        kind="workflow",
+        title=f"Email from a workflow: {params['subject']}",
         body=str(params["body"]),
+        data={"to": to, "message_id": message.payload["message_id"], "proposal_id": proposal.pk},
+        **_timeline_origin(params, proposal),
     )
     _wake_waiting_run(params, proposal)
     return ActionOutcome(
@@ -369,9 +382,10 @@ def call_webhook(params: Mapping[str, Any], proposal: ProposedAction) -> ActionO
 def add_timeline_entry(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOutcome:
     added = crm_bridge.add_timeline_entry(
         contact_id=params.get("contact_id"),
-        kind="note",
+        kind="workflow",
         title=str(params["title"]),
         body=str(params.get("body", "")),
+        **_timeline_origin(params, proposal),
     )
     if not added:
         raise ActionError("The contact's timeline is not available (no such contact).")

@@ -53,7 +53,7 @@ def contact_context(contact_id: Any) -> dict[str, Any]:
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
-        if isinstance(value, _PLAIN):
+        if isinstance(value, _PLAIN) or (isinstance(value, dict | list) and field.name != "password"):
             data[field.name] = value
     for extra in ("full_name", "display_name"):
         value = getattr(contact, extra, None)
@@ -74,7 +74,7 @@ def add_timeline_entry(*, contact_id: Any, kind: str, title: str, body: str = ""
     service = getattr(crm_services, "add_timeline_entry", None)
     if service is None:
         return False
-    offered: dict[str, Any] = {"contact": contact, "kind": kind, "title": title, "body": body, **extra}
+    offered: dict[str, Any] = {"contact": contact, "kind": kind, "title": title[:200], "body": body, **extra}
     accepted = inspect.signature(service).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     service(**{k: v for k, v in offered.items() if takes_any or k in accepted})

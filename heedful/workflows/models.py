@@ -35,6 +35,8 @@ class Event(models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     # Set when workflows have considered it; the sweep re-queues events left unset.
     matched_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep last queued it again, so each sweep period queues it at most once.
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -149,6 +149,23 @@ def _event_values(event: Event, workflow: WorkflowDefinition) -> dict[str, Any]:
     )
 
 
+def trigger_verdict(trigger: dict[str, Any], event: Event, seen_subjects: set[tuple[str, str]]) -> str:
+    """For the dry run: why this event would not start a run ("" when it would)."""
+    values = values_for(
+        context=initial_context(event),
+        subject=subject_dict(event.subject_type, event.subject_id, event.subject_label),
+        workflow={"slug": "dry-run", "name": "dry run"},
+        run_id=None,
+    )
+    passed, evaluations = evaluate_all(trigger.get("conditions", []), values, trigger.get("match", "all"))
+    if not passed:
+        return "conditions not met: " + ", ".join(sorted({e.path for e in evaluations if not e.passed}))
+    subject = (event.subject_type, event.subject_id)
+    if event.subject_type and trigger.get("reentry", "always") != "always" and subject in seen_subjects:
+        return f"already started for this {event.subject_type} ({trigger['reentry'].replace('_', ' ')})"
+    return ""
+
+
 def _subject_key(workflow: WorkflowDefinition, event: Event) -> str:
     return f"{workflow.pk}:{event.subject_type}:{event.subject_id}"
 
@@ -405,11 +422,20 @@ def _requeue_stalled_runs(now: datetime, stall_after: timedelta, limit: int) -> 
 
 
 def _requeue_unmatched_events(now: datetime, stall_after: timedelta, limit: int) -> list[int]:
-    return list(
-        Event.objects.filter(matched_at__isnull=True, occurred_at__lte=now - stall_after)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
+    cutoff = now - stall_after
+    lost = Event.objects.filter(matched_at__isnull=True, occurred_at__lte=cutoff).filter(
+        models.Q(requeued_at__isnull=True) | models.Q(requeued_at__lte=cutoff)
     )
+    claimed = []
+    for event_id in _claim_ids(lost, limit):
+        # Stamped so the next sweeps leave it alone while this task is still queued.
+        if (
+            Event.objects.filter(pk=event_id, matched_at__isnull=True)
+            .filter(models.Q(requeued_at__isnull=True) | models.Q(requeued_at__lte=cutoff))
+            .update(requeued_at=now)
+        ):
+            claimed.append(event_id)
+    return claimed
 
 
 def _due_outbox(now: datetime, stall_after: timedelta, limit: int) -> list[int]:
@@ -441,7 +467,7 @@ def sweep(
         runs = _wake_due_runs(now, limit) + _wake_decided_approvals(now, limit)
         stalled = _requeue_stalled_runs(now, stall_after, limit)
         messages = _due_outbox(now, stall_after, limit)
-    events = _requeue_unmatched_events(now, stall_after, limit)
+        events = _requeue_unmatched_events(now, stall_after, limit)
     for run_id in runs + stalled:
         advance_run_task.delay(run_id)
     for event_id in events:

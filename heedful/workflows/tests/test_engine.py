@@ -340,3 +340,30 @@ def test_an_approval_step_waits_for_a_person_and_a_rejection_takes_on_reject(
     services.sweep()
     tasks.drain()
     assert WorkflowRun.objects.get().error == "no voucher"
+
+
+def test_the_sweep_requeues_a_lost_event_once_per_period(tasks: TaskQueue) -> None:
+    make_workflow()
+    event = emit_event("order.shipped", shipped_payload(), ROSA)
+    tasks.queued.clear()  # the match task was lost with the broker
+    later = timezone.now() + timedelta(minutes=5)
+    assert services.sweep(later)["events"] == 1
+    assert services.sweep(later + timedelta(seconds=1))["events"] == 0
+    tasks.drain()
+    assert WorkflowRun.objects.get().event_id == event.pk
+    assert services.sweep(later + timedelta(minutes=10))["events"] == 0
+
+
+def test_the_sweep_requeues_a_run_whose_task_was_lost(tasks: TaskQueue, auto_email: None) -> None:
+    make_workflow()
+    emit_event("order.shipped", shipped_payload(), ROSA)
+    _name, match, args = tasks.queued.pop(0)
+    match(*args)  # matched: the run exists; then its advance task is lost
+    tasks.queued.clear()
+    run = WorkflowRun.objects.get()
+    assert run.status == RunStatus.RUNNING
+    assert services.sweep(timezone.now() + timedelta(minutes=5))["stalled"] == 1
+    tasks.drain()
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    assert len(mail.outbox) == 1

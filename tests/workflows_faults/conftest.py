@@ -1,0 +1,70 @@
+"""A private Redis, an SMTP sink and worker processes for the workflow fault tests."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from heedful.celery import app as celery_app
+from tests.workflows_faults.harness import PrivateRedis, SmtpSink, Workers, database_url
+
+
+@dataclass
+class FaultEnv:
+    redis: PrivateRedis
+    sink: SmtpSink
+    workers: Workers
+
+    def sweep(self, stall_seconds: float = 2.0) -> dict[str, int]:
+        """What beat does, done by the test so it can run every fraction of a second."""
+        from heedful.workflows import services
+
+        return services.sweep(stall_after=timedelta(seconds=stall_seconds))
+
+
+@pytest.fixture
+def fault_env(tmp_path: Path, transactional_db: Any) -> Iterator[FaultEnv]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is needed for the workflow fault tests")
+        pytest.skip("redis-server is not installed")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
+    redis = PrivateRedis().start()
+    sink = SmtpSink().start()
+    workers = Workers(
+        redis_url=redis.url,
+        db_url=database_url(connection.settings_dict),
+        smtp_port=sink.port,
+        data_dir=tmp_path,
+    )
+    saved = (
+        celery_app.conf.broker_url,
+        celery_app.conf.task_default_queue,
+        celery_app.conf.broker_transport_options,
+    )
+    celery_app.conf.broker_url = redis.url
+    celery_app.conf.task_default_queue = workers.queue
+    celery_app.conf.broker_transport_options = {"visibility_timeout": 3600, "max_retries": 1}
+    celery_app._pool = None  # the producer pool was bound to the old broker
+    env = FaultEnv(redis, sink, workers)
+    try:
+        yield env
+    finally:
+        workers.kill_all()
+        sink.stop()
+        redis.kill()
+        (
+            celery_app.conf.broker_url,
+            celery_app.conf.task_default_queue,
+            celery_app.conf.broker_transport_options,
+        ) = saved
+        celery_app._pool = None
