@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from heedful.crm.models import Contact
-from heedful.crm.services import create_contact
 
 from heedful.accounts.roles import Role
 from heedful.accounts.tests.factories import UserFactory
+from heedful.crm.models import Contact
+from heedful.crm.services import create_contact
 from heedful.governance import services
 from heedful.governance.models import ProposalStatus, ProposedAction
 

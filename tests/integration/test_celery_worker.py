@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import redis
 from django.db import connection
-from heedful.crm.models import Contact
-from heedful.crm.services import create_contact
 
 from heedful.accounts.models import User
 from heedful.celery import app as celery_app
+from heedful.crm.models import Contact
+from heedful.crm.services import create_contact
 from heedful.governance import services
 from heedful.governance.models import ProposalStatus, ProposedAction
 
@@ -33,6 +33,12 @@ def _redis_or_skip() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"Redis is not reachable at {REDIS_URL}; CI must start it")
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+
+
+def _forget_broker_connections() -> None:
+    """Both pools stay bound to the broker an earlier test published to: drop them."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def _database_url() -> str:
@@ -55,7 +61,7 @@ def redis_worker(tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]:
     celery_app.conf.broker_url = REDIS_URL
     celery_app.conf.task_default_queue = queue
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    celery_app._pool = None  # the producer pool was bound to the old broker
+    _forget_broker_connections()
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -83,7 +89,7 @@ def redis_worker(tmp_path: Any) -> Iterator[subprocess.Popen[bytes]]:
             celery_app.conf.task_default_queue,
             celery_app.conf.broker_transport_options,
         ) = saved
-        celery_app._pool = None
+        _forget_broker_connections()
         redis.Redis.from_url(REDIS_URL).delete(queue)
 
 
