@@ -275,3 +275,20 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class WebhookDelivery(models.Model):
+    """One conversation event for one subscriber, written in the event's transaction (an outbox)
+    and delivered afterwards by a task, signed, retried with back-off, never silently dropped."""
+
+    url = models.URLField(max_length=500)
+    event = models.CharField(max_length=50)
+    payload = models.JSONField()
+    status = models.CharField(max_length=8, default="pending", db_index=True)  # pending/sending/sent/failed
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.url}"

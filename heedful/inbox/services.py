@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from heedful.governance.models import ActorKind, DecisionRecord
 from heedful.governance.services import Subject, record_audit, record_decision, set_decision_outcome
-from heedful.inbox import autoanswer, conf, contacts, hours
+from heedful.inbox import autoanswer, conf, contacts, hours, webhooks
 from heedful.inbox.models import (
     Author,
     Channel,
@@ -70,6 +70,7 @@ def start_conversation(
         contact_id=contacts.contact_for_email(customer_email.strip().lower(), customer_name.strip()),
     )
     record_audit(action="inbox.conversation.start", automation="inbox", obj=conversation)
+    webhooks.emit("conversation.created", conversation)
     return conversation
 
 
@@ -123,6 +124,7 @@ def receive_customer_message(
     conversation.last_customer_message_at = now
     conversation.waiting_since = conversation.waiting_since or now
     contacts.add_to_timeline(conversation, message)
+    webhooks.emit("message.received", conversation, message={"id": message.pk, "text": body[:2000]})
     if bot:
         _let_bot_respond(conversation, message, earlier)
     _reprioritise(conversation, triage, this_week, now)
@@ -288,6 +290,7 @@ def hand_off(
     )
     set_decision_outcome(record, f"Handed to people; customer told (message #{notice.pk})")
     record_audit(action="inbox.conversation.hand_off", automation=BOT, obj=conversation, summary=reason)
+    webhooks.emit("conversation.handed_off", conversation, reason=reason)
     return record
 
 
@@ -476,6 +479,7 @@ def resolve_conversation(*, conversation: Conversation, user: User) -> Conversat
     record_audit(
         action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
     )
+    webhooks.emit("conversation.resolved", conversation)
     return conversation
 
 

@@ -38,3 +38,21 @@ def reprioritise_open_conversations_task() -> int:
     from heedful.inbox.services import reprioritise_waiting
 
     return reprioritise_waiting()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=6, acks_late=True)
+def deliver_webhook_task(delivery_id: int) -> str:
+    from heedful.inbox import webhooks
+
+    return webhooks.deliver(delivery_id)
+
+
+@shared_task
+def deliver_due_webhooks_task() -> int:
+    """Beat, every minute: retry webhook deliveries whose time has come."""
+    from heedful.inbox import webhooks
+
+    ids = webhooks.due_delivery_ids()
+    for delivery_id in ids:
+        deliver_webhook_task.delay(delivery_id)
+    return len(ids)
