@@ -252,6 +252,13 @@ def markdown(result: dict[str, Any]) -> str:
         "peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    load = result.get("load_average")
+    if load:
+        lines += [
+            f"1-minute load average before/after the speed runs: {load[0]} / {load[1]} "
+            "(on 2 cores; anything above ~1 means other processes shared the CPU).",
+            "",
+        ]
     for s in result["speed"]:
         b64 = f"{s['qps_batch64']:.0f}" if s.get("qps_batch64") else "–"
         lines.append(
@@ -346,8 +353,10 @@ def main() -> int:
     qfile.write_text(json.dumps(queries))
     encoders = ENCODERS if minilm_available() else ("tfidf",)
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     result: dict[str, Any] = {"speed": [speed(e, "match", qfile) for e in encoders]}
     result["speed"].append(speed(encoders[-1], "triage", qfile))
+    result["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     result["install_size_mb"] = install_size_mb()
     if not args.speed_only:
         from heedful.ml.paths import model_dir

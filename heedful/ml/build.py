@@ -51,7 +51,8 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
     if result.returncode != 0:
         echo(f"onnx: export failed:\n{result.stderr.strip()[-2000:]}")
         return False
-    echo(f"onnx: {result.stdout.strip().splitlines()[-1]}")
+    lines = result.stdout.strip().splitlines()
+    echo(f"onnx: exported, {lines[-1] if lines else 'no report printed'}")
     return minilm_available(model_dir)
 
 

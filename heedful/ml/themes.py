@@ -23,6 +23,10 @@ from heedful.ml.linear import F32
 from heedful.ml.text import STOP_WORDS, clean, tokens
 
 
+# Negations matter for sentiment explanations but make poor theme keywords.
+_NOT_KEYWORDS = STOP_WORDS | {"not", "no", "again"}
+
+
 @dataclass(frozen=True)
 class Theme:
     id: int
@@ -114,7 +118,7 @@ def find_themes(
 def _keywords(items: Sequence[str], assignment: Any, k: int, top: int = 4) -> list[tuple[str, ...]]:
     per_theme: list[Counter[str]] = [Counter() for _ in range(k)]
     for text, cid in zip(items, assignment, strict=True):
-        words = [w for w in tokens(clean(text)) if w[0].isalnum() and w not in STOP_WORDS]
+        words = [w for w in tokens(clean(text)) if w[0].isalnum() and w not in _NOT_KEYWORDS]
         per_theme[cid].update(set(words))
     df: Counter[str] = Counter()
     for counter in per_theme:
