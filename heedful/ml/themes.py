@@ -22,7 +22,6 @@ import numpy as np
 from heedful.ml.linear import F32
 from heedful.ml.text import STOP_WORDS, clean, tokens
 
-
 # Negations matter for sentiment explanations but make poor theme keywords.
 _NOT_KEYWORDS = STOP_WORDS | {"not", "no", "again"}
 
