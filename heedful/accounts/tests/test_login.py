@@ -58,6 +58,8 @@ def test_password_reset_sends_a_link_that_sets_a_new_password() -> None:
     path = link[link.index("/accounts/reset/") :]
     form_page = client.get(path, follow=True)
     assert form_page.status_code == 200
+    # Ours, not the Django admin's look-alike template of the same name.
+    assert "At least 10 characters; not a common password." in form_page.content.decode()
     set_url = form_page.redirect_chain[-1][0]
     done = client.post(
         set_url, {"new_password1": "a-much-better-secret", "new_password2": "a-much-better-secret"}
