@@ -4,7 +4,7 @@
 # and the sentiment model trained from it. Idempotent: a second run says "up to date".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/heedful ] || bash scripts/install.sh
+[ -x .venv/bin/heedful ] || bash scripts/install.sh --no-models
 if [ ! -x .venv-build/bin/python ]; then
   python3 -m venv .venv-build
   # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
