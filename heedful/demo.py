@@ -19,6 +19,7 @@ from heedful.crm import services as crm
 from heedful.crm.models import Contact
 from heedful.governance import services as trust
 from heedful.governance.models import ActorKind
+from heedful.inbox.demo import load_inbox_demo
 from heedful.people.demo import load_people_demo
 from heedful.people.models import Employee, Team
 
@@ -130,7 +131,7 @@ def load_demo(now: datetime | None = None) -> str:
         f"demo data loaded: {len(contacts)} customers, {Employee.objects.count()} employees in "
         f"{Team.objects.count()} teams, {staff} staff accounts, {decisions} automated decisions"
     )
-    return f"{summary}; {load_people_demo(now)}"
+    return f"{summary}; {load_inbox_demo(now)}; {load_people_demo(now)}"
 
 
 def _load_staff() -> int:

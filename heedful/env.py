@@ -4,7 +4,8 @@ Each reader fails loudly on a value it cannot parse, so that a typo in a
 deployment never silently becomes a default. A variable ``NAME_FILE`` can
 name a file that holds the value (for secrets mounted by an orchestrator).
 
->>> import os
+>>> import json
+import os
 >>> os.environ["X_DEBUG"] = "yes"
 >>> env_bool("X_DEBUG", False)
 True
@@ -12,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -65,6 +67,20 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_json_list(name: str) -> list[dict[str, str]]:
+    """A JSON list of objects, e.g. ``[{"url": "https://…", "secret": "…"}]``."""
+    raw = env_str(name)
+    if not raw.strip():
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfiguredEnv(f"{name} is not valid JSON: {exc}") from exc
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ImproperlyConfiguredEnv(f"{name} must be a JSON list of objects")
+    return value
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from heedful.env import env_bool, env_int, env_list, env_str
+from heedful.env import env_bool, env_int, env_json_list, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("HEEDFUL_DATA_DIR", str(Path.cwd() / "data"))).resolve()
@@ -225,6 +225,37 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "sent-mail"
 
+# --- Inbox and knowledge base -------------------------------------------------------------
+# Email in: an empty host switches the email channel off.
+HEEDFUL_IMAP_HOST = env_str("HEEDFUL_IMAP_HOST")
+HEEDFUL_IMAP_PORT = env_int("HEEDFUL_IMAP_PORT", 993)
+HEEDFUL_IMAP_USER = env_str("HEEDFUL_IMAP_USER")
+HEEDFUL_IMAP_PASSWORD = env_str("HEEDFUL_IMAP_PASSWORD")
+HEEDFUL_IMAP_MAILBOX = env_str("HEEDFUL_IMAP_MAILBOX", "INBOX")
+HEEDFUL_IMAP_SSL = env_bool("HEEDFUL_IMAP_SSL", True)
+HEEDFUL_SUPPORT_EMAIL = env_str("HEEDFUL_SUPPORT_EMAIL", DEFAULT_FROM_EMAIL)
+HEEDFUL_EMAIL_MAX_ATTEMPTS = env_int("HEEDFUL_EMAIL_MAX_ATTEMPTS", 6, minimum=1)
+# The bot: how many answers may go unconfirmed, how many failed order checks before a person.
+HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS = env_int("HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS", 2, minimum=1)
+HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS = env_int("HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS", 2, minimum=1)
+# Hand-off messages promise a reply time from these, in BUSINESS_TIME_ZONE.
+HEEDFUL_BUSINESS_HOURS = env_str("HEEDFUL_BUSINESS_HOURS", "mon-fri 09:00-17:00")
+HEEDFUL_SLA_FIRST_RESPONSE_MINUTES = env_int("HEEDFUL_SLA_FIRST_RESPONSE_MINUTES", 240, minimum=1)
+HEEDFUL_SLA_RESOLUTION_MINUTES = env_int("HEEDFUL_SLA_RESOLUTION_MINUTES", 1440, minimum=1)
+HEEDFUL_INBOX_ROUND_ROBIN = env_bool("HEEDFUL_INBOX_ROUND_ROBIN", True)
+# The chat widget: which sites may embed it, and how fast one visitor may write.
+HEEDFUL_WIDGET_ALLOWED_ORIGINS = env_list("HEEDFUL_WIDGET_ALLOWED_ORIGINS")
+HEEDFUL_CHAT_RATE_LIMIT = env_int("HEEDFUL_CHAT_RATE_LIMIT", 20, minimum=1)
+HEEDFUL_CHAT_RATE_WINDOW = env_int("HEEDFUL_CHAT_RATE_WINDOW", 60, minimum=1)
+HEEDFUL_CHAT_SESSIONS_PER_IP = env_int("HEEDFUL_CHAT_SESSIONS_PER_IP", 30, minimum=1)
+HEEDFUL_INBOX_MAX_ATTACHMENT_BYTES = env_int("HEEDFUL_INBOX_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+HEEDFUL_INBOX_MAX_BODY_CHARS = env_int("HEEDFUL_INBOX_MAX_BODY_CHARS", 100_000, minimum=1000)
+# Shop systems post order events here, signed with this secret; empty switches the webhook off.
+HEEDFUL_SHOP_WEBHOOK_SECRET = env_str("HEEDFUL_SHOP_WEBHOOK_SECRET")
+# Outgoing conversation webhooks: a JSON list of {"url": ..., "secret": ...}.
+HEEDFUL_INBOX_WEBHOOKS = env_json_list("HEEDFUL_INBOX_WEBHOOKS")
+HEEDFUL_FAQ_ENCODER = env_str("HEEDFUL_FAQ_ENCODER")
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -283,6 +314,17 @@ CELERY_BEAT_SCHEDULE = {
     # `ask` proposals nobody answered in time expire rather than run late.
     "expire-proposals": {
         "task": "heedful.governance.tasks.expire_proposals_task",
+        "schedule": 300.0,
+    },
+    # Read new email from the support mailbox.
+    "poll-mailbox": {"task": "heedful.inbox.tasks.poll_mailbox_task", "schedule": 60.0},
+    # Retry outgoing email and free sends stuck by a killed worker.
+    "send-due-emails": {"task": "heedful.inbox.tasks.send_due_emails_task", "schedule": 60.0},
+    # Retry outgoing conversation webhooks.
+    "deliver-due-webhooks": {"task": "heedful.inbox.tasks.deliver_due_webhooks_task", "schedule": 60.0},
+    # Waiting time raises priority, so open conversations are re-ranked.
+    "reprioritise-conversations": {
+        "task": "heedful.inbox.tasks.reprioritise_open_conversations_task",
         "schedule": 300.0,
     },
     # Open survey rounds whose schedule says today (idempotent per day).

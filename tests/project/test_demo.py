@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_is_a_small_shop_with_its_team() -> None:
     assert load_demo() == (
         "demo data loaded: 50 customers, 8 employees in 2 teams, 2 staff accounts, 40 automated decisions; "
+        "8 FAQ entries, 7 products, 129 orders, 3 conversations; "
         "people demo loaded: Jakob Horn's leave approved at two levels by email link; onboarding of "
         "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 7 of 8 employees, twice"
     )
@@ -21,7 +22,7 @@ def test_the_demo_is_a_small_shop_with_its_team() -> None:
     assert Employee.objects.filter(team__name="Online & Care").count() == 4
     assert Employee.objects.filter(team__name="Shop & Packing").count() == 5  # with the new hire
     assert TimelineEntry.objects.filter(kind="order").count() >= 50
-    assert TimelineEntry.objects.filter(kind="message").count() == 36
+    assert TimelineEntry.objects.filter(kind="message").count() == 42  # 36 + the inbox demo's
 
 
 def test_every_automated_action_in_the_demo_has_a_decision_record() -> None:

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from heedful.env import ImproperlyConfiguredEnv, env_bool, env_choice, env_int, env_list, env_str
+from heedful.env import (
+    ImproperlyConfiguredEnv,
+    env_bool,
+    env_choice,
+    env_int,
+    env_json_list,
+    env_list,
+    env_str,
+)
 
 
 def test_env_bool_reads_the_usual_spellings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,3 +57,16 @@ def test_env_choice_lists_the_allowed_values(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("X", "maybe")
     with pytest.raises(ImproperlyConfiguredEnv, match="must be one of auto, ask"):
         env_choice("X", "auto", ("auto", "ask"))
+
+
+def test_env_json_list_reads_a_list_of_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X", '[{"url": "https://hooks.example/a", "secret": "s"}]')
+    assert env_json_list("X") == [{"url": "https://hooks.example/a", "secret": "s"}]
+    monkeypatch.setenv("X", "")
+    assert env_json_list("X") == []
+    monkeypatch.setenv("X", '{"url": 1}')
+    with pytest.raises(ImproperlyConfiguredEnv, match="must be a JSON list of objects"):
+        env_json_list("X")
+    monkeypatch.setenv("X", "[{")
+    with pytest.raises(ImproperlyConfiguredEnv, match="X is not valid JSON"):
+        env_json_list("X")
