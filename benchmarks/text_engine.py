@@ -138,9 +138,7 @@ def quality(cache: Path) -> dict[str, Any]:
         "intents/tfidf": lambda: evaluate_intents(clinc_path(), encoder="tfidf"),
         "intents/hybrid": lambda: evaluate_intents(clinc_path(), encoder="hybrid"),
         "sentiment": lambda: evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv"),
-        "themes/minilm": lambda: evaluate_themes(
-            base / "mams-absa" / "MAMS-ACSA", encoder="minilm"
-        ),
+        "themes/minilm": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="minilm"),
         "themes/tfidf": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="tfidf"),
     }
     for name, job in jobs.items():
@@ -220,14 +218,10 @@ def markdown(result: dict[str, Any]) -> str:
                     "full_model": "heedful full (TF-IDF + MiniLM, LR)",
                     "fast_model": "heedful fast (TF-IDF, LR)",
                 }[name]
-                lines.append(
-                    f"| {label} | {pct(s[name]['accuracy'])} | {pct(s[name]['macro_f1'])} |"
-                )
+                lines.append(f"| {label} | {pct(s[name]['accuracy'])} | {pct(s[name]['macro_f1'])} |")
         for name, m in s.get("baselines", {}).items():
             if "accuracy" in m:
-                lines.append(
-                    f"| {name} (same split) | {pct(m['accuracy'])} | {pct(m['macro_f1'])} |"
-                )
+                lines.append(f"| {name} (same split) | {pct(m['accuracy'])} | {pct(m['macro_f1'])} |")
         lines += [
             "| fine-tuned RoBERTa (issue's reference) | 84.6 | – |",
             "",
@@ -241,15 +235,12 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---|---|---|",
         ]
         for enc, t in q["themes"].items():
-            lines.append(
-                f"| {enc} | {t['nmi']:.3f} | {pct(t['purity'])} | {pct(t['multi_label_purity'])} |"
-            )
+            lines.append(f"| {enc} | {t['nmi']:.3f} | {pct(t['purity'])} | {pct(t['multi_label_purity'])} |")
     lines += [
         "",
         "## Speed and memory (CLINC150 matcher, 150 intents + oos; test queries)",
         "",
-        "| encoder | mode | q/s batch 1 | q/s batch 64 | p50 ms | p95 ms | cold start s | "
-        "peak RSS MB |",
+        "| encoder | mode | q/s batch 1 | q/s batch 64 | p50 ms | p95 ms | cold start s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|",
     ]
     load = result.get("load_average")

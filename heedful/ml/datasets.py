@@ -127,9 +127,7 @@ def load_tweets(path: str | Path) -> list[Row]:
             labels.append(record["airline_sentiment"])
             times.append(record.get("tweet_created", ""))
     splits = stratified_split(keys, labels)
-    return [
-        Row(t, lab, s, time=tm) for t, lab, s, tm in zip(texts, labels, splits, times, strict=True)
-    ]
+    return [Row(t, lab, s, time=tm) for t, lab, s, tm in zip(texts, labels, splits, times, strict=True)]
 
 
 def load_mams(folder: str | Path) -> list[Row]:

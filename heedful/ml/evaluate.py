@@ -169,9 +169,7 @@ def _baselines(texts: list[str], y: list[str]) -> dict[str, Any]:
 
         vader = SentimentIntensityAnalyzer()
         pred = [_polarity_label(vader.polarity_scores(t)["compound"], 0.05) for t in texts]
-        out["vader"] = (
-            _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
-        )
+        out["vader"] = _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
     except ImportError:
         out["vader"] = {"skipped": "vaderSentiment not installed (pip install 'heedful[eval]')"}
     try:
@@ -205,9 +203,7 @@ def _classification(y: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
     }
 
 
-def evaluate_themes(
-    path: str | Path, *, k: int | None = None, encoder: str | None = None
-) -> dict[str, Any]:
+def evaluate_themes(path: str | Path, *, k: int | None = None, encoder: str | None = None) -> dict[str, Any]:
     """NMI and purity of themes against reference labels (k = number of labels unless given)."""
     from heedful.ml.themes import assign_theme, find_themes
 

@@ -56,9 +56,7 @@ def export(out_dir: Path) -> dict[str, object]:
 
     model = Wrapper().eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    sample = tokenizer(
-        ["hello world", "a second, longer example"], padding=True, return_tensors="pt"
-    )
+    sample = tokenizer(["hello world", "a second, longer example"], padding=True, return_tensors="pt")
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model-fp32.onnx"
         torch.onnx.export(
@@ -82,9 +80,7 @@ def export(out_dir: Path) -> dict[str, object]:
         CHECK_SENTENCES, normalize_embeddings=True
     )
     session = ort.InferenceSession(str(out_dir / ONNX_NAME), providers=["CPUExecutionProvider"])
-    enc = tokenizer(
-        CHECK_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="np"
-    )
+    enc = tokenizer(CHECK_SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="np")
     hidden = session.run(None, {k: enc[k].astype(np.int64) for k in enc})[0]
     mask = enc["attention_mask"][..., None].astype(np.float32)
     pooled = (hidden * mask).sum(1) / mask.sum(1)

@@ -200,22 +200,14 @@ class FaqMatcher:
         oi = self._oos_index()
         if oi >= 0 and int(probs.argmax()) == oi:
             reason = f"most like the out-of-scope examples (p={probs[oi]:.2f})"
-            return Match(
-                None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version
-            )
+            return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
         if conf < self.threshold:
-            reason = (
-                f"best answer {top!r} has confidence {conf:.2f} < threshold {self.threshold:.2f}"
-            )
-            return Match(
-                None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version
-            )
+            reason = f"best answer {top!r} has confidence {conf:.2f} < threshold {self.threshold:.2f}"
+            return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
         reason = f"answer {top!r}: confidence {conf:.2f} >= threshold {self.threshold:.2f}"
         if fast:
             reason += " (first pass)"
-        return Match(
-            top, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version
-        )
+        return Match(top, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
 
     def _neighbours(
         self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
@@ -233,8 +225,7 @@ class FaqMatcher:
         sims /= np.float32(self._norm_sq() if dense is not None else 1.0)
         best = np.lexsort((rows, -np.round(sims, 6)))[:N_NEIGHBOURS]
         return tuple(
-            Neighbour(self.texts[rows[i]], self.labels[rows[i]], round(float(sims[i]), 4))
-            for i in best
+            Neighbour(self.texts[rows[i]], self.labels[rows[i]], round(float(sims[i]), 4)) for i in best
         )
 
     def _norm_sq(self) -> float:
@@ -373,15 +364,13 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
         return
     full_pred, full_conf = matcher.scores(held_texts)
     full_dec = [
-        p if cf >= matcher.threshold else None
-        for p, cf in zip(full_pred, full_conf.tolist(), strict=True)
+        p if cf >= matcher.threshold else None for p, cf in zip(full_pred, full_conf.tolist(), strict=True)
     ]
     probs = softmax(fast.logits_batch(tfidf.transform(held_texts), None))
     matcher.fast = fast
     fast_pred, fast_conf = matcher.scores_with(fast, probs)
     fast_dec = [
-        p if cf >= matcher.threshold else None
-        for p, cf in zip(fast_pred, fast_conf.tolist(), strict=True)
+        p if cf >= matcher.threshold else None for p, cf in zip(fast_pred, fast_conf.tolist(), strict=True)
     ]
     top = probs.max(axis=1)
     agree = np.array([a == b for a, b in zip(full_dec, fast_dec, strict=True)])
@@ -391,9 +380,7 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
     matcher.fast_accept = float(top[order][ok.max()]) if len(ok) else 2.0
     matcher.fast_accept = max(matcher.fast_accept, 0.5)
     matcher.calibration["fast_accept"] = round(matcher.fast_accept, 4)
-    matcher.calibration["fast_share_on_validation"] = round(
-        float((top >= matcher.fast_accept).mean()), 4
-    )
+    matcher.calibration["fast_share_on_validation"] = round(float((top >= matcher.fast_accept).mean()), 4)
 
 
 def _calibrate(
@@ -406,9 +393,7 @@ def _calibrate(
     predicted, conf = matcher.scores(held_texts)
     in_scope = [a != OOS_LABEL for a in held_labels]
     correct = [p == a for p, a in zip(predicted, held_labels, strict=True)]
-    return choose_threshold(
-        conf.tolist(), correct, in_scope, target_wrong_rate=target, oos_share=oos_share
-    )
+    return choose_threshold(conf.tolist(), correct, in_scope, target_wrong_rate=target, oos_share=oos_share)
 
 
 def _cross_calibrate(
@@ -441,9 +426,7 @@ def _cross_calibrate(
         conf_all += conf.tolist()
         correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
         scope_all += [labels[i] != OOS_LABEL for i in held_idx]
-    return choose_threshold(
-        conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share
-    )
+    return choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share)
 
 
 def _cross_method(n: int, counts: Counter[str]) -> str:

@@ -83,9 +83,7 @@ def finetune(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    sample = tokenizer(
-        ["hello world", "a second, longer example"], padding=True, return_tensors="pt"
-    )
+    sample = tokenizer(["hello world", "a second, longer example"], padding=True, return_tensors="pt")
     target = out_dir / f"minilm-ft-{name}-int8.onnx"
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad():

@@ -75,15 +75,12 @@ def score_frustration(
         found.append(
             (
                 0.6 * min(sig.repeat_contacts, 4),
-                f"contacted us {sig.repeat_contacts} time{_plural(sig.repeat_contacts)} before "
-                "about this",
+                f"contacted us {sig.repeat_contacts} time{_plural(sig.repeat_contacts)} before about this",
             )
         )
     if sig.minutes_waited >= 60:
         hours = sig.minutes_waited / 60
-        found.append(
-            (min(0.25 * math.log2(1 + hours), 1.0), f"has waited {hours:.0f} h for a reply")
-        )
+        found.append((min(0.25 * math.log2(1 + hours), 1.0), f"has waited {hours:.0f} h for a reply"))
     if sig.previous_unresolved:
         found.append((0.5, "an earlier request was closed without a fix"))
     raw = text[:5000]

@@ -61,9 +61,7 @@ def save_artefact(
     return digest
 
 
-def load_artefact(
-    path: str | Path, kind: str
-) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]], str]:
+def load_artefact(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]], str]:
     """Read a file written by :func:`save_artefact`; return ``(meta, arrays, sha256)``."""
     source = Path(path)
     if not source.is_file():

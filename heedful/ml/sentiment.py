@@ -68,9 +68,7 @@ class SentimentModel:
         idx, val = self.tfidf.vector(text)
         p = softmax(self.fast.logits_one(idx, val, None))
         used, model = "fast", self.fast
-        if self.full is not None and (
-            mode == "full" or (mode == "auto" and p.max() < self.escalate_below)
-        ):
+        if self.full is not None and (mode == "full" or (mode == "auto" and p.max() < self.escalate_below)):
             space = FeatureSpace(self.tfidf, "hybrid")
             dense = _require(space.dense([text]))
             p = softmax(self.full.logits_one(idx, val, dense[0]))
@@ -130,20 +128,14 @@ class SentimentModel:
         meta, arrays, _ = load_artefact(path, ARTEFACT_KIND)
         tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
         fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
-        full = (
-            LinearSoftmax.from_arrays(meta["classes"], arrays, "full_")
-            if meta["has_full"]
-            else None
-        )
+        full = LinearSoftmax.from_arrays(meta["classes"], arrays, "full_") if meta["has_full"] else None
         if full is not None:
             from heedful.ml.encoders import minilm_available
 
             if not minilm_available():
                 full = None  # stated in the model version below, never silent
                 meta["version"] += "+fast-only(no-minilm)"
-        return cls(
-            tfidf, fast, full, float(meta["escalate_below"]), meta["version"], meta["metrics"]
-        )
+        return cls(tfidf, fast, full, float(meta["escalate_below"]), meta["version"], meta["metrics"])
 
 
 def train(
@@ -165,9 +157,7 @@ def train(
     x = tfidf.transform(texts)
     xv = tfidf.transform(val_texts)
 
-    def best_model(
-        features: Any, val_features: Any, dense_val: F32 | None
-    ) -> tuple[LinearSoftmax, float]:
+    def best_model(features: Any, val_features: Any, dense_val: F32 | None) -> tuple[LinearSoftmax, float]:
         scored = []
         for c in grid:
             model = LinearSoftmax.fit(features, labels, tfidf.n_features, c=c, max_iter=300)
@@ -191,9 +181,7 @@ def train(
         metrics["val_accuracy_full"] = round(full_acc, 4)
         escalate = _choose_escalation(fast, full, xv, dense_val, val_labels)
         metrics["escalate_below"] = escalate
-    digest = hashlib.sha256(
-        json.dumps(sorted(zip(texts, labels, strict=True))).encode()
-    ).hexdigest()
+    digest = hashlib.sha256(json.dumps(sorted(zip(texts, labels, strict=True))).encode()).hexdigest()
     version = f"sentiment-{'full' if full else 'fast'}-{digest[:12]}"
     return SentimentModel(tfidf, fast, full, escalate, version, metrics)
 
@@ -204,9 +192,7 @@ def _require(dense: F32 | None) -> F32:
     return dense
 
 
-def _choose_escalation(
-    fast: LinearSoftmax, full: LinearSoftmax, xv: Any, dense_val: F32, y: Any
-) -> float:
+def _choose_escalation(fast: LinearSoftmax, full: LinearSoftmax, xv: Any, dense_val: F32, y: Any) -> float:
     """Lowest escalation threshold whose validation accuracy is within 0.3 points of always-full."""
     pf = softmax(fast.logits_batch(xv, None))
     pfull = softmax(full.logits_batch(xv, dense_val))
@@ -239,8 +225,6 @@ def load_default(model_dir: Path | None = None) -> SentimentModel:
         return _CACHE[str(path)]
 
 
-def analyse_sentiment(
-    text: str, *, mode: str = "auto", model: SentimentModel | None = None
-) -> Sentiment:
+def analyse_sentiment(text: str, *, mode: str = "auto", model: SentimentModel | None = None) -> Sentiment:
     """Sentiment of one text; raises SentimentUnavailable when the model is not built."""
     return (model or load_default()).analyse(text, mode=mode)

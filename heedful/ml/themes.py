@@ -73,9 +73,7 @@ def default_k(n: int) -> int:
     return max(2, min(40, round(math.sqrt(n / 2))))
 
 
-def find_themes(
-    texts: Sequence[str], *, k: int | None = None, encoder: str | None = None
-) -> ThemeModel:
+def find_themes(texts: Sequence[str], *, k: int | None = None, encoder: str | None = None) -> ThemeModel:
     """Cluster ``texts`` into themes (see the module docstring); needs >= 2 non-empty texts."""
     items = [t for t in texts if isinstance(t, str) and clean(t)]
     if len(items) < 2:
@@ -125,9 +123,7 @@ def _keywords(items: Sequence[str], assignment: Any, k: int, top: int = 4) -> li
     out = []
     for counter in per_theme:
         size = max(sum(counter.values()), 1)
-        scored = sorted(
-            ((c / size) * math.log(1 + k / df[w]), w) for w, c in counter.items() if c >= 2
-        )
+        scored = sorted(((c / size) * math.log(1 + k / df[w]), w) for w, c in counter.items() if c >= 2)
         ranked = sorted(scored, key=lambda s: (-s[0], s[1]))
         out.append(tuple(w for _, w in ranked[:top]) or ("(misc)",))
     return out

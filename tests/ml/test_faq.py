@@ -109,9 +109,7 @@ def test_rejects_wrong_types_and_bad_examples(matcher: FaqMatcher) -> None:
 
 def test_validation_set_calibration_is_used() -> None:
     val = [(q + " please", a) for q, a in FAQ] * 5 + [(q, None) for q in OOS] * 3
-    m = FaqMatcher.train(
-        FAQ, encoder="tfidf", oos_examples=OOS, validation=val, target_wrong_rate=0.05
-    )
+    m = FaqMatcher.train(FAQ, encoder="tfidf", oos_examples=OOS, validation=val, target_wrong_rate=0.05)
     assert m.calibration["method"] == "validation set"
     assert m.calibration["n_in_scope"] == 60
     assert m.calibration["n_out_of_scope"] == 12

@@ -24,9 +24,7 @@ def test_three_class_probabilities_and_explanation(sentiment_model: SentimentMod
     assert s.explanation.startswith("negative (")
 
 
-def test_sentiment_deterministic_and_round_trip(
-    sentiment_model: SentimentModel, tmp_path: Path
-) -> None:
+def test_sentiment_deterministic_and_round_trip(sentiment_model: SentimentModel, tmp_path: Path) -> None:
     path = tmp_path / "s.hml"
     sentiment_model.save(path)
     loaded = SentimentModel.load(path)

@@ -57,13 +57,9 @@ def test_oos_share_reweights() -> None:
     st.lists(st.tuples(st.floats(0, 1), st.booleans(), st.booleans()), min_size=1, max_size=80),
     st.sampled_from([0.0, 0.01, 0.05, 0.2]),
 )
-def test_achieved_rate_never_exceeds_target(
-    rows: list[tuple[float, bool, bool]], target: float
-) -> None:
+def test_achieved_rate_never_exceeds_target(rows: list[tuple[float, bool, bool]], target: float) -> None:
     conf = [r[0] for r in rows]
-    choice = choose_threshold(
-        conf, [r[1] for r in rows], [r[2] for r in rows], target_wrong_rate=target
-    )
+    choice = choose_threshold(conf, [r[1] for r in rows], [r[2] for r in rows], target_wrong_rate=target)
     answered = [r for r in rows if r[0] >= choice.threshold]
     if not choice.thin and answered:
         wrong = sum(not (ok and scope) for _, ok, scope in answered)
