@@ -82,3 +82,25 @@ def api_client_for(db):  # type: ignore[no-untyped-def]
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _restore_celery_broker():  # type: ignore[no-untyped-def]
+    """Tests that point Celery at a private Redis must not leave later tests publishing there.
+
+    Celery keeps a connection pool and a producer pool bound to the broker it used when they
+    were made, so besides the settings, pools made during the test are dropped: the next
+    publish makes fresh ones for the restored broker.
+    """
+    from heedful.celery import app
+
+    keys = ("broker_url", "task_default_queue", "broker_transport_options", "task_always_eager")
+    saved = {key: app.conf.get(key) for key in keys}
+    saved_pools = (app._pool, app.amqp._producer_pool)
+    yield
+    for key, value in saved.items():
+        if app.conf.get(key) != value:
+            app.conf[key] = value
+    if (app._pool, app.amqp._producer_pool) != saved_pools:
+        app._pool = None
+        app.amqp._producer_pool = None
