@@ -29,3 +29,8 @@ def deliver_outbox_task(message_id: int) -> str:
 def sweep_workflows_task() -> dict[str, int]:
     """Beat: due waits and retries, decided approvals, lost tasks, due outbox messages."""
     return services.sweep()
+
+
+@shared_task(acks_late=True)
+def noop_task() -> None:
+    """Does nothing: ``benchmarks/workflows.py`` measures raw broker and worker overhead with it."""

@@ -18,6 +18,14 @@ from heedful.celery import app as celery_app
 from tests.workflows_faults.harness import PrivateRedis, SmtpSink, Workers, database_url
 
 
+def _forget_broker_connections() -> None:
+    """Pools hold connections to the broker of the previous test: drop them."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @dataclass
 class FaultEnv:
     redis: PrivateRedis
@@ -54,7 +62,7 @@ def fault_env(tmp_path: Path, transactional_db: Any) -> Iterator[FaultEnv]:
     celery_app.conf.broker_url = redis.url
     celery_app.conf.task_default_queue = workers.queue
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600, "max_retries": 1}
-    celery_app._pool = None  # the producer pool was bound to the old broker
+    _forget_broker_connections()
     env = FaultEnv(redis, sink, workers)
     try:
         yield env
@@ -67,4 +75,4 @@ def fault_env(tmp_path: Path, transactional_db: Any) -> Iterator[FaultEnv]:
             celery_app.conf.task_default_queue,
             celery_app.conf.broker_transport_options,
         ) = saved
-        celery_app._pool = None
+        _forget_broker_connections()

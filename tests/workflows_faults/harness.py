@@ -9,6 +9,7 @@ anyone else's), and the sink is aiosmtpd speaking SMTP on a local port.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import email
 import os
 import shutil
@@ -113,6 +114,13 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     return f"postgres://{settings_dict['USER']}@{host}:{port}/{settings_dict['NAME']}"
 
 
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL if the test process dies (a timeout, Ctrl-C), never orphaned."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Workers:
     """Start ``heedful worker`` processes on a private queue; kill them like a power cut."""
 
@@ -150,6 +158,7 @@ class Workers:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 reaches the pool too
+                preexec_fn=_die_with_parent,
             )
         self.procs.append(proc)
         return proc
