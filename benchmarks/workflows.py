@@ -1,0 +1,262 @@
+"""Workflow engine benchmarks on PostgreSQL + Redis with real worker processes.
+
+    .venv/bin/python benchmarks/workflows.py                    # a table
+    .venv/bin/python benchmarks/workflows.py --json             # steps_per_s_1_worker, steps_per_s_2_workers,
+                                                                # raw_celery_tasks_per_s, ratio_to_raw_celery,
+                                                                # enroll_100k_s (+ details)
+    .venv/bin/python benchmarks/workflows.py --contacts 100000  # the full enrolment (default 5000,
+                                                                # scaled to 100k and 1M linearly)
+
+* Raw Celery: no-op tasks through the same Redis and the same ``heedful worker`` processes.
+* Steps/s: runs of 10 condition steps (each a locked, logged, committed step), started by
+  events emitted in one transaction; from commit to the last run completed.
+* Enrolment: N contacts enrolled in a one-email campaign (policy ``auto``): event → run →
+  decision record → proposal → outbox → delivered to a local aiosmtpd sink; from the first
+  event to the last email received.
+
+Workers are ``--concurrency 1`` processes; "2 workers" is two of them. Each measurement uses a
+fresh database (``heedful_bench_workflows``) and a private redis-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN_URL = os.environ.get("HEEDFUL_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_DB = "heedful_bench_workflows"
+STEPS_PER_RUN = 10
+
+
+def _fresh_database() -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_DB}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DB}"
+
+
+def _setup(db_url: str, data_dir: str) -> None:
+    os.environ.update(
+        {
+            "DATABASE_URL": db_url,
+            "HEEDFUL_DATA_DIR": data_dir,
+            "SECRET_KEY": "bench",
+            "ALLOWED_HOSTS": "localhost",
+            "DJANGO_SETTINGS_MODULE": "tests.workflows_faults.worker_settings",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _point_celery(redis_url: str, queue: str) -> None:
+    from heedful.celery import app
+
+    app.conf.broker_url = redis_url
+    app.conf.task_default_queue = queue
+    app.conf.broker_transport_options = {"visibility_timeout": 3600}
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _queue_empty(redis_url: str, queue: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    return client.llen(queue) == 0 and client.hlen("unacked") == 0
+
+
+def _wait(predicate: Any, timeout: float, sweep: bool = True) -> None:
+    from heedful.workflows import services
+
+    deadline = time.monotonic() + timeout
+    last_sweep = 0.0
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if sweep and time.monotonic() - last_sweep > 1:
+            services.sweep()  # what beat does
+            last_sweep = time.monotonic()
+        time.sleep(0.05)
+    raise TimeoutError("benchmark did not finish in time")
+
+
+def _start_workers(env: Any, n: int) -> None:
+    from heedful.workflows.tasks import noop_task
+
+    for _ in range(n):
+        env.workers.start(concurrency=1)
+    # Ready when a no-op went through.
+    noop_task.delay()
+    _wait(lambda: _queue_empty(env.redis.url, env.workers.queue), 120, sweep=False)
+    time.sleep(1)
+
+
+class _Env:
+    def __init__(self, data_dir: Path, db_url: str) -> None:
+        from tests.workflows_faults.harness import PrivateRedis, SmtpSink, Workers
+
+        self.redis = PrivateRedis().start()
+        self.sink = SmtpSink().start()
+        self.workers = Workers(
+            redis_url=self.redis.url, db_url=db_url, smtp_port=self.sink.port, data_dir=data_dir
+        )
+        _point_celery(self.redis.url, self.workers.queue)
+
+    def close(self) -> None:
+        self.workers.kill_all()
+        self.sink.stop()
+        self.redis.kill()
+
+
+def _raw_celery(env: _Env, tasks: int) -> float:
+    from heedful.workflows.tasks import noop_task
+
+    started = time.perf_counter()
+    for _ in range(tasks):
+        noop_task.delay()
+    _wait(lambda: _queue_empty(env.redis.url, env.workers.queue), 600, sweep=False)
+    return tasks / (time.perf_counter() - started)
+
+
+def _steps_per_s(runs: int, tag: str) -> float:
+    from django.db import transaction
+
+    from heedful.governance.services import Subject
+    from heedful.workflows import services
+    from heedful.workflows.events import emit_event
+    from heedful.workflows.models import RunStatus, WorkflowRun
+
+    steps = [
+        {"id": f"s{i}", "type": "condition", "conditions": [{"path": "event.n", "op": "gte", "value": 0}]}
+        for i in range(STEPS_PER_RUN)
+    ]
+    workflow = services.create_workflow(
+        name=f"bench {tag}",
+        definition={
+            "trigger": {
+                "event": "order.created",
+                "conditions": [{"path": "event.tag", "op": "equals", "value": tag}],
+            },
+            "steps": steps,
+        },
+        user=None,
+        enabled=True,
+    )
+    started = time.perf_counter()
+    with transaction.atomic():
+        for n in range(runs):
+            emit_event("order.created", {"n": n, "tag": tag}, Subject("contact", str(n), f"c{n}"))
+    _wait(
+        lambda: WorkflowRun.objects.filter(workflow=workflow, status=RunStatus.COMPLETED).count() == runs,
+        1800,
+    )
+    return runs * STEPS_PER_RUN / (time.perf_counter() - started)
+
+
+def _enroll(env: _Env, contacts: int) -> float:
+    from django.db import transaction
+
+    from heedful.governance.models import ActionPolicy
+    from heedful.governance.services import Subject
+    from heedful.workflows import services
+    from heedful.workflows.events import emit_event
+
+    ActionPolicy.objects.update_or_create(action_type="workflows.send_email", defaults={"mode": "auto"})
+    services.create_workflow(
+        name="campaign",
+        definition={
+            "trigger": {"event": "customer.onboarded", "reentry": "once_per_subject"},
+            "steps": [
+                {
+                    "id": "mail",
+                    "type": "action",
+                    "action": "send_email",
+                    "params": {"subject": "Welcome", "body": 'Hi {{ contact.first_name|default:"there" }}'},
+                }
+            ],
+        },
+        user=None,
+        enabled=True,
+    )
+    started = time.perf_counter()
+    batch = 1000
+    for first in range(0, contacts, batch):
+        with transaction.atomic():
+            for n in range(first, min(first + batch, contacts)):
+                emit_event(
+                    "customer.onboarded",
+                    {"contact": {"email": f"c{n}@example.com", "first_name": f"C{n}"}},
+                    Subject("contact", str(n), f"c{n}"),
+                )
+    _wait(lambda: len(env.sink.ids()) >= contacts, 36000)
+    return time.perf_counter() - started
+
+
+def run(contacts: int, runs: int, raw_tasks: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="heedful-bench-wf-") as tmp:
+        db_url = _fresh_database()
+        _setup(db_url, tmp)
+        for workers in (1, 2):
+            (Path(tmp) / f"w{workers}").mkdir(exist_ok=True)
+            env = _Env(Path(tmp) / f"w{workers}", db_url)
+            try:
+                _start_workers(env, workers)
+                results[f"raw_celery_tasks_per_s_{workers}_workers"] = round(_raw_celery(env, raw_tasks), 1)
+                results[f"steps_per_s_{workers}_worker{'s' if workers > 1 else ''}"] = round(
+                    _steps_per_s(runs, f"w{workers}"), 1
+                )
+                if workers == 2:
+                    elapsed = _enroll(env, contacts)
+                    results["enroll_contacts"] = contacts
+                    results["enroll_measured_s"] = round(elapsed, 1)
+                    results["enroll_100k_s"] = round(elapsed * 100_000 / contacts, 1)
+                    results["enroll_1m_extrapolated_s"] = round(elapsed * 1_000_000 / contacts, 1)
+                    results["duplicate_emails"] = len(env.sink.duplicates())
+            finally:
+                env.close()
+    results["raw_celery_tasks_per_s"] = results["raw_celery_tasks_per_s_1_workers"]
+    results["ratio_to_raw_celery"] = round(
+        results["steps_per_s_1_worker"] / results["raw_celery_tasks_per_s"], 3
+    )
+    results["ratio_to_raw_celery_2_workers"] = round(
+        results["steps_per_s_2_workers"] / results["raw_celery_tasks_per_s_2_workers"], 3
+    )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--contacts", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=300, help="runs of 10 steps for steps/s")
+    parser.add_argument("--raw-tasks", type=int, default=3000)
+    args = parser.parse_args()
+    results = run(args.contacts, args.runs, args.raw_tasks)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for key, value in results.items():
+        print(f"{key:40} {value}")
+
+
+if __name__ == "__main__":
+    main()
