@@ -30,8 +30,16 @@ ENCODERS = ("tfidf", "minilm", "hybrid")
 
 # Runs in a fresh interpreter: load one matcher, time it, report JSON on stdout.
 PROBE = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 start = time.perf_counter()
+def peak_rss_mb():
+    # VmHWM, not getrusage's ru_maxrss: after fork + exec Linux carries the parent's peak into
+    # the child's ru_maxrss, so a probe started by a 1.8 GB parent would report 1.8 GB.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from heedful.ml.faq import FaqMatcher
 enc, path, qfile, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 matcher = FaqMatcher.load(path)
@@ -62,7 +70,7 @@ if mode == "match":
 lat.sort()
 print(json.dumps({"cold_start_s": cold, "qps_batch1": b1, "qps_batch64": b64,
     "p50_ms": 1000 * lat[len(lat) // 2], "p95_ms": 1000 * lat[int(len(lat) * 0.95)],
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    "peak_rss_mb": peak_rss_mb()}))
 """
 
 
