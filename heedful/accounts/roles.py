@@ -34,10 +34,15 @@ class Perm(StrEnum):
     VIEW_PEOPLE = "view_people"
     MANAGE_PEOPLE = "manage_people"
     MANAGE_SURVEYS = "manage_surveys"
+    # Customer inbox: read and answer conversations, canned responses, one's own CSAT results.
+    WORK_INBOX = "work_inbox"
+    # Knowledge base and the team's canned responses: what the bot and everyone else say.
+    MANAGE_KNOWLEDGE = "manage_knowledge"
 
 
-_STAFF = {Perm.VIEW_CONTACTS, Perm.EDIT_CONTACTS}
+_STAFF = {Perm.VIEW_CONTACTS, Perm.EDIT_CONTACTS, Perm.WORK_INBOX}
 _MANAGING = _STAFF | {
+    Perm.MANAGE_KNOWLEDGE,
     Perm.IMPORT_CONTACTS,
     Perm.VIEW_DECISIONS,
     Perm.DECIDE_APPROVALS,

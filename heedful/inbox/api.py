@@ -14,7 +14,7 @@ from rest_framework.routers import DefaultRouter
 
 from heedful.accounts.permissions import has_perm
 from heedful.accounts.roles import Perm
-from heedful.inbox import services, shop
+from heedful.inbox import queries, services, shop
 from heedful.inbox.models import Channel, Conversation, Direction, Message, Order, Product
 
 
@@ -48,7 +48,7 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet[Conversation]):
     """Conversations, highest priority first; ``?status=open`` filters."""
 
     serializer_class = ConversationSerializer
-    permission_classes = [has_perm(Perm.VIEW_CONTACTS)]
+    permission_classes = [has_perm(Perm.WORK_INBOX)]
 
     def get_queryset(self) -> QuerySet[Conversation]:
         rows = Conversation.objects.order_by("-priority", "created_at")
@@ -69,7 +69,7 @@ class IncomingMessageViewSet(viewsets.GenericViewSet[Any], mixins.CreateModelMix
     off exactly as in chat; the response lists what the customer may see."""
 
     serializer_class = IncomingMessageSerializer
-    permission_classes = [has_perm(Perm.EDIT_CONTACTS)]
+    permission_classes = [has_perm(Perm.WORK_INBOX)]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = IncomingMessageSerializer(data=request.data)
@@ -150,8 +150,51 @@ class ProductViewSet(_UpsertViewSet):
     kind = "product"
 
 
+class CsatRowSerializer(serializers.Serializer[Any]):
+    agent = serializers.IntegerField(allow_null=True)
+    agent_name = serializers.CharField()
+    sent = serializers.IntegerField()
+    answered = serializers.IntegerField()
+    average = serializers.FloatField(allow_null=True)
+    satisfied_share = serializers.FloatField(allow_null=True)
+    response_rate = serializers.FloatField(allow_null=True)
+
+
+class CsatResultsSerializer(serializers.Serializer[Any]):
+    days = serializers.IntegerField()
+    agents = CsatRowSerializer(many=True)
+    overall = CsatRowSerializer(allow_null=True)
+
+
+class CsatResultsViewSet(viewsets.GenericViewSet[Any]):
+    """CSAT results for the last ``?days=30`` (or 90, …; 1–366) days: per agent and overall.
+
+    An agent gets only their own row and ``overall: null``; managers and the owner get all.
+    """
+
+    serializer_class = CsatResultsSerializer
+    permission_classes = [has_perm(Perm.WORK_INBOX)]
+
+    def list(self, request: Request) -> Response:
+        try:
+            days = int(request.query_params.get("days", "30"))
+        except ValueError:
+            days = 0
+        if not 1 <= days <= 366:
+            raise serializers.ValidationError({"days": "A whole number of days from 1 to 366."})
+        rows, overall = queries.csat_results(user=request.user, days=days)  # type: ignore[arg-type]
+        return Response(
+            {
+                "days": days,
+                "agents": [row.as_dict() for row in rows],
+                "overall": overall.as_dict() if overall else None,
+            }
+        )
+
+
 def register(router: DefaultRouter) -> None:
     router.register("inbox/conversations", ConversationViewSet, basename="inbox-conversation")
     router.register("inbox/messages", IncomingMessageViewSet, basename="inbox-message")
+    router.register("inbox/csat", CsatResultsViewSet, basename="inbox-csat")
     router.register("inbox/orders", OrderViewSet, basename="inbox-order")
     router.register("inbox/products", ProductViewSet, basename="inbox-product")

@@ -98,3 +98,18 @@ def data_dir() -> str:
 
 def business_name() -> str:
     return str(_get("BUSINESS_NAME", "heedful"))
+
+
+def csat_after_resolve() -> bool:
+    """Ask the customer how it went when a conversation is resolved. Turn off when a workflow
+    (the gallery's "CSAT after resolution") asks instead; either way it is asked once."""
+    return bool(_get("HEEDFUL_INBOX_CSAT_AFTER_RESOLVE", True))
+
+
+def csat_link_days() -> int:
+    """How long the rating links in a CSAT question stay valid."""
+    return int(_get("HEEDFUL_INBOX_CSAT_LINK_DAYS", 60))
+
+
+def site_url() -> str:
+    return str(_get("SITE_URL", "http://localhost:8000")).rstrip("/")

@@ -61,6 +61,28 @@ def add_to_timeline(conversation: Conversation, message: Message) -> None:
     crm.add_timeline_entry(**kwargs)
 
 
+def add_entry(
+    conversation: Conversation, *, kind: str, title: str, body: str = "", data: dict[str, Any] | None = None
+) -> None:
+    """A non-message touchpoint of a conversation (a CSAT rating) on the contact's timeline."""
+    if conversation.contact_id is None:
+        return
+    contact = Contact.objects.filter(pk=conversation.contact_id).first()
+    if contact is None:
+        return
+    crm.add_timeline_entry(
+        contact=contact,
+        kind=kind,
+        title=title[:200],
+        body=body[:2000],
+        data=data or {},
+        source="inbox",
+        automation="inbox",
+        ref_type="conversation",
+        ref_id=conversation.pk,
+    )
+
+
 def timeline_for(contact_id: int | None, limit: int = 30) -> list[Any]:
     """The contact's recent timeline for the agent's side panel."""
     if contact_id is None:

@@ -292,3 +292,36 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.url}"
+
+
+class CsatRequest(models.Model):
+    """The "how did it go?" question for one resolved conversation, and its answer.
+
+    One per conversation (the question is asked once); answering again updates the rating and
+    comment in place. ``agent`` is whoever held the conversation when it was asked, so results
+    stay with the person who did the work even if the conversation is reassigned later.
+    """
+
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="csat")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decision = models.ForeignKey(
+        "governance.DecisionRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(rating__isnull=True) | models.Q(rating__gte=1, rating__lte=5),
+                name="inbox_csat_rating_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"CSAT #{self.conversation_id}: {self.rating or '-'}"

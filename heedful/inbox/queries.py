@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from heedful.accounts.models import User
+from heedful.accounts.roles import Perm
 from heedful.inbox import contacts
-from heedful.inbox.models import CannedResponse, Conversation, Direction, Message, Order, Status
+from heedful.inbox.models import CannedResponse, Conversation, CsatRequest, Direction, Message, Order, Status
 
 FILTERS = {
     "open": ("Needs a person", {"status": Status.OPEN}),
@@ -73,3 +75,102 @@ def conversation_context(conversation: Conversation) -> ConversationContext:
         first_response_breached=conversation.first_response_breached(now),
         resolution_breached=conversation.resolution_breached(now),
     )
+
+
+# --- customer satisfaction -------------------------------------------------------------------
+
+
+@dataclass
+class CsatRow:
+    """CSAT results for one agent (or everyone: ``agent`` None) over a window."""
+
+    agent: User | None
+    label: str
+    sent: int
+    answered: int
+    average: float | None
+    satisfied_share: float | None
+    response_rate: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent.pk if self.agent else None,
+            "agent_name": self.label,
+            "sent": self.sent,
+            "answered": self.answered,
+            "average": self.average,
+            "satisfied_share": self.satisfied_share,
+            "response_rate": self.response_rate,
+        }
+
+
+def sees_team_results(user: User) -> bool:
+    """Managers and the owner see everyone's CSAT; an agent sees their own only (privacy)."""
+    return user.can(Perm.VIEW_DECISIONS)
+
+
+def _csat_row(agent: User | None, label: str, sent: int, answered: int, total: int, happy: int) -> CsatRow:
+    return CsatRow(
+        agent=agent,
+        label=label,
+        sent=sent,
+        answered=answered,
+        average=round(total / answered, 2) if answered else None,
+        satisfied_share=round(happy / answered, 3) if answered else None,
+        response_rate=round(answered / sent, 3) if sent else None,
+    )
+
+
+def csat_results(
+    *, user: User, days: int, now: datetime | None = None
+) -> tuple[list[CsatRow], CsatRow | None]:
+    """Per-agent rows and the overall row for questions sent in the last ``days`` days.
+
+    An agent gets only their own row and no overall row; managers and the owner get every
+    agent (``None`` for conversations nobody held) and the total. Counts are of questions
+    sent in the window; the average and share satisfied are over the answered ones.
+    """
+    from heedful.inbox.csat import SATISFIED_FROM
+
+    since = (now or timezone.now()) - timedelta(days=days)
+    asked = CsatRequest.objects.filter(sent_at__gte=since)
+    if not sees_team_results(user):
+        asked = asked.filter(agent=user)
+    grouped = (
+        asked.values("agent")
+        .annotate(
+            sent=Count("id"),
+            answered=Count("id", filter=Q(rating__isnull=False)),
+            total=Sum("rating", default=0),
+            happy=Count("id", filter=Q(rating__gte=SATISFIED_FROM)),
+        )
+        .order_by("agent")
+    )
+    agents = {u.pk: u for u in User.objects.filter(pk__in=[g["agent"] for g in grouped if g["agent"]])}
+    rows = []
+    for g in grouped:
+        agent = agents.get(g["agent"])
+        label = agent.display_name if agent else "Nobody (unassigned)"
+        rows.append(_csat_row(agent, label, g["sent"], g["answered"], g["total"], g["happy"]))
+    rows.sort(key=lambda r: (r.agent is None, r.label.lower()))
+    if not sees_team_results(user):
+        if not rows:
+            rows = [_csat_row(user, user.display_name, 0, 0, 0, 0)]
+        return rows, None
+    overall = _csat_row(
+        None,
+        "Everyone",
+        sum(r.sent for r in rows),
+        sum(r.answered for r in rows),
+        sum(g["total"] for g in grouped),
+        sum(g["happy"] for g in grouped),
+    )
+    return rows, overall
+
+
+def csat_comments(*, user: User, limit: int = 20) -> QuerySet[CsatRequest]:
+    """The latest answers with a comment, within what ``user`` may see."""
+    rows = CsatRequest.objects.exclude(comment="").select_related("agent", "conversation")
+    if not sees_team_results(user):
+        rows = rows.filter(agent=user)
+    return rows.order_by("-answered_at")[:limit]

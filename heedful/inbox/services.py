@@ -187,7 +187,7 @@ def _let_bot_respond(conversation: Conversation, message: Message, earlier: list
     text = decision.text
     if decision.kind == "answer" and not is_chat:
         text += EMAIL_FEEDBACK_FOOTER
-    reply = _post_outgoing(
+    reply = post_outgoing(
         conversation,
         author_kind=Author.BOT,
         body=text,
@@ -282,7 +282,7 @@ def hand_off(
     conversation.waiting_since = conversation.waiting_since or now
     if conversation.assignee_id is None and conf.round_robin():
         conversation.assignee = next_agent()
-    notice = _post_outgoing(
+    notice = post_outgoing(
         conversation,
         author_kind=Author.BOT,
         body=_handoff_text(decision_data, conversation.first_response_due_at, now),
@@ -329,7 +329,7 @@ def record_feedback(*, conversation: Conversation, message_id: int, choice: str)
 # --- outgoing messages and agents ------------------------------------------------------------
 
 
-def _post_outgoing(
+def post_outgoing(
     conversation: Conversation,
     *,
     author_kind: str,
@@ -383,7 +383,7 @@ def reply_as_agent(
 ) -> Message:
     """A person answers: the bot falls silent in this conversation until handed back."""
     now = timezone.now()
-    message = _post_outgoing(conversation, author_kind=Author.AGENT, body=body.strip(), user=user)
+    message = post_outgoing(conversation, author_kind=Author.AGENT, body=body.strip(), user=user)
     if faq_entry_id is not None:
         knowledge.count_answered_by_hand(entry_id=faq_entry_id)
     conversation.human_has_replied = True
@@ -480,6 +480,10 @@ def resolve_conversation(*, conversation: Conversation, user: User) -> Conversat
         action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
     )
     webhooks.emit("conversation.resolved", conversation)
+    if conf.csat_after_resolve():
+        from heedful.inbox.tasks import send_csat_task
+
+        transaction.on_commit(lambda: send_csat_task.delay(conversation.pk))
     return conversation
 
 
@@ -535,7 +539,7 @@ def send_order_update(order: Order, event: str, *, key: str = "") -> Message | N
         output_summary=f"Told the customer that order {order.number} is {event}",
         factors=[{"text": f"order event: {event}", "weight": 1.0}],
     )
-    message = _post_outgoing(conversation, author_kind=Author.SYSTEM, body=body, decision=record)
+    message = post_outgoing(conversation, author_kind=Author.SYSTEM, body=body, decision=record)
     conversation.status = Status.RESOLVED
     conversation.resolved_at = timezone.now()
     conversation.save(update_fields=["status", "resolved_at", "updated_at"])

@@ -56,3 +56,13 @@ def deliver_due_webhooks_task() -> int:
     for delivery_id in ids:
         deliver_webhook_task.delay(delivery_id)
     return len(ids)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=6, acks_late=True)
+def send_csat_task(conversation_id: int) -> bool:
+    """Ask how it went, after resolution; a repeat (or a reopened conversation) sends nothing."""
+    from heedful.inbox.csat import send_csat_request
+    from heedful.inbox.models import Conversation
+
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    return bool(conversation and send_csat_request(conversation))

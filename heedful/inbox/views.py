@@ -7,7 +7,7 @@ list refreshes itself every few seconds, so new messages appear without reloadin
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -15,13 +15,13 @@ from django.views.decorators.http import require_POST
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.inbox import queries, services
+from heedful.inbox import csat, queries, services
 from heedful.inbox.forms import NoteForm, ReplyForm
 from heedful.inbox.models import Conversation
 from heedful.knowledge.matching import suggest_entries
 
 
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def inbox_list(request: AuthedRequest) -> HttpResponse:
     view = request.GET.get("view", "open")
     mine = request.GET.get("mine") == "1"
@@ -34,7 +34,7 @@ def inbox_list(request: AuthedRequest) -> HttpResponse:
     )
 
 
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     context = queries.conversation_context(conversation)
@@ -52,7 +52,7 @@ def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     )
 
 
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def conversation_messages(request: AuthedRequest, pk: int) -> HttpResponse:
     """The message list alone, polled by htmx for live updates."""
     conversation = get_object_or_404(Conversation, pk=pk)
@@ -60,7 +60,7 @@ def conversation_messages(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def reply(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     form = ReplyForm(request.POST)
@@ -77,7 +77,7 @@ def reply(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def note(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     form = NoteForm(request.POST)
@@ -89,7 +89,7 @@ def note(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def hand_back(request: AuthedRequest, pk: int) -> HttpResponse:
     services.hand_back_to_bot(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
     messages.success(request, _("The bot answers this conversation again."))
@@ -97,14 +97,14 @@ def hand_back(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def take(request: AuthedRequest, pk: int) -> HttpResponse:
     services.take_over(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
     return redirect("inbox:conversation", pk=pk)
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def resolve(request: AuthedRequest, pk: int) -> HttpResponse:
     services.resolve_conversation(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
     messages.success(request, _("Resolved."))
@@ -112,7 +112,7 @@ def resolve(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def tag(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     services.tag_conversation(conversation=conversation, tag=request.POST.get("tag", ""), user=request.user)
@@ -120,10 +120,72 @@ def tag(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def assign(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     assignee_id = request.POST.get("assignee") or None
     assignee = get_object_or_404(User, pk=assignee_id, is_active=True) if assignee_id else None
     services.assign_conversation(conversation=conversation, assignee=assignee, user=request.user)
     return redirect("inbox:conversation", pk=pk)
+
+
+# --- customer satisfaction -------------------------------------------------------------------
+
+REPORT_WINDOWS = (30, 90)
+
+
+@require(Perm.WORK_INBOX)
+def report(request: AuthedRequest) -> HttpResponse:
+    """CSAT per agent and overall for the last 30 and 90 days; an agent sees only their own."""
+    windows = []
+    for days in REPORT_WINDOWS:
+        rows, overall = queries.csat_results(user=request.user, days=days)
+        windows.append({"days": days, "rows": rows, "overall": overall})
+    return render(
+        request,
+        "inbox/report.html",
+        {
+            "windows": windows,
+            "team": queries.sees_team_results(request.user),
+            "comments": queries.csat_comments(user=request.user),
+        },
+    )
+
+
+def csat_page(request: HttpRequest, token: str, rating: int | None = None) -> HttpResponse:
+    """Public: a rating link from the CSAT question opens here (and records the click);
+    the form adds a comment or changes the rating. The signed token is the only key."""
+    question = csat.request_for_token(token)
+    if question is None:
+        return render(request, "inbox/csat.html", {"invalid": True}, status=404)
+    error = ""
+    saved = False
+    if request.method == "POST":
+        try:
+            chosen = int(request.POST.get("rating", ""))
+        except ValueError:
+            chosen = 0
+        try:
+            question = csat.record_csat_answer(
+                request=question, rating=chosen, comment=request.POST.get("comment", "")
+            )
+            saved = True
+        except csat.CsatError as exc:
+            error = str(exc)
+    elif rating is not None and request.method == "GET":
+        try:
+            question = csat.record_csat_answer(request=question, rating=rating)
+        except csat.CsatError as exc:
+            error = str(exc)
+    return render(
+        request,
+        "inbox/csat.html",
+        {
+            "question": question,
+            "token": token,
+            "ratings": sorted(csat.RATINGS.items(), reverse=True),
+            "error": error,
+            "saved": saved,
+        },
+        status=400 if error else 200,
+    )

@@ -15,7 +15,7 @@ from heedful.knowledge import queries, services
 from heedful.knowledge.models import Article, FaqEntry
 
 
-@require(Perm.VIEW_CONTACTS)
+@require(Perm.WORK_INBOX)
 def entry_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
@@ -29,7 +29,7 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
 
 
 @require_POST
-@require(Perm.EDIT_CONTACTS)
+@require(Perm.MANAGE_KNOWLEDGE)
 def import_csv(request: AuthedRequest) -> HttpResponse:
     upload = request.FILES.get("file")
     if upload is None:

@@ -65,13 +65,21 @@ def test_the_page_lists_entries_customers_marked_unhelpful_or_agents_answer_by_h
     assert fine.pk not in [e.pk for e in response.context["attention"]]
 
 
-def test_an_agent_imports_a_csv_from_the_page(agent_client):
+def test_a_manager_imports_a_csv_from_the_page(manager_client):
     upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode("utf-8-sig"), content_type="text/csv")
 
-    response = agent_client.post("/knowledge/import/", {"file": upload})
+    response = manager_client.post("/knowledge/import/", {"file": upload})
 
     assert response.status_code == 302
     assert FaqEntry.objects.count() == 2
+
+
+def test_agents_read_the_knowledge_base_but_do_not_import(agent_client):
+    upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode(), content_type="text/csv")
+
+    assert agent_client.get("/knowledge/").status_code == 200
+    assert agent_client.post("/knowledge/import/", {"file": upload}).status_code == 403
+    assert FaqEntry.objects.count() == 0
 
 
 def test_employees_cannot_import(employee_client):
