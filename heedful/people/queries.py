@@ -62,10 +62,12 @@ def holidays_for(region: str, start: date, end: date) -> set[date]:
 
 
 def policy_of(leave_type: LeaveType) -> leave_math.Policy:
+    # Decimal(str(...)): a type created in code with ``accrual_days=2`` holds an int until reloaded.
+    cap = leave_type.carry_over_cap
     return leave_math.Policy(
-        accrual_days=leave_type.accrual_days,
+        accrual_days=Decimal(str(leave_type.accrual_days)),
         accrual_period=leave_type.accrual_period,
-        carry_over_cap=leave_type.carry_over_cap,
+        carry_over_cap=None if cap is None else Decimal(str(cap)),
         allow_negative=leave_type.allow_negative,
     )
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from heedful.accounts.models import User
 from heedful.accounts.roles import Perm
-from heedful.governance.services import record_audit
+from heedful.governance.services import Subject, record_audit
 from heedful.people import leave_math, queries
 from heedful.people.links import LinkError, read_decision_token
 from heedful.people.models import (
@@ -28,7 +28,9 @@ from heedful.people.models import (
     OnboardingTask,
     OnboardingTemplate,
     TaskOwner,
+    Team,
 )
+from heedful.workflows.events import emit_event
 
 
 class LeaveError(Exception):
@@ -37,6 +39,64 @@ class LeaveError(Exception):
 
 class OnboardingError(Exception):
     """An onboarding change that is not possible; the message is shown as it is."""
+
+
+class PeopleError(Exception):
+    """An employee change that is not allowed; the message is shown as it is."""
+
+
+@transaction.atomic
+def hire_employee(
+    *,
+    first_name: str,
+    email: str,
+    start_date: date,
+    last_name: str = "",
+    job_title: str = "",
+    team: Team | None = None,
+    region: str = "",
+    user: User | None = None,
+    automation: str = "",
+) -> Employee:
+    """Add an employee with a start date; workflows hear ``employee.hired`` (e.g. to welcome them)."""
+    if user is not None and not user.can(Perm.MANAGE_PEOPLE):
+        raise PeopleError("Only HR can add employees.")
+    email = email.strip().lower()
+    if Employee.objects.filter(email__iexact=email).exists():
+        raise PeopleError(f"{email} already belongs to an employee.")
+    employee = Employee.objects.create(
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email,
+        job_title=job_title.strip(),
+        team=team,
+        start_date=start_date,
+        region=region,
+    )
+    record_audit(
+        action="people.hire",
+        user=user,
+        automation="" if user else (automation or "people"),
+        obj=employee,
+        summary=f"{employee} joins {team or 'no team'} on {start_date}",
+        changes={"start_date": [None, start_date.isoformat()], "team": [None, str(team or "")]},
+    )
+    emit_event(
+        "employee.hired",
+        {
+            "employee": {
+                "id": employee.pk,
+                "email": employee.email,
+                "first_name": employee.first_name,
+                "job_title": employee.job_title,
+                "team": team.name if team else "",
+                "start_date": start_date.isoformat(),
+            }
+        },
+        Subject.of(employee, "employee"),
+        source=automation or "people",
+    )
+    return employee
 
 
 def _new_nonce() -> str:
@@ -106,12 +166,36 @@ def request_leave(
         summary=f"{employee} asked for {days} days of {leave_type} ({start_date} – {end_date})",
         changes={"status": [None, LeaveStatus.PENDING], "days": [None, str(days)]},
     )
+    _emit_leave_requested(request)
     if not leave_type.approval_steps:
         _finish(request, LeaveStatus.APPROVED)
         _notify(request.pk, "approved")
     else:
         _notify(request.pk, "decide")
     return request
+
+
+def _emit_leave_requested(request: LeaveRequest) -> None:
+    """The workflow event: enough to route or remind, nothing about why (the note stays here)."""
+    approvers = queries.approvers_for(request, request.step_kind) if request.leave_type.approval_steps else []
+    employee = request.employee
+    emit_event(
+        "leave.requested",
+        {
+            "employee": {"id": employee.pk, "first_name": employee.first_name},
+            "leave": {
+                "id": request.pk,
+                "type": request.leave_type.name,
+                "days": float(request.days),
+                "start_date": request.start_date.isoformat(),
+                "end_date": request.end_date.isoformat(),
+                "approval_levels": len(request.leave_type.approval_steps),
+                "approver_email": approvers[0].email if approvers else "",
+            },
+        },
+        Subject.of(employee, "employee"),
+        source="people",
+    )
 
 
 def _finish(request: LeaveRequest, status: str) -> None:

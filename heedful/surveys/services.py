@@ -18,6 +18,7 @@ from heedful.people.models import Employee
 from heedful.surveys import instruments
 from heedful.surveys.models import DEFAULT_K, Answer, Participation, Recurrence, Response, Survey, SurveyRound
 from heedful.surveys.queries import tenure_band
+from heedful.workflows.events import emit_event
 
 STEP = {
     Recurrence.WEEKLY: timedelta(weeks=1),
@@ -138,6 +139,16 @@ def submit_response(
     for row in rows:
         row.response = response
     Answer.objects.bulk_create(rows)
+    # Only that the round got one more response: no person, team, band, value or comment, and
+    # no subject, so a workflow (or whoever reads its event log) learns nothing about the answer.
+    emit_event(
+        "survey.answered",
+        {
+            "survey": {"id": survey_round.survey_id, "title": survey_round.survey.title},
+            "round": {"id": survey_round.pk, "number": survey_round.number},
+        },
+        source="surveys",
+    )
 
 
 def due_surveys(today: date) -> list[Survey]:

@@ -125,26 +125,44 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "employee.hired",
         "An employee was added with a start date.",
-        "people.services",
+        "people.services.hire_employee",
         "employee",
-        {"employee": {"id": 4, "email": "eli@example.com", "first_name": "Eli", "start_date": "2026-12-01"}},
+        {
+            "employee": {
+                "id": 4,
+                "email": "eli@example.com",
+                "first_name": "Eli",
+                "job_title": "Packer",
+                "team": "Packing",
+                "start_date": "2026-12-01",
+            }
+        },
     ),
     EventSpec(
         "leave.requested",
-        "An employee asked for leave.",
-        "people.services",
+        "An employee asked for leave (the note stays private; approver_email is the first level's).",
+        "people.services.request_leave",
         "employee",
         {
             "employee": {"id": 4, "first_name": "Eli"},
-            "leave": {"id": 9, "type": "vacation", "days": 3, "approver_email": "max@example.com"},
+            "leave": {
+                "id": 9,
+                "type": "Annual leave",
+                "days": 2.5,
+                "start_date": "2026-12-14",
+                "end_date": "2026-12-16",
+                "approval_levels": 2,
+                "approver_email": "max@example.com",
+            },
         },
     ),
     EventSpec(
         "survey.answered",
-        "A survey response arrived (anonymous surveys send no person, only the survey).",
-        "surveys.services",
+        "A pulse survey round got one more response. Answers are anonymous: the event names no "
+        "person, team, tenure band, score or comment, and has no subject.",
+        "surveys.services.submit_response",
         "",
-        {"survey": {"id": 2, "kind": "csat"}, "score": 4},
+        {"survey": {"id": 2, "title": "Monthly pulse"}, "round": {"id": 7, "number": 3}},
     ),
     EventSpec(
         "prediction.risk_high",
