@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,8 @@ from django.utils.translation import gettext as _
 
 from heedful.crm.importing import ImportReport, ParsedRow, export_contacts_csv, run_import
 from heedful.crm.models import Company, Contact, Note, Tag, TimelineEntry, TimelineKind
-from heedful.governance.services import record_audit
+from heedful.governance.services import Subject, record_audit
+from heedful.workflows.events import emit_event, emit_events, was_emitted
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -32,11 +34,14 @@ __all__ = [
     "ImportReport",
     "add_note",
     "add_timeline_entry",
+    "capture_lead",
     "create_company",
     "create_contact",
+    "event_contact",
     "export_contacts_csv",
     "find_or_create_contact_by_email",
     "import_contacts_csv",
+    "mark_customer_onboarded",
     "normalise_email",
     "start_contact_export",
     "tag_contact",
@@ -60,6 +65,15 @@ def normalise_email(email: str) -> str:
     case-insensitively in practice, and one person must not become two contacts.
     """
     return email.strip().lower()
+
+
+def event_contact(contact: Contact) -> dict[str, Any]:
+    """A contact as workflow events carry it (the ``contact`` key in workflows/catalogue.py)."""
+    return {"id": contact.pk, "email": contact.email, "first_name": contact.first_name}
+
+
+def _about(contact: Contact) -> Subject:
+    return Subject.of(contact, "contact")
 
 
 def _checked_email(email: str, *, required: bool = False) -> str:
@@ -174,6 +188,12 @@ def create_contact(
     )
     _append(
         contact, TimelineKind.SYSTEM, _("Contact created"), source="crm", user=user, automation=automation
+    )
+    emit_event(
+        "contact.created",
+        {"contact": event_contact(contact), "source": source},
+        _about(contact),
+        source=automation or "crm",
     )
     return contact
 
@@ -385,6 +405,94 @@ def add_note(
     return note
 
 
+@dataclass(frozen=True)
+class Lead:
+    """A captured lead: the contact, and the timeline entry that records the capture (its id)."""
+
+    contact: Contact
+    id: int
+    source: str
+    score: int | None
+
+
+@transaction.atomic
+def capture_lead(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    phone: str = "",
+    company_name: str = "",
+    source: str = "web_form",
+    score: int | None = None,
+    user: User | None = None,
+    automation: str = "",
+) -> Lead:
+    """Record that someone showed interest (a form, the API); emits ``lead.created``.
+
+    The person becomes (or already is) a contact; the capture is a "lead" entry on their
+    timeline, whose id is the lead's id until leads get a model of their own (C6). A
+    contact can be captured again later (another form): each capture is a new lead.
+    """
+    if score is not None and not 0 <= score <= 100:
+        raise ValidationError({"score": _("A lead score is from 0 to 100.")})
+    contact, _created = find_or_create_contact_by_email(
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        phone=phone,
+        company_name=company_name,
+        source=source,
+        user=user,
+        automation=automation,
+    )
+    entry = _append(
+        contact,
+        TimelineKind.LEAD,
+        _("Lead captured (%(source)s)") % {"source": source},
+        data={"source": source, "score": score},
+        source="crm",
+        user=user,
+        automation=automation,
+    )
+    emit_event(
+        "lead.created",
+        {"contact": event_contact(contact), "lead": {"id": entry.pk, "source": source, "score": score}},
+        _about(contact),
+        source=automation or "crm",
+    )
+    return Lead(contact=contact, id=entry.pk, source=source, score=score)
+
+
+@transaction.atomic
+def mark_customer_onboarded(
+    *, contact: Contact, reason: str, source: str = "", user: User | None = None, automation: str = ""
+) -> bool:
+    """The contact became a customer (first order, signed contract); emits ``customer.onboarded``.
+
+    Once per contact, ever: True the first time, False (and nothing written) after.
+    """
+    key = f"customer.onboarded:{contact.pk}"
+    if was_emitted(key):
+        return False
+    _append(
+        contact,
+        TimelineKind.SYSTEM,
+        _("Became a customer: %(reason)s") % {"reason": reason},
+        source="crm",
+        user=user,
+        automation=automation,
+    )
+    emit_event(
+        "customer.onboarded",
+        {"contact": event_contact(contact), "reason": reason, "source": source},
+        _about(contact),
+        source=automation or "crm",
+        idempotency_key=key,
+    )
+    return True
+
+
 @transaction.atomic
 def tag_contact(*, contact: Contact, tag_name: str, user: User | None = None, automation: str = "") -> bool:
     """Tag the contact (creating the tag when new); True if it was not tagged before."""
@@ -532,6 +640,14 @@ def _write_import_rows(rows: list[ParsedRow], *, user: User) -> tuple[int, int]:
             **{name: getattr(contact, name) for name in UPDATED_ON_IMPORT}, updated_at=now
         )
     by_email = {**existing, **_contacts_by_email([r.email for r in new])}
+    emit_events(
+        "contact.created",
+        (
+            ({"contact": event_contact(by_email[r.email]), "source": "csv"}, _about(by_email[r.email]))
+            for r in new
+        ),
+        source="crm.import",
+    )
     links = [
         Contact.tags.through(contact_id=by_email[r.email].pk, tag_id=tags[name.lower()].pk)
         for r in rows

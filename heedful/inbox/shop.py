@@ -1,7 +1,17 @@
-"""Orders and products from the shop system: CSV import, upsert (REST API and webhook).
+"""Orders and products from the shop system: CSV import, upsert (REST API and webhook), and
+a person changing an order's status on the orders page.
 
-An order whose status moves to shipped, delayed or delivered tells its customer, once per
-change, through ``services.send_order_update`` (the workflow action will call the same service).
+Every change goes through ``upsert_order`` and emits the catalogue's events in its
+transaction: ``order.created`` for a new order (and ``customer.onboarded`` for a customer's
+first), and ``order.shipped`` / ``order.delayed`` / ``order.delivered`` when the status moves
+there. The order's customer becomes a contact if they were not one, so the events are about
+a contact.
+
+Who tells the customer: a workflow when an enabled one starts on that event (the gallery's
+"Order shipped: tell the customer" and friends), otherwise the built-in
+``services.send_order_update``. The choice is made per event inside the transaction, so
+one change is told once, never by both. A CSV import is history and tells nobody: its
+events carry ``"source": "csv-import"``, which the gallery's order templates skip.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ import io
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -21,15 +31,24 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from heedful.governance.services import record_audit
+from heedful.crm import services as crm
+from heedful.crm.models import Contact
+from heedful.governance.services import Subject, record_audit
 from heedful.inbox import services
 from heedful.inbox.models import Order, OrderStatus, Product
+from heedful.workflows.events import emit_event, has_enabled_listener
+
+if TYPE_CHECKING:
+    from heedful.accounts.models import User
 
 ANNOUNCED = {
     OrderStatus.SHIPPED: "shipped",
     OrderStatus.DELAYED: "delayed",
     OrderStatus.DELIVERED: "delivered",
 }
+# What a person may set on the orders page (the rest comes from the shop system).
+SETTABLE = (OrderStatus.SHIPPED, OrderStatus.DELAYED, OrderStatus.DELIVERED)
+IMPORT_SOURCE = "csv-import"
 
 
 def _text(data: Mapping[str, Any], key: str, limit: int) -> str:
@@ -74,9 +93,60 @@ def _order_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def order_payload(order: Order, contact: Contact, source: str) -> dict[str, Any]:
+    """An order event's payload; its keys are the catalogue's (heedful/workflows/catalogue.py)."""
+    return {
+        "contact": crm.event_contact(contact),
+        "order": {
+            "id": order.pk,
+            "number": order.number,
+            "status": order.status,
+            "total": f"{Decimal(order.total):.2f}",
+            "carrier": order.carrier,
+            "tracking_url": order.tracking_url,
+            "new_eta": order.expected_delivery.isoformat() if order.expected_delivery else "",
+        },
+        "source": source,
+    }
+
+
+def _emit_order_events(
+    order: Order, *, before: str | None, source: str, announce: bool, user: User | None
+) -> None:
+    contact, _new = crm.find_or_create_contact_by_email(
+        email=order.customer_email, name=order.customer_name, source="shop", user=user, automation=source
+    )
+    payload = order_payload(order, contact, source)
+    about = Subject.of(contact, "contact")
+    if before is None:
+        emit_event("order.created", payload, about, source=source)
+        if not Order.objects.filter(customer_email=order.customer_email).exclude(pk=order.pk).exists():
+            crm.mark_customer_onboarded(
+                contact=contact,
+                reason=f"first order {order.number}",
+                source=source,
+                user=user,
+                automation=source,
+            )
+    word = ANNOUNCED.get(OrderStatus(order.status))
+    # A new order that arrives already delivered is history, not news.
+    if word is None or (before is None and word == "delivered"):
+        return
+    name = f"order.{word}"
+    emit_event(name, payload, about, source=source)
+    if announce and not has_enabled_listener(name):
+        services.send_order_update(order, word, key=f"{order.number}:{word}:{timezone.now().isoformat()}")
+
+
 @transaction.atomic
-def upsert_order(data: Mapping[str, Any], *, source: str, announce: bool = True) -> tuple[Order, bool]:
-    """Create or update the order ``data["number"]``; returns (order, created)."""
+def upsert_order(
+    data: Mapping[str, Any], *, source: str, announce: bool = True, user: User | None = None
+) -> tuple[Order, bool]:
+    """Create or update the order ``data["number"]``; returns (order, created).
+
+    A status change emits its event; ``announce=False`` (an import of history) keeps the
+    built-in email quiet as well.
+    """
     number = _text(data, "number", 64).upper()
     if not number:
         raise ValidationError("An order needs a number")
@@ -86,18 +156,48 @@ def upsert_order(data: Mapping[str, Any], *, source: str, announce: bool = True)
     if before != order.status:
         record_audit(
             action="inbox.order.upsert",
-            automation=source,
+            user=user,
+            automation="" if user else source,
             obj=order,
             changes={"status": [before, order.status]},
         )
-        event = ANNOUNCED.get(OrderStatus(order.status))
-        # A webhook sent twice carries the same status and so announces nothing the second time;
-        # a new order that arrives already delivered is history, not news.
-        if announce and event and (before is not None or event != "delivered"):
-            services.send_order_update(
-                order, event, key=f"{order.number}:{event}:{timezone.now().isoformat()}"
-            )
+        # A webhook sent twice carries the same status and so emits nothing the second time.
+        _emit_order_events(order, before=before, source=source, announce=announce, user=user)
     return order, created
+
+
+@transaction.atomic
+def set_order_status(
+    order: Order,
+    status: str,
+    *,
+    user: User,
+    carrier: str = "",
+    tracking_url: str = "",
+    expected_delivery: date | None = None,
+) -> Order:
+    """A person marks an order shipped, delayed or delivered (the orders page); the same
+    path as the shop's webhook, so the customer is told exactly as they would be then."""
+    if status not in SETTABLE:
+        raise ValidationError(
+            f"An order can be marked {', '.join(str(s) for s in SETTABLE)} here, not {status!r}"
+        )
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    data: dict[str, Any] = {
+        "number": locked.number,
+        "customer_email": locked.customer_email,
+        "customer_name": locked.customer_name,
+        "postcode": locked.postcode,
+        "status": status,
+        "carrier": carrier.strip() or locked.carrier,
+        "tracking_url": tracking_url.strip() or locked.tracking_url,
+        "expected_delivery": (expected_delivery or locked.expected_delivery or "")
+        and str(expected_delivery or locked.expected_delivery),
+        "total": locked.total,
+        "placed_at": locked.placed_at.isoformat(),
+    }
+    updated, _created = upsert_order(data, source="orders-page", user=user)
+    return updated
 
 
 @transaction.atomic
@@ -121,7 +221,7 @@ def upsert_product(data: Mapping[str, Any], *, source: str) -> tuple[Product, bo
 
 
 @transaction.atomic
-def import_orders_csv(*, text: str, source: str = "csv-import") -> int:
+def import_orders_csv(*, text: str, source: str = IMPORT_SOURCE) -> int:
     """Columns: number, customer_email, customer_name, postcode, status, carrier, tracking_url,
     expected_delivery, total, placed_at. Importing history never emails customers."""
     count = 0

@@ -28,6 +28,22 @@ class EventSpec:
 
 _CONTACT = {"contact": {"id": 12, "email": "rosa@example.com", "first_name": "Rosa"}}
 
+
+def _order(status: str) -> dict[str, Any]:
+    # Every order event carries the whole order, so a condition on ``event.order.total`` works
+    # whichever event started the run. ``source`` says where the change came from: a CSV
+    # import of history is "csv-import", which the gallery's order templates leave alone.
+    return {
+        "id": 5,
+        "number": "A-1001",
+        "status": status,
+        "total": "42.50",
+        "carrier": "DHL",
+        "tracking_url": "https://track.example/A-1001",
+        "new_eta": "2026-12-03",
+    }
+
+
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "contact.created",
@@ -39,7 +55,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         "lead.created",
         "A new lead was captured.",
-        "crm.services",
+        "crm.services.capture_lead",
         "contact",
         {**_CONTACT, "lead": {"id": 3, "source": "web_form", "score": 62}},
     ),
@@ -52,47 +68,39 @@ EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         "customer.onboarded",
-        "A customer became active (first order or signed contract); onboarding journeys start here.",
-        "crm.services",
+        "A contact became a customer (first order or signed contract), once per contact; "
+        "onboarding journeys start here.",
+        "crm.services.mark_customer_onboarded",
         "contact",
-        _CONTACT,
+        {**_CONTACT, "reason": "first order A-1001", "source": "shop-webhook"},
     ),
     EventSpec(
         "order.created",
-        "An order was imported or placed.",
-        "orders import / webhook",
+        "An order was placed (shop webhook, API, CSV import or by hand).",
+        "inbox.shop.upsert_order",
         "contact",
-        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "created", "total": "42.50"}},
+        {**_CONTACT, "order": _order("placed"), "source": "shop-webhook"},
     ),
     EventSpec(
         "order.shipped",
         "An order left the warehouse.",
-        "orders import / webhook",
+        "inbox.shop.upsert_order / set_order_status",
         "contact",
-        {
-            **_CONTACT,
-            "order": {
-                "id": 5,
-                "number": "A-1001",
-                "status": "shipped",
-                "carrier": "DHL",
-                "tracking_url": "https://track.example/A-1001",
-            },
-        },
+        {**_CONTACT, "order": _order("shipped"), "source": "shop-webhook"},
     ),
     EventSpec(
         "order.delayed",
         "An order will arrive later than promised.",
-        "orders import / webhook",
+        "inbox.shop.upsert_order / set_order_status",
         "contact",
-        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "delayed", "new_eta": "2026-12-03"}},
+        {**_CONTACT, "order": _order("delayed"), "source": "shop-webhook"},
     ),
     EventSpec(
         "order.delivered",
-        "An order was delivered.",
-        "orders import / webhook",
+        "An order was delivered (an order that arrives already delivered is history: no event).",
+        "inbox.shop.upsert_order / set_order_status",
         "contact",
-        {**_CONTACT, "order": {"id": 5, "number": "A-1001", "status": "delivered"}},
+        {**_CONTACT, "order": _order("delivered"), "source": "shop-webhook"},
     ),
     EventSpec(
         "conversation.created",
