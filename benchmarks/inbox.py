@@ -7,9 +7,19 @@
 * Inbound: raw emails (plain, HTML, replies, order questions, FAQ questions) parsed, threaded,
   triaged, answered or handed off by the bot, and stored (``mail_in.ingest_email``), one after
   another, on a fresh SQLite file and on a fresh PostgreSQL database.
-* Chat: the embedded mode (waitress, 8 threads, SQLite in WAL) in its own process; 50 visitors
-  on loopback, each sending questions one after another; the latency is from sending a message
-  to having the bot's answer in hand (the answer comes back in the same response).
+* Chat: the embedded mode (waitress with the thread count ``heedful up`` uses, SQLite in WAL) in
+  its own process, driven over loopback by 50 visitors, each a thread with its own keep-alive
+  connection, as the widget behaves: the visitors arrive spread over the first think time, start
+  a session, then send a question, read the answer and "think" for a random pause (uniform
+  between half and one and a half times ``--think-ms``, 5 s by default) before the next one;
+  while thinking they poll for new messages every 2 s, as widget.js does. The questions are
+  varied phrasings (not the FAQ's own wording), stock and order-status questions, so no cache
+  keyed on the text can make the numbers look better than they are; before the run the server
+  keeps only those its bot answers (a hand-off would silence the bot for that visitor).
+  "Answer visible" is the moment the POST's response, which carries the bot's answer, has
+  been read in full: that is when the widget renders it. ``--think-ms 0`` is the stress row:
+  every visitor sends again the moment its answer arrives, which measures capacity, not what
+  a visitor feels.
 
 Each measurement runs in a child process with its own data directory, because Django's
 settings (the database) are fixed per process. PostgreSQL is skipped (null) when unreachable.
@@ -20,7 +30,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -28,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +104,35 @@ QUESTIONS = [
     "can I pay with paypal",
     "What are your opening hours?",
 ]
+# What the chat visitors ask: phrasings the FAQ does not contain word for word, and questions
+# answered from product and order data. The server keeps those its bot answers (see above).
+CHAT_QUESTIONS = [
+    "how long will delivery take to Munich?",
+    "when would my tea arrive if I order today",
+    "how many days does shipping usually take",
+    "do you deliver to Switzerland?",
+    "can you ship my order to Vienna, Austria",
+    "which countries do you ship to",
+    "how can I return a teapot",
+    "what is your return policy for tea?",
+    "I would like a refund, how does that work",
+    "when is your shop open?",
+    "are you open on saturdays",
+    "what time can I call you",
+    "do you take credit cards",
+    "can I pay by invoice as a business",
+    "what payment options do you have",
+    "how hot should the water be for sencha",
+    "how long should I steep green tea?",
+    "can I still cancel my order",
+    "I ordered the wrong tea, can I change it",
+    "can you gift wrap my order",
+    "do you sell gift cards",
+    "is the Sencha Kagoshima in stock?",
+    "do you have Jasmine Pearls in stock",
+    "where is my order 20017? my postcode is 10115",
+    "status of order 20042, postcode 10115 please",
+]
 
 
 def _emails(n: int) -> list[bytes]:
@@ -140,15 +182,23 @@ def child_inbound(data_dir: str, database_url: str, n: int) -> dict[str, Any]:
     return {"messages": n, "seconds": round(elapsed, 3), "msgs_per_s": round(n / elapsed, 1)}
 
 
-def child_serve(data_dir: str, port: int) -> None:
+def child_serve(data_dir: str, port: int, threads: int) -> None:
     _django(data_dir)
     _seed()
     from waitress import serve
 
+    from heedful.inbox import autoanswer
+    from heedful.inbox.models import Channel, Conversation
     from heedful.wsgi import application
 
-    print("ready", flush=True)
-    serve(application, host="127.0.0.1", port=port, threads=8, ident="heedful", _quiet=True)
+    probe = Conversation(channel=Channel.CHAT)
+    answered = [
+        q
+        for q in CHAT_QUESTIONS
+        if autoanswer.decide(probe, q, earlier_customer_texts=[], last_bot_entry_id=None).kind == "answer"
+    ]
+    print("ready " + json.dumps(answered), flush=True)
+    serve(application, host="127.0.0.1", port=port, threads=threads, ident="heedful", _quiet=True)
 
 
 # --- the parent: drive the children ----------------------------------------------------------
@@ -182,15 +232,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _visitor(port: int, rounds: int, latencies: list[float], errors: list[str], think: float = 0.0) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+POLL_S = 2.0  # widget.js polls this often while the chat is open
+
+
+@dataclass
+class ChatLog:
+    latencies: list[float] = field(default_factory=list)
+    polls: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _visitor(port: int, rounds: int, questions: list[str], log: ChatLog, think: float, seed: int) -> None:
+    rng = random.Random(seed)
+    time.sleep(rng.uniform(0, think))  # visitors arrive spread out, not all in the same instant
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"}
     conn.request("POST", "/inbox/widget/api/session", body="{}", headers=headers)
     token = json.loads(conn.getresponse().read())["token"]
     headers["X-Heedful-Visitor"] = token
     last = 0
-    for i in range(rounds):
-        body = json.dumps({"text": QUESTIONS[i % len(QUESTIONS)]})
+    next_poll = time.monotonic() + POLL_S
+    for _ in range(rounds):
+        body = json.dumps({"text": rng.choice(questions)})
         start = time.perf_counter()
         conn.request("POST", f"/inbox/widget/api/messages?after={last}", body=body, headers=headers)
         response = conn.getresponse()
@@ -198,67 +261,105 @@ def _visitor(port: int, rounds: int, latencies: list[float], errors: list[str], 
         elapsed = time.perf_counter() - start
         messages = data.get("messages", [])
         if response.status != 200 or not messages or messages[-1]["author"] != "bot":
-            errors.append(f"{response.status} {str(data)[:200]}")
+            log.errors.append(f"{response.status} {str(data)[:200]}")
             continue
         last = messages[-1]["id"]
-        latencies.append(elapsed)
-        time.sleep(think)
+        log.latencies.append(elapsed)
+        if think <= 0:
+            continue
+        until = time.monotonic() + think * rng.uniform(0.5, 1.5)
+        while (now := time.monotonic()) < until:
+            if next_poll > until:
+                time.sleep(until - now)
+                break
+            time.sleep(max(0.0, next_poll - now))
+            start = time.perf_counter()
+            conn.request("GET", f"/inbox/widget/api/messages?after={last}", headers=headers)
+            polled = conn.getresponse()
+            polled.read()
+            log.polls.append(time.perf_counter() - start)
+            if polled.status != 200:
+                log.errors.append(f"poll {polled.status}")
+            next_poll = time.monotonic() + POLL_S
     conn.close()
 
 
-def chat(visitors: int, rounds: int, think_ms: int = 0) -> dict[str, Any]:
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
+
+
+def chat(visitors: int, rounds: int, think_ms: int = 5000, threads: int = 8) -> dict[str, Any]:
     port = _free_port()
     data_dir = tempfile.mkdtemp(prefix="heedful-bench-chat-")
     server = subprocess.Popen(
-        [sys.executable, __file__, "--child-serve", data_dir, str(port)],
+        [sys.executable, __file__, "--threads", str(threads), "--child-serve", data_dir, str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
     try:
-        if server.stdout is None or server.stdout.readline().strip() != "ready":
+        line = server.stdout.readline().strip() if server.stdout else ""
+        if not line.startswith("ready "):
             raise RuntimeError(server.stderr.read() if server.stderr else "server did not start")
+        questions = json.loads(line.removeprefix("ready "))
+        if not questions:
+            raise RuntimeError("the bot answers none of the benchmark's questions")
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 break
             except OSError:
                 time.sleep(0.05)
-        _visitor(port, 4, [], [])  # warm the server's first request
-        latencies: list[float] = []
-        errors: list[str] = []
-        threads = [
-            threading.Thread(target=_visitor, args=(port, rounds, latencies, errors, think_ms / 1000))
-            for _ in range(visitors)
+        _visitor(port, 4, questions, ChatLog(), 0.0, -1)  # warm the server's first requests
+        log = ChatLog()
+        workers = [
+            threading.Thread(target=_visitor, args=(port, rounds, questions, log, think_ms / 1000, i))
+            for i in range(visitors)
         ]
+        load = os.getloadavg()[0]
         start = time.perf_counter()
-        for t in threads:
+        for t in workers:
             t.start()
-        for t in threads:
+        for t in workers:
             t.join()
         wall = time.perf_counter() - start
     finally:
         server.terminate()
         server.wait(timeout=10)
-    ordered = sorted(latencies)
     return {
         "visitors": visitors,
-        "messages": len(latencies),
-        "errors": len(errors),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p95_ms": round(ordered[int(len(ordered) * 0.95) - 1] * 1000, 1),
-        "msgs_per_s": round(len(latencies) / wall, 1),
+        "think_ms": think_ms,
+        "threads": threads,
+        "questions": f"{len(questions)} of {len(CHAT_QUESTIONS)}",
+        "messages": len(log.latencies),
+        "polls": len(log.polls),
+        "errors": len(log.errors),
+        "p50_ms": round(statistics.median(log.latencies) * 1000, 1),
+        "p95_ms": round(_p95(log.latencies) * 1000, 1),
+        "poll_p95_ms": round(_p95(log.polls) * 1000, 1) if log.polls else None,
+        "msgs_per_s": round(len(log.latencies) / wall, 1),
+        "load_before": round(load, 2),
+        "load_after": round(os.getloadavg()[0], 2),
     }
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> Any:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", choices=["chat", "inbound"], help="run one of the two measures")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each measure; medians are reported")
     parser.add_argument("--inbound", type=int, default=400, help="emails per database")
     parser.add_argument("--visitors", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=10, help="messages per visitor")
-    parser.add_argument("--think-ms", type=int, default=0, help="pause between a visitor's messages")
+    parser.add_argument("--think-ms", type=int, default=5000, help="mean pause between a visitor's messages")
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (heedful up uses 8)")
     parser.add_argument("--child-inbound", nargs=2, metavar=("DATA_DIR", "DATABASE_URL"))
     parser.add_argument("--child-serve", nargs=2, metavar=("DATA_DIR", "PORT"))
     args = parser.parse_args()
@@ -267,35 +368,51 @@ def main() -> None:
         print(json.dumps(child_inbound(data_dir, "" if url == "-" else url, args.inbound)))
         return
     if args.child_serve:
-        child_serve(args.child_serve[0], int(args.child_serve[1]))
+        child_serve(args.child_serve[0], int(args.child_serve[1]), args.threads)
         return
 
-    sqlite = _run_child(["--inbound", str(args.inbound), "--child-inbound", tempfile.mkdtemp(), "-"])
-    pg_url = _postgres_url()
-    postgres = (
-        _run_child(["--inbound", str(args.inbound), "--child-inbound", tempfile.mkdtemp(), pg_url])
-        if pg_url
-        else None
-    )
-    chat_result = chat(args.visitors, args.rounds, args.think_ms)
+    sqlite_runs: list[dict[str, Any]] = []
+    pg_runs: list[dict[str, Any]] = []
+    chat_runs: list[dict[str, Any]] = []
+    for _ in range(args.repeat):
+        if args.only != "chat":
+            sqlite_runs.append(
+                _run_child(["--inbound", str(args.inbound), "--child-inbound", tempfile.mkdtemp(), "-"])
+            )
+            pg_url = _postgres_url()
+            if pg_url:
+                pg_runs.append(
+                    _run_child(
+                        ["--inbound", str(args.inbound), "--child-inbound", tempfile.mkdtemp(), pg_url]
+                    )
+                )
+        if args.only != "inbound":
+            chat_runs.append(chat(args.visitors, args.rounds, args.think_ms, args.threads))
     result = {
-        "chat_p50_ms": chat_result["p50_ms"],
-        "chat_p95_ms": chat_result["p95_ms"],
-        "chat_msgs_per_s": chat_result["msgs_per_s"],
-        "inbound_msgs_per_s_sqlite": sqlite["msgs_per_s"],
-        "inbound_msgs_per_s_postgres": postgres["msgs_per_s"] if postgres else None,
+        "chat_p50_ms": _median_of(chat_runs, "p50_ms"),
+        "chat_p95_ms": _median_of(chat_runs, "p95_ms"),
+        "chat_msgs_per_s": _median_of(chat_runs, "msgs_per_s"),
+        "inbound_msgs_per_s_sqlite": _median_of(sqlite_runs, "msgs_per_s"),
+        "inbound_msgs_per_s_postgres": _median_of(pg_runs, "msgs_per_s"),
     }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"inbound, SQLite:     {sqlite['msgs_per_s']:>8} msgs/s ({sqlite['messages']} emails)")
-    if postgres:
-        print(f"inbound, PostgreSQL: {postgres['msgs_per_s']:>8} msgs/s ({postgres['messages']} emails)")
-    print(
-        f"chat, {chat_result['visitors']} visitors, think {args.think_ms} ms, embedded (waitress, SQLite): "
-        f"p50 {chat_result['p50_ms']} ms, p95 {chat_result['p95_ms']} ms, "
-        f"{chat_result['msgs_per_s']} msgs/s, {chat_result['errors']} errors"
-    )
+    for run in sqlite_runs:
+        print(f"inbound, SQLite:     {run['msgs_per_s']:>8} msgs/s ({run['messages']} emails)")
+    for run in pg_runs:
+        print(f"inbound, PostgreSQL: {run['msgs_per_s']:>8} msgs/s ({run['messages']} emails)")
+    for run in chat_runs:
+        print(
+            f"chat, {run['visitors']} visitors, think {run['think_ms']} ms, "
+            f"waitress {run['threads']} threads, SQLite: p50 {run['p50_ms']} ms, p95 {run['p95_ms']} ms, "
+            f"{run['msgs_per_s']} msgs/s "
+            f"({run['messages']} messages, {run['polls']} polls with p95 {run['poll_p95_ms']} ms, "
+            f"{run['errors']} errors, questions {run['questions']}, "
+            f"load {run['load_before']} -> {run['load_after']})"
+        )
+    if args.repeat > 1:
+        print("medians:", json.dumps(result))
 
 
 if __name__ == "__main__":

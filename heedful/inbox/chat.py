@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +14,9 @@ from heedful.inbox import services
 from heedful.inbox.models import Author, Channel, ChatVisitor, Conversation, Direction, Message
 
 MAX_TEXT = 2000
+# last_seen_at is for "when was this visitor last here", not an audit trail: writing it on every
+# message would cost an UPDATE on the chat's hot path for no one's benefit.
+SEEN_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,18 @@ def start_visitor_session(*, origin: str) -> Session:
 
 @transaction.atomic
 def post_visitor_message(*, visitor: ChatVisitor, text: str) -> Message:
+    """Store the visitor's message and let the bot respond; the returned message's
+    ``conversation`` is the visitor's, up to date (no need to read it again)."""
     conversation = visitor.conversation
+    now = timezone.now()
     if conversation is None:
         conversation = services.start_conversation(channel=Channel.CHAT, subject=text[:80])
         visitor.conversation = conversation
-    visitor.last_seen_at = timezone.now()
-    visitor.save(update_fields=["conversation", "last_seen_at"])
+        visitor.last_seen_at = now
+        visitor.save(update_fields=["conversation", "last_seen_at"])
+    elif visitor.last_seen_at is None or now - visitor.last_seen_at >= SEEN_PRECISION:
+        visitor.last_seen_at = now
+        ChatVisitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
     return services.receive_customer_message(conversation=conversation, body=text.strip()[:MAX_TEXT])
 
 

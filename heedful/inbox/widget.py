@@ -124,9 +124,9 @@ def messages(request: HttpRequest) -> HttpResponse:
         limit, window = conf.chat_rate_limit()
         if over_limit("message", str(visitor.pk), limit, window):
             return _too_many()
-        chat.post_visitor_message(visitor=visitor, text=text)
-        visitor.refresh_from_db()
-    elif request.method != "GET":
+        posted = chat.post_visitor_message(visitor=visitor, text=text)
+        return JsonResponse({"messages": chat.visible_messages(posted.conversation, after)})
+    if request.method != "GET":
         return JsonResponse({"error": "GET or POST"}, status=405)
     return JsonResponse({"messages": chat.visible_messages(visitor.conversation, after)})
 
