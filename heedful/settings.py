@@ -112,6 +112,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "heedful.sqlite3"),
+            # Keep each thread's connection: opening one and running the pragmas below cost
+            # about 3 ms, paid again by every request of the embedded server otherwise.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the
                 # busy timeout instead of one failing with "database is locked" mid-transaction.
@@ -322,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-emails": {"task": "heedful.inbox.tasks.send_due_emails_task", "schedule": 60.0},
     # Retry outgoing conversation webhooks.
     "deliver-due-webhooks": {"task": "heedful.inbox.tasks.deliver_due_webhooks_task", "schedule": 60.0},
+    # SLA timers that ran out: tell the assignee (or the managers), once per breach.
+    "detect-sla-breaches": {"task": "heedful.inbox.tasks.detect_sla_breaches_task", "schedule": 60.0},
     # Waiting time raises priority, so open conversations are re-ranked.
     "reprioritise-conversations": {
         "task": "heedful.inbox.tasks.reprioritise_open_conversations_task",

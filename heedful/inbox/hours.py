@@ -98,3 +98,15 @@ def when_in_words(due: datetime, now: datetime, tz_name: str) -> str:
 
 def _day_name(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B}"
+
+
+def overdue_in_words(delta: timedelta) -> str:
+    """A late span in plain words, to the minute: ``"2 h 10 min"``, ``"1 d 3 h"``, ``"45 min"``."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours_, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours_} h" if hours_ else f"{days} d"
+    if hours_:
+        return f"{hours_} h {minutes} min" if minutes else f"{hours_} h"
+    return f"{minutes} min"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -86,6 +87,18 @@ class Conversation(models.Model):
         now = now or timezone.now()
         due = self.resolution_due_at
         return bool(due and self.resolved_at is None and due < now)  # type: ignore[operator]
+
+    def sla_warnings(self, now: datetime | None = None) -> list[str]:
+        """The breached SLA timers in plain words, e.g. ``["first reply overdue by 2 h 10 min"]``."""
+        from heedful.inbox.hours import overdue_in_words
+
+        now = now or timezone.now()
+        warnings = []
+        if self.first_response_breached(now) and self.first_response_due_at:
+            warnings.append(f"first reply overdue by {overdue_in_words(now - self.first_response_due_at)}")
+        if self.resolution_breached(now) and self.resolution_due_at and self.status != Status.RESOLVED:
+            warnings.append(f"resolution overdue by {overdue_in_words(now - self.resolution_due_at)}")
+        return warnings
 
 
 class Direction(models.TextChoices):
@@ -325,3 +338,46 @@ class CsatRequest(models.Model):
 
     def __str__(self) -> str:
         return f"CSAT #{self.conversation_id}: {self.rating or '-'}"
+
+
+class SlaKind(models.TextChoices):
+    FIRST_RESPONSE = "first_response", _("First reply")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class SlaBreach(models.Model):
+    """One SLA timer that ran out. Unique per conversation, timer and due time, so the sweep
+    that finds breaches can run any number of times and each breach is told once; a new due
+    time (the conversation was handed off again) is a new breach."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="sla_breaches")
+    kind = models.CharField(max_length=16, choices=SlaKind.choices)
+    due_at = models.DateTimeField()
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "kind", "due_at"], name="inbox_sla_breach_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.conversation_id} {self.get_kind_display()} overdue since {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class SlaNotice(models.Model):
+    """A breach told to one person: shown in their inbox until dismissed, emailed once
+    (``emailed_at`` is the claim a retried task checks)."""
+
+    breach = models.ForeignKey(SlaBreach, on_delete=models.CASCADE, related_name="notices")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_error = models.TextField(blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["breach", "user"], name="inbox_sla_notice_once")]
+        indexes = [models.Index(fields=["user", "dismissed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.breach} → {self.user_id}"

@@ -51,6 +51,7 @@ class ConversationContext:
     last_customer_text: str
     first_response_breached: bool
     resolution_breached: bool
+    sla_warnings: list[str]
 
 
 def conversation_context(conversation: Conversation) -> ConversationContext:
@@ -74,6 +75,7 @@ def conversation_context(conversation: Conversation) -> ConversationContext:
         last_customer_text=last_customer,
         first_response_breached=conversation.first_response_breached(now),
         resolution_breached=conversation.resolution_breached(now),
+        sla_warnings=conversation.sla_warnings(now),
     )
 
 

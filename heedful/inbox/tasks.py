@@ -66,3 +66,18 @@ def send_csat_task(conversation_id: int) -> bool:
 
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     return bool(conversation and send_csat_request(conversation))
+
+
+@shared_task
+def detect_sla_breaches_task() -> int:
+    """Beat, every minute: find SLA timers that ran out and tell people (each breach once)."""
+    from heedful.inbox.sla import detect_sla_breaches
+
+    return detect_sla_breaches()
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=6, acks_late=True)
+def send_sla_notice_task(notice_id: int) -> bool:
+    from heedful.inbox.sla import send_notice_email
+
+    return send_notice_email(notice_id)

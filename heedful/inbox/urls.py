@@ -1,6 +1,6 @@
 from django.urls import path
 
-from heedful.inbox import hooks, views, widget
+from heedful.inbox import hooks, order_views, views, widget
 
 app_name = "inbox"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/tag/", views.tag, name="tag"),
+    path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss-notice"),
     path("report/", views.report, name="report"),
     path("csat/<str:token>/", views.csat_page, name="csat"),
     path("csat/<str:token>/<int:rating>/", views.csat_page, name="csat-rate"),
@@ -23,4 +24,6 @@ urlpatterns = [
     path("widget/api/messages", widget.messages, name="widget-messages"),
     path("widget/api/feedback", widget.feedback, name="widget-feedback"),
     path("shop/webhook", hooks.shop_webhook, name="shop-webhook"),
+    path("orders/", order_views.orders_list, name="orders"),
+    path("orders/<int:pk>/status/", order_views.set_order_status, name="order-status"),
 ]

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.inbox import csat, queries, services
+from heedful.inbox import csat, queries, services, sla
 from heedful.inbox.forms import NoteForm, ReplyForm
 from heedful.inbox.models import Conversation
 from heedful.knowledge.matching import suggest_entries
@@ -26,12 +26,26 @@ def inbox_list(request: AuthedRequest) -> HttpResponse:
     view = request.GET.get("view", "open")
     mine = request.GET.get("mine") == "1"
     rows = queries.inbox_conversations(view=view, user=request.user, mine=mine)
-    template = "inbox/_list_rows.html" if getattr(request, "htmx", False) else "inbox/inbox_list.html"
+    if getattr(request, "htmx", False):
+        return render(request, "inbox/_list_rows.html", {"rows": rows})
     return render(
         request,
-        template,
-        {"rows": rows, "view": view, "mine": mine, "filters": queries.FILTERS},
+        "inbox/inbox_list.html",
+        {
+            "rows": rows,
+            "view": view,
+            "mine": mine,
+            "filters": queries.FILTERS,
+            "notices": sla.notices_for(request.user),
+        },
     )
+
+
+@require_POST
+@require(Perm.WORK_INBOX)
+def dismiss_notice(request: AuthedRequest, pk: int) -> HttpResponse:
+    sla.dismiss_notice(notice_id=pk, user=request.user)
+    return redirect("inbox:list")
 
 
 @require(Perm.WORK_INBOX)
