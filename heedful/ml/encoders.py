@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -73,6 +74,19 @@ class MiniLMEncoder:
             str(base / paths.MINILM_ONNX), options, providers=["CPUExecutionProvider"]
         )
         self.version = "all-MiniLM-L6-v2-int8"
+        # One message is often embedded twice in a row (FAQ match, then sentiment): remember the
+        # last few single-text embeddings. Read-only arrays so a caller cannot corrupt the cache.
+        self._encode_one = functools.lru_cache(maxsize=256)(self._encode_one_uncached)
+
+    def _encode_one_uncached(self, text: str) -> npt.NDArray[np.float32]:
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)
+        return vector
+
+    def encode_one(self, text: str) -> npt.NDArray[np.float32]:
+        """Embedding of one text (cached for the last 256 texts; the array is read-only)."""
+        result: npt.NDArray[np.float32] = self._encode_one(text)
+        return result
 
     def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         from heedful.ml.text import clean

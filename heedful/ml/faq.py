@@ -81,6 +81,7 @@ class FaqMatcher:
     _train_sparse: Any = field(default=None, repr=False)
     _train_dense: F32 | None = field(default=None, repr=False)
     _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _sparse_by_label: dict[str, Any] = field(default_factory=dict, repr=False)
     # Optional first pass over TF-IDF only (hybrid encoder): answers alone when it is at least
     # ``fast_accept`` sure, which on the validation set agreed with the full decision >= 99.5 %.
     fast: LinearSoftmax | None = field(default=None, repr=False)
@@ -212,14 +213,18 @@ class FaqMatcher:
     def _neighbours(
         self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
     ) -> tuple[Neighbour, ...]:
-        rows = np.concatenate([self._rows_by_label.get(a, np.zeros(0, np.int64)) for a in labels])
-        if not len(rows):
+        parts = [self._rows_by_label[a] for a in labels if a in self._rows_by_label]
+        if not parts:
             return ()
+        rows = np.concatenate(parts)
         sims = np.zeros(len(rows), dtype=np.float32)
         if self.space.uses_tfidf and idx:
+            # Dot products of the question with each candidate's variants, through a per-label
+            # CSR block and a dense query vector (indexing the whole training matrix by rows
+            # cost more than the rest of a match).
             x = np.zeros(self.space.tfidf.n_features, dtype=np.float32)
             x[idx] = val
-            sims += np.asarray(self._train_sparse[rows] @ x, dtype=np.float32).ravel()
+            sims += np.concatenate([self._sparse_by_label[a] @ x for a in labels if a in self._rows_by_label])
         if dense is not None and self._train_dense is not None:
             sims += self._train_dense[rows] @ dense
         sims /= np.float32(self._norm_sq() if dense is not None else 1.0)
@@ -238,6 +243,7 @@ class FaqMatcher:
         for i, label in enumerate(self.labels):
             by_label.setdefault(label, []).append(i)
         self._rows_by_label = {a: np.array(r, dtype=np.int64) for a, r in by_label.items()}
+        self._sparse_by_label = {a: self._train_sparse[r] for a, r in self._rows_by_label.items()}
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> str:

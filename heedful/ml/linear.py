@@ -38,7 +38,10 @@ class FeatureSpace:
             return None
         from heedful.ml.encoders import shared_minilm
 
-        return shared_minilm().encode(texts) * np.float32(self.dense_weight)
+        encoder = shared_minilm()
+        if len(texts) == 1:
+            return encoder.encode_one(texts[0])[None, :] * np.float32(self.dense_weight)
+        return encoder.encode(texts) * np.float32(self.dense_weight)
 
     def sparse(self, texts: list[str]) -> Any:
         import scipy.sparse as sp

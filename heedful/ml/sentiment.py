@@ -96,12 +96,15 @@ class SentimentModel:
         self, idx: list[int], val: list[float], model: LinearSoftmax, best: int
     ) -> tuple[tuple[str, float], ...]:
         n_word = self.tfidf.n_word
+        ids = np.asarray(idx, dtype=np.int64)
+        keep = ids < n_word
+        ids = ids[keep]
+        if not len(ids):
+            return ()
+        w = model.w_sparse[ids]
+        weights = np.asarray(val, dtype=np.float32)[keep] * (w[:, best] - w.mean(axis=1))
         contributions = []
-        for i, v in zip(idx, val, strict=True):
-            if i >= n_word:
-                continue
-            w = model.w_sparse[i]
-            weight = float(v * (w[best] - w.mean()))
+        for i, weight in zip(ids.tolist(), weights.tolist(), strict=True):
             term = self.tfidf.terms[i][2:]
             if weight > 0 and not all(w in STOP_WORDS or not w[0].isalnum() for w in term.split()):
                 contributions.append((round(weight, 4), term))

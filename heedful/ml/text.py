@@ -8,6 +8,7 @@ be persisted without pickle.
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import math
@@ -183,19 +184,34 @@ def tokens(cleaned: str) -> list[str]:
     return _TOKEN.findall(cleaned)
 
 
+@functools.lru_cache(maxsize=65536)
+def _char_grams(token: str) -> tuple[str, ...]:
+    """Character 2-5 grams of one word (words recur, so this is cached per word)."""
+    padded = f" {token} "
+    size = len(padded)
+    return tuple(f"c{padded[i : i + n]}" for n in range(2, 6) for i in range(size - n + 1))
+
+
 def _grams(cleaned: str) -> tuple[list[str], list[str]]:
     toks = tokens(cleaned)
     words = [f"w {t}" for t in toks]
     words += [f"w {a} {b}" for a, b in itertools.pairwise(toks)]
     chars: list[str] = []
     for tok in toks:
-        if not tok[0].isalnum():
-            continue
-        padded = f" {tok} "
-        size = len(padded)
-        for n in range(2, 6):
-            chars.extend(f"c{padded[i : i + n]}" for i in range(size - n + 1))
+        if tok[0].isalnum():
+            chars.extend(_char_grams(tok))
     return words, chars
+
+
+@functools.lru_cache(maxsize=512)
+def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Word and char n-grams of ``text`` after :func:`clean`.
+
+    Cached for the last few hundred texts: one triage pass featurises the same message for the
+    FAQ matcher and the sentiment model, and the n-grams are the costly part of that.
+    """
+    words, chars = _grams(clean(text))
+    return tuple(words), tuple(chars)
 
 
 class NgramTfidf:
@@ -206,7 +222,8 @@ class NgramTfidf:
         self.index = {term: i for i, term in enumerate(self.terms)}
         self.idf = np.asarray(idf, dtype=np.float32)
         self.n_word = n_word
-        self._idf_list: list[float] = self.idf.tolist()
+        self._idf64 = self.idf.astype(np.float64)
+        self._word_cache: dict[str, tuple[int, ...]] = {}
 
     @property
     def n_features(self) -> int:
@@ -231,24 +248,34 @@ class NgramTfidf:
 
     def vector(self, text: str) -> tuple[list[int], list[float]]:
         """Sparse feature vector of one text as (sorted indices, values)."""
-        words, chars = _grams(clean(text))
         out_idx: list[int] = []
         out_val: list[float] = []
-        index, idf = self.index, self._idf_list
-        for grams in (words, chars):
-            weights: dict[int, int] = {}
-            for gram, count in Counter(grams).items():
-                i = index.get(gram)
-                if i is not None:
-                    weights[i] = count
-            if not weights:
+        get = self.index.get
+        words, _ = analyse(text)
+        word_hits = [i for i in map(get, words) if i is not None]
+        char_hits: list[int] = []
+        for tok in tokens(clean(text)):
+            if tok[0].isalnum():
+                char_hits.extend(self._char_hits(tok))
+        for hits in (word_hits, char_hits):
+            if not hits:
                 continue
-            ids = sorted(weights)
-            vals = [(1.0 + math.log(weights[i])) * idf[i] for i in ids]
-            scale = math.sqrt(0.5) / math.sqrt(sum(v * v for v in vals))
-            out_idx.extend(ids)
-            out_val.extend(v * scale for v in vals)
+            ids, counts = np.unique(np.array(hits, dtype=np.int64), return_counts=True)
+            vals = (1.0 + np.log(counts)) * self._idf64[ids]
+            vals *= math.sqrt(0.5) / math.sqrt(float(vals @ vals))
+            out_idx.extend(ids.tolist())
+            out_val.extend(vals.tolist())
         return out_idx, out_val
+
+    def _char_hits(self, token: str) -> tuple[int, ...]:
+        """Vocabulary ids of one word's char n-grams, remembered per word (words recur)."""
+        hits = self._word_cache.get(token)
+        if hits is None:
+            get = self.index.get
+            hits = tuple(i for i in map(get, _char_grams(token)) if i is not None)
+            if len(self._word_cache) < 100_000:
+                self._word_cache[token] = hits
+        return hits
 
     def transform(self, texts: Sequence[str]) -> Any:
         """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or none."""
