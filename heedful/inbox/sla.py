@@ -11,6 +11,7 @@ task never sends it again).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.core.mail import send_mail
@@ -88,7 +89,7 @@ def _record_breach(conversation: Conversation, kind: str, due: datetime, now: da
             from heedful.inbox.tasks import send_sla_notice_task
 
             for notice in notices:
-                transaction.on_commit(lambda pk=notice.pk: send_sla_notice_task.delay(pk))
+                transaction.on_commit(partial(send_sla_notice_task.delay, notice.pk))
     except IntegrityError:
         return None  # another sweep recorded it a moment ago
     return breach
