@@ -11,7 +11,8 @@ from heedful.people import queries
 from heedful.people.demo import load_people_demo
 from heedful.people.models import Employee, LeaveRequest, LeaveStatus, Onboarding, Team
 from heedful.surveys.models import SurveyRound
-from heedful.surveys.queries import round_results
+from heedful.surveys.queries import early_flags, round_results
+from heedful.workflows.models import Event
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 5, 4, 9, tzinfo=__import__("zoneinfo").ZoneInfo("UTC"))
@@ -55,7 +56,20 @@ def test_the_demo_shows_every_part_of_the_issue(
     assert Onboarding.objects.get().tasks.count() == 8
     latest = SurveyRound.objects.order_by("-opens_on").first()
     results = round_results(latest, NOW.date())
-    assert results.group("company").respondents == 7
-    care = Team.objects.get(name="Online & Care")
+    assert results.group("company").respondents == 11
+    lab = Team.objects.get(name="Tea Lab")
+    assert lab.members.count() == 3
+    assert lab.manager.first_name == "Yara"
     reasons = {w.key: w.reason for w in results.withheld}
-    assert reasons[f"team:{care.pk}"].startswith("Fewer than 5 people answered")
+    assert reasons[f"team:{lab.pk}"] == (
+        "Fewer than 5 people answered, so it is not shown on its own. Its answers count in The whole company."
+    )
+    # The second round's mood is lower on purpose: the early flags the daily brief shows.
+    assert [f.text for f in early_flags(latest.survey, NOW.date())] == [
+        "The whole company: employee nps fell 119 points in 4 weeks (55.0 → -64.0).",
+        "The whole company: workload fell 30 % in 4 weeks (4.0 → 2.82).",
+        "More than 3 years: employee nps fell 119 points in 4 weeks (55.0 → -64.0).",
+        "More than 3 years: workload fell 30 % in 4 weeks (4.0 → 2.82).",
+    ]
+    hired = Event.objects.filter(name="employee.hired").order_by("pk")
+    assert [e.payload["employee"]["first_name"] for e in hired] == ["Yara", "Paul", "Mei", "Greta"]
