@@ -17,11 +17,28 @@ from heedful.people.ical import Event
 from heedful.people.models import Employee, LeaveRequest, LeaveStatus, Onboarding, OnboardingTask, TaskOwner
 
 
-def my_leave(employee: Employee, form: LeaveRequestForm, today: date) -> dict[str, Any]:
+def balance_year(value: str | None, today: date) -> int:
+    """The leave year whose balance the page shows: this year unless last or next is asked for
+    (in December people book January, and want to see what is left of next year)."""
+    try:
+        year = int(value or today.year)
+    except ValueError:
+        return today.year
+    return year if today.year - 1 <= year <= today.year + 1 else today.year
+
+
+def my_leave(
+    employee: Employee, form: LeaveRequestForm, today: date, year: int | None = None
+) -> dict[str, Any]:
+    year = year or today.year
+    # A past year is seen as it ended; a future one as it starts (monthly accrual has one month in).
+    as_of = today if year == today.year else date(year, 12, 31) if year < today.year else date(year, 1, 1)
     return {
         "employee": employee,
         "form": form,
-        "balances": queries.balances_of(employee, today),
+        "year": year,
+        "years": [today.year - 1, today.year, today.year + 1],
+        "balances": queries.balances_of(employee, as_of),
         "requests": employee.leave_requests.select_related("leave_type")[:50],
     }
 

@@ -73,7 +73,9 @@ def my_leave(request: AuthedRequest) -> HttpResponse:
         else:
             messages.success(request, f"Requested {leave.days} days of {leave.leave_type}.")
             return redirect("people:leave-detail", leave.pk)
-    return render(request, "people/my_leave.html", page_data.my_leave(employee, form, timezone.localdate()))
+    today = timezone.localdate()
+    year = page_data.balance_year(request.GET.get("year"), today)
+    return render(request, "people/my_leave.html", page_data.my_leave(employee, form, today, year))
 
 
 @login_required

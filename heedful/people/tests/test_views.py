@@ -141,3 +141,21 @@ def test_the_new_hire_ticks_their_own_task_but_not_the_managers(
     guide.refresh_from_db()
     locker.refresh_from_db()
     assert (guide.done_at is not None, locker.done_at) == (True, None)
+
+
+def test_the_leave_page_shows_next_years_balance_when_asked(
+    employee_client: Any, eli_employee: Any, annual: Any
+) -> None:
+    """Leave booked for January is spent from next year's balance; that balance is one click away."""
+    next_year = timezone.localdate().year + 1
+    _leave(eli_employee, annual, start=date(next_year, 1, 5))
+    this = employee_client.get("/people/leave/").context
+    assert (this["year"], this["years"][1]) == (next_year - 1, next_year - 1)
+    assert this["balances"][0].balance.used == 0
+    ahead = employee_client.get(f"/people/leave/?year={next_year}")
+    row = ahead.context["balances"][0]
+    assert (row.balance.year, row.balance.used, row.balance.accrued) == (next_year, 1, 25)
+    assert f'<strong aria-current="page">{next_year}</strong>' in ahead.content.decode()
+    # Years further away, or not numbers, fall back to this year rather than failing.
+    assert employee_client.get(f"/people/leave/?year={next_year + 5}").context["year"] == next_year - 1
+    assert employee_client.get("/people/leave/?year=soon").context["year"] == next_year - 1
