@@ -22,6 +22,7 @@ from heedful.governance.models import ActorKind
 from heedful.inbox.demo import load_inbox_demo
 from heedful.people.demo import load_people_demo
 from heedful.people.models import Employee, Team
+from heedful.workflows.demo import load_workflows_demo
 
 SEED = 7
 DEMO_SOURCE = "demo"
@@ -131,7 +132,7 @@ def load_demo(now: datetime | None = None) -> str:
         f"demo data loaded: {len(contacts)} customers, {Employee.objects.count()} employees in "
         f"{Team.objects.count()} teams, {staff} staff accounts, {decisions} automated decisions"
     )
-    return f"{summary}; {load_inbox_demo(now)}; {load_people_demo(now)}"
+    return f"{summary}; {load_inbox_demo(now)}; {load_people_demo(now)}; {load_workflows_demo()}"
 
 
 def _load_staff() -> int:

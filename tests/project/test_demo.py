@@ -15,7 +15,8 @@ def test_the_demo_is_a_small_shop_with_its_team() -> None:
         "demo data loaded: 50 customers, 8 employees in 2 teams, 2 staff accounts, 40 automated decisions; "
         "8 FAQ entries, 7 products, 129 orders, 3 conversations; "
         "people demo loaded: Jakob Horn's leave approved at two levels by email link; onboarding of "
-        "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 11 employees, twice"
+        "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 11 employees, twice; "
+        "9 workflows from the gallery (5 on)"
     )
     assert Contact.objects.count() == 50
     assert sorted(Team.objects.values_list("name", flat=True)) == ["Online & Care", "Shop & Packing", "Tea Lab"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import email
+import email.message
 import os
 import shutil
 import signal
@@ -42,6 +43,7 @@ class SmtpSink:
         self.port = port or free_port()
         self.received: Counter[str] = Counter()
         self.recipients: dict[str, list[str]] = {}
+        self.messages: list[email.message.Message] = []  # every one received, in order
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -50,6 +52,7 @@ class SmtpSink:
         with self._lock:
             self.received[message["Message-ID"]] += 1
             self.recipients[message["Message-ID"]] = list(envelope.rcpt_tos)
+            self.messages.append(message)
         return "250 OK"
 
     def start(self) -> SmtpSink:
