@@ -8,14 +8,16 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from heedful.accounts.permissions import has_perm
 from heedful.accounts.roles import Perm
-from heedful.inbox import queries, services, shop
-from heedful.inbox.models import Channel, Conversation, Direction, Message, Order, Product
+from heedful.inbox import canned, queries, services, shop
+from heedful.inbox.models import CannedResponse, Channel, Conversation, Direction, Message, Order, Product
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):
@@ -192,9 +194,91 @@ class CsatResultsViewSet(viewsets.GenericViewSet[Any]):
         )
 
 
+class CannedResponseSerializer(serializers.ModelSerializer[CannedResponse]):
+    shortcut = serializers.SlugField(max_length=40, required=False, allow_blank=True, allow_null=True)
+
+    class Meta:
+        model = CannedResponse
+        fields = ["id", "title", "shortcut", "body", "updated_at"]
+        read_only_fields = ["updated_at"]
+        extra_kwargs: dict[str, Any] = {"shortcut": {"validators": []}}
+
+
+class CannedRenderSerializer(serializers.Serializer[Any]):
+    conversation = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class _ReadInboxWriteKnowledge(BasePermission):
+    message = "Your role does not allow this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        is_read = request.method in SAFE_METHODS or getattr(view, "action", "") == "render_for"
+        return bool(user.can(Perm.WORK_INBOX if is_read else Perm.MANAGE_KNOWLEDGE))
+
+
+class CannedResponseViewSet(viewsets.ModelViewSet[CannedResponse]):
+    """Canned responses: everyone in the inbox reads them (``?shortcut=refund`` finds one),
+    owner and managers write them. ``POST …/{id}/render/`` fills the tokens for a conversation."""
+
+    serializer_class = CannedResponseSerializer
+    permission_classes = [_ReadInboxWriteKnowledge]
+
+    def get_queryset(self) -> QuerySet[CannedResponse]:
+        rows = CannedResponse.objects.all()
+        shortcut = self.request.query_params.get("shortcut")
+        return rows.filter(shortcut=shortcut.lower()) if shortcut else rows
+
+    def _save(self, request: Request, instance: CannedResponse | None) -> Response:
+        data = self.get_serializer(instance, data=request.data, partial=instance is not None)
+        data.is_valid(raise_exception=True)
+        values = {
+            "title": data.validated_data.get("title", instance.title if instance else ""),
+            "shortcut": data.validated_data.get("shortcut", instance.shortcut if instance else "") or "",
+            "body": data.validated_data.get("body", instance.body if instance else ""),
+        }
+        try:
+            if instance is None:
+                saved = canned.create_canned_response(user=request.user, **values)  # type: ignore[arg-type]
+            else:
+                saved = canned.update_canned_response(canned=instance, user=request.user, **values)  # type: ignore[arg-type]
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return Response(
+            self.get_serializer(saved).data,
+            status=status.HTTP_200_OK if instance else status.HTTP_201_CREATED,
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._save(request, None)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._save(request, self.get_object())
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        canned.delete_canned_response(canned=self.get_object(), user=request.user)  # type: ignore[arg-type]
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"], url_path="render", serializer_class=CannedRenderSerializer)
+    def render_for(self, request: Request, pk: str | None = None) -> Response:
+        response = self.get_object()
+        data = CannedRenderSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = None
+        if data.validated_data["conversation"] is not None:
+            conversation = Conversation.objects.filter(pk=data.validated_data["conversation"]).first()
+            if conversation is None:
+                raise serializers.ValidationError({"conversation": "No such conversation."})
+        text = canned.render_canned(response.body, conversation=conversation, agent=request.user)  # type: ignore[arg-type]
+        return Response({"text": text})
+
+
 def register(router: DefaultRouter) -> None:
     router.register("inbox/conversations", ConversationViewSet, basename="inbox-conversation")
     router.register("inbox/messages", IncomingMessageViewSet, basename="inbox-message")
+    router.register("inbox/canned-responses", CannedResponseViewSet, basename="inbox-canned")
     router.register("inbox/csat", CsatResultsViewSet, basename="inbox-csat")
     router.register("inbox/orders", OrderViewSet, basename="inbox-order")
     router.register("inbox/products", ProductViewSet, basename="inbox-product")

@@ -22,3 +22,21 @@ class ContactForm(forms.Form):
     text = forms.CharField(
         label=_("Your message"), widget=forms.Textarea(attrs={"rows": 6}), max_length=10000
     )
+
+
+class CannedResponseForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=100)
+    shortcut = forms.SlugField(
+        label=_("Shortcut"),
+        max_length=40,
+        required=False,
+        help_text=_("A short name to insert it quickly, like “refund” (letters, digits, - and _)."),
+    )
+    body = forms.CharField(
+        label=_("Text"),
+        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=10000,
+        help_text=_(
+            'Tokens are filled in for the conversation, e.g. {{ customer.first_name|default:"there" }}.'
+        ),
+    )

@@ -280,8 +280,18 @@ class OrderUpdate(models.Model):
 
 
 class CannedResponse(models.Model):
+    """A reply the team reuses. ``body`` may hold tokens such as ``{{ customer.first_name }}`` or
+    ``{{ customer.first_name|default:"there" }}``, filled in for the conversation when inserted
+    (see heedful/inbox/canned.py). ``shortcut`` is the short name typed to insert it."""
+
     title = models.CharField(max_length=100)
+    # Nullable so rows made before shortcuts existed need none; new ones get one from the form.
+    shortcut = models.SlugField(max_length=40, unique=True, null=True, blank=True)
     body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["title"]

@@ -7,6 +7,7 @@ list refreshes itself every few seconds, so new messages appear without reloadin
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,9 +16,9 @@ from django.views.decorators.http import require_POST
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.inbox import csat, queries, services, sla
-from heedful.inbox.forms import NoteForm, ReplyForm
-from heedful.inbox.models import Conversation
+from heedful.inbox import canned, csat, queries, services, sla
+from heedful.inbox.forms import CannedResponseForm, NoteForm, ReplyForm
+from heedful.inbox.models import CannedResponse, Conversation
 from heedful.knowledge.matching import suggest_entries
 
 
@@ -203,3 +204,105 @@ def csat_page(request: HttpRequest, token: str, rating: int | None = None) -> Ht
         },
         status=400 if error else 200,
     )
+
+
+# --- canned responses ------------------------------------------------------------------------
+
+
+@require(Perm.WORK_INBOX)
+def canned_list(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request,
+        "inbox/canned_list.html",
+        {"responses": CannedResponse.objects.all(), "tokens": canned.TOKENS},
+    )
+
+
+def _canned_form_page(request: AuthedRequest, instance: CannedResponse | None) -> HttpResponse:
+    initial = (
+        {"title": instance.title, "shortcut": instance.shortcut or "", "body": instance.body}
+        if instance
+        else {}
+    )
+    form = CannedResponseForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            if instance is None:
+                canned.create_canned_response(user=request.user, **values)
+            else:
+                canned.update_canned_response(canned=instance, user=request.user, **values)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, _("Canned response saved."))
+            return redirect("inbox:canned-list")
+    body = form["body"].value() or ""
+    return render(
+        request,
+        "inbox/canned_form.html",
+        {
+            "form": form,
+            "instance": instance,
+            "tokens": canned.TOKENS,
+            "preview": canned.render_canned(body),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require(Perm.MANAGE_KNOWLEDGE)
+def canned_new(request: AuthedRequest) -> HttpResponse:
+    return _canned_form_page(request, None)
+
+
+@require(Perm.MANAGE_KNOWLEDGE)
+def canned_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    return _canned_form_page(request, get_object_or_404(CannedResponse, pk=pk))
+
+
+@require_POST
+@require(Perm.MANAGE_KNOWLEDGE)
+def canned_delete(request: AuthedRequest, pk: int) -> HttpResponse:
+    canned.delete_canned_response(canned=get_object_or_404(CannedResponse, pk=pk), user=request.user)
+    messages.success(request, _("Canned response deleted."))
+    return redirect("inbox:canned-list")
+
+
+@require_POST
+@require(Perm.MANAGE_KNOWLEDGE)
+def canned_preview(request: AuthedRequest) -> HttpResponse:
+    """htmx: the text with sample values, and any token problems, while the editor types."""
+    body = request.POST.get("body", "")
+    return render(
+        request,
+        "inbox/_canned_preview.html",
+        {"preview": canned.render_canned(body), "problems": canned.token_errors(body)},
+    )
+
+
+@require(Perm.WORK_INBOX)
+def canned_insert(request: AuthedRequest, pk: int) -> HttpResponse:
+    """htmx: the reply box again, with the chosen canned response (by id or shortcut) filled in
+    for this conversation and added after what the agent already wrote."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    wanted = request.GET.get("canned", "")
+    shortcut = request.GET.get("shortcut", "").strip().lstrip("/").lower()
+    found = (
+        CannedResponse.objects.filter(pk=int(wanted)).first()
+        if wanted.isdigit()
+        else CannedResponse.objects.filter(shortcut=shortcut).first()
+        if shortcut
+        else None
+    )
+    current = request.GET.get("body", "").rstrip()
+    problem = ""
+    if found is None:
+        problem = _("No canned response with the shortcut “%(shortcut)s”.") % {"shortcut": shortcut}
+        text = current
+    else:
+        filled = canned.render_canned(found.body, conversation=conversation, agent=request.user)
+        text = f"{current}\n\n{filled}" if current else filled
+    return render(request, "inbox/_reply_box.html", {"reply_text": text, "canned_problem": problem})
