@@ -284,6 +284,15 @@ def _visitor(port: int, rounds: int, questions: list[str], log: ChatLog, think: 
     conn.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux), to tell cost apart from waiting."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
@@ -319,12 +328,14 @@ def chat(visitors: int, rounds: int, think_ms: int = 5000, threads: int = 8) -> 
             for i in range(visitors)
         ]
         load = os.getloadavg()[0]
+        cpu_before = _cpu_seconds(server.pid)
         start = time.perf_counter()
         for t in workers:
             t.start()
         for t in workers:
             t.join()
         wall = time.perf_counter() - start
+        cpu = _cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -340,6 +351,8 @@ def chat(visitors: int, rounds: int, think_ms: int = 5000, threads: int = 8) -> 
         "p95_ms": round(_p95(log.latencies) * 1000, 1),
         "poll_p95_ms": round(_p95(log.polls) * 1000, 1) if log.polls else None,
         "msgs_per_s": round(len(log.latencies) / wall, 1),
+        # The server's CPU per request (messages and polls): what the load costs, whatever the wait.
+        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, len(log.latencies) + len(log.polls)), 1),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
     }
@@ -409,6 +422,7 @@ def main() -> None:
             f"{run['msgs_per_s']} msgs/s "
             f"({run['messages']} messages, {run['polls']} polls with p95 {run['poll_p95_ms']} ms, "
             f"{run['errors']} errors, questions {run['questions']}, "
+            f"server CPU {run['server_cpu_ms_per_request']} ms per request, "
             f"load {run['load_before']} -> {run['load_after']})"
         )
     if args.repeat > 1:

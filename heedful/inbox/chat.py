@@ -1,13 +1,26 @@
-"""The chat widget's side of the inbox: visitors known by a browser-kept token, their messages."""
+"""The chat widget's side of the inbox: visitors known by a browser-kept token, their messages.
+
+This is the chat's hot path (benchmarks/inbox.py measures it), so two things here are about speed:
+
+* ``poll`` answers the widget's "anything new?" (every 2 s per open chat) with one small SQL
+  statement, and reads messages through the ORM only when there is something to send;
+* ``one_writer`` makes the chat's writes queue on a lock in this process when the database is
+  SQLite. SQLite lets one connection write at a time; the others wait in its busy handler,
+  which sleeps in growing steps (up to 100 ms) however soon the lock is free again. Waiting on
+  a Python lock instead, the next writer starts the moment the previous one commits.
+"""
 
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from heedful.inbox import services
@@ -35,18 +48,35 @@ def visitor_for_token(token: str) -> ChatVisitor | None:
     )
 
 
-@transaction.atomic
+_write_lock = threading.RLock()
+
+
+@contextmanager
+def one_writer() -> Iterator[None]:
+    """Queue this process's chat writes on a lock when the database is SQLite (see above)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with _write_lock:
+        yield
+
+
 def start_visitor_session(*, origin: str) -> Session:
     """A new visitor: the token goes to their browser once; only its hash is kept."""
     token = secrets.token_urlsafe(32)
-    visitor = ChatVisitor.objects.create(token_hash=ChatVisitor.hash_token(token), origin=origin[:200])
+    with one_writer(), transaction.atomic():
+        visitor = ChatVisitor.objects.create(token_hash=ChatVisitor.hash_token(token), origin=origin[:200])
     return Session(visitor, token)
 
 
-@transaction.atomic
 def post_visitor_message(*, visitor: ChatVisitor, text: str) -> Message:
     """Store the visitor's message and let the bot respond; the returned message's
     ``conversation`` is the visitor's, up to date (no need to read it again)."""
+    with one_writer(), transaction.atomic():
+        return _post_visitor_message(visitor, text)
+
+
+def _post_visitor_message(visitor: ChatVisitor, text: str) -> Message:
     conversation = visitor.conversation
     now = timezone.now()
     if conversation is None:
@@ -60,19 +90,53 @@ def post_visitor_message(*, visitor: ChatVisitor, text: str) -> Message:
     return services.receive_customer_message(conversation=conversation, body=text.strip()[:MAX_TEXT])
 
 
-@transaction.atomic
 def post_visitor_feedback(*, visitor: ChatVisitor, message_id: int, choice: str) -> None:
-    if visitor.conversation is not None:
+    if visitor.conversation is None:
+        return
+    with one_writer(), transaction.atomic():
         services.record_feedback(conversation=visitor.conversation, message_id=message_id, choice=choice)
 
 
-def visible_messages(conversation: Conversation | None, after: int = 0) -> list[dict[str, Any]]:
+def poll(token: str, after: int = 0) -> list[dict[str, Any]] | None:
+    """The visitor's messages after ``after``; None when the token is unknown.
+
+    One statement finds the visitor and the id of their conversation's latest visible message;
+    most polls end there, with nothing new.
+    """
+    if not token or len(token) > 200:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_poll_sql(), [Direction.INTERNAL, ChatVisitor.hash_token(token)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    conversation_id, latest = row
+    if conversation_id is None or latest is None or latest <= after:
+        return []
+    return visible_messages(conversation_id, after)
+
+
+def _poll_sql() -> str:
+    # Names from the models' metadata, so a renamed table or column cannot silently break it;
+    # the values go as parameters.
+    q = connection.ops.quote_name
+    visitors, messages = ChatVisitor._meta, Message._meta
+    vt, mt = q(visitors.db_table), q(messages.db_table)
+    conv, mid = q(visitors.get_field("conversation").column), q(messages.pk.column)
+    mconv, direction = q(messages.get_field("conversation").column), q(messages.get_field("direction").column)
+    token = q(visitors.get_field("token_hash").column)
+    latest = f"SELECT MAX(m.{mid}) FROM {mt} m WHERE m.{mconv} = v.{conv} AND m.{direction} <> %s"  # noqa: S608
+    return f"SELECT v.{conv}, ({latest}) FROM {vt} v WHERE v.{token} = %s"  # noqa: S608
+
+
+def visible_messages(conversation: Conversation | int | None, after: int = 0) -> list[dict[str, Any]]:
     """What the visitor may see: everything but internal notes, as plain data (text, never HTML)."""
     if conversation is None:
         return []
+    conversation_id = conversation if isinstance(conversation, int) else conversation.pk
     rows = (
-        conversation.messages.exclude(direction=Direction.INTERNAL)
-        .filter(pk__gt=after)
+        Message.objects.filter(conversation_id=conversation_id, pk__gt=after)
+        .exclude(direction=Direction.INTERNAL)
         .select_related("author_user")
         .order_by("id")
     )
