@@ -33,9 +33,11 @@ class Conversation(models.Model):
     an agent hands the conversation back.
     """
 
-    # The CRM contact, by id: the contact model lives in heedful.crm and is reached through its
-    # services only (see heedful/inbox/contacts.py).
-    contact_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The CRM contact. Read and written through heedful/inbox/contacts.py (crm's services),
+    # mostly as ``contact_id``; erasing a contact keeps the conversation, without the link.
+    contact = models.ForeignKey(
+        "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     customer_email = models.EmailField(blank=True, db_index=True)
     customer_name = models.CharField(max_length=200, blank=True)
     channel = models.CharField(max_length=8, choices=Channel.choices)
