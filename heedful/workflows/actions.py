@@ -19,7 +19,9 @@ Adding a workflow action (see README.md in this folder for the full recipe):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -283,10 +285,33 @@ def queue_email(
     return message
 
 
+# Set while ``services.advance_runs`` works through a batch: the outbox ids committed in
+# it are delivered together afterwards, over one connection, instead of a task each.
+_batch: ContextVar[list[int] | None] = ContextVar("workflow_delivery_batch", default=None)
+
+
+@contextmanager
+def collect_deliveries() -> Iterator[list[int]]:
+    """Gather the outbox ids committed inside the block instead of queueing a task for each.
+
+    A worker lost before the caller queues them leaves them ``pending``; the sweep sends them.
+    """
+    collected: list[int] = []
+    token = _batch.set(collected)
+    try:
+        yield collected
+    finally:
+        _batch.reset(token)
+
+
 def _deliver_on_commit(message_id: int) -> None:
     from heedful.workflows.tasks import deliver_outbox_task
 
-    transaction.on_commit(lambda: deliver_outbox_task.delay(message_id))
+    batch = _batch.get()
+    if batch is not None:
+        transaction.on_commit(lambda: batch.append(message_id))
+    else:
+        transaction.on_commit(lambda: deliver_outbox_task.delay(message_id))
 
 
 def _wake_waiting_run(params: Mapping[str, Any], proposal: ProposedAction) -> None:

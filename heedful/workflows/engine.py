@@ -123,6 +123,7 @@ def values_for(
     subject: dict[str, Any],
     workflow: dict[str, Any],
     run_id: int | None,
+    contact_now: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The names conditions and tokens can use: event, subject, contact, workflow, run, steps.
 
@@ -131,7 +132,7 @@ def values_for(
     """
     contact = dict(context.get("event", {}).get("contact") or {})
     if subject.get("type") == "contact":
-        contact.update(crm_bridge.contact_context(subject.get("id")))
+        contact.update(crm_bridge.contact_context(subject.get("id")) if contact_now is None else contact_now)
     return {
         "event": context.get("event", {}),
         "event_name": context.get("event_name", ""),
@@ -143,12 +144,20 @@ def values_for(
     }
 
 
-def _values(run: WorkflowRun) -> dict[str, Any]:
+def _contact_now(run: WorkflowRun) -> dict[str, Any] | None:
+    """The run's contact as crm has it now (None when the run is not about a contact)."""
+    if run.subject_type != "contact":
+        return None
+    return crm_bridge.contact_context(run.subject_id)
+
+
+def _values(run: WorkflowRun, contact: dict[str, Any] | None = None) -> dict[str, Any]:
     return values_for(
         context=run.context,
         subject=subject_dict(run.subject_type, run.subject_id, run.subject_label),
         workflow={"slug": run.workflow.slug, "name": run.workflow.name, "version": run.version.number},
         run_id=run.pk,
+        contact_now=contact,
     )
 
 
@@ -462,36 +471,72 @@ def finish_run(run: WorkflowRun, status: str, error: str = "") -> None:
         run.error = error
 
 
+# Steps without effects on the world (conditions, stops, a wait that is already over) share
+# the run's transaction with the steps after them; an action or approval step commits before
+# the next step starts, so its effect leaves (outbox, approval queue) without waiting for the
+# rest of the run. A crash rolls back all the steps of the transaction together: they run
+# again, and nothing was seen outside. Measured in benchmarks/workflows.py (steps/s).
+STEPS_PER_TRANSACTION = 25
+_COMMIT_AFTER = frozenset({"action", "approval"})
+
+
 def step_once(run_id: int) -> bool:
     """Run the step at the run's cursor. True when the run can go straight on."""
+    return run_steps(run_id, 1)[1]
+
+
+def run_steps(run_id: int, limit: int = STEPS_PER_TRANSACTION) -> tuple[int, bool]:
+    """Run up to ``limit`` steps in one transaction; returns (steps run, can go straight on)."""
     with transaction.atomic():
         run = _lock_run(run_id)
         if run is None or run.status != RunStatus.RUNNING:
-            return False
-        steps = run.version.definition["steps"]
+            return 0, False
+        ran = _run_locked(run, limit)
+        # One write of the run row per transaction, however the steps ended.
+        run.save()
+        return ran, run.status == RunStatus.RUNNING
+
+
+def _run_locked(run: WorkflowRun, limit: int) -> int:
+    steps = run.version.definition["steps"]
+    contact = _contact_now(run)
+    ran = 0
+    while ran < limit:
         if run.cursor >= len(steps):
             finish_run(run, RunStatus.COMPLETED)
-            run.save()
-            return False
+            return ran
         step = steps[run.cursor]
-        previous = StepRun.objects.filter(run=run, step_id=step["id"]).order_by("-attempt").first()
-        open_step = previous if previous is not None and previous.status == StepStatus.WAITING else None
-        attempt = open_step.attempt if open_step else (previous.attempt + 1 if previous else 1)
-        sc = StepContext(run, step, run.cursor, attempt, _values(run), timezone.now(), open_step)
+        open_step, attempt = _open_step(run, step) if ran == 0 else (None, 1)
+        sc = StepContext(run, step, run.cursor, attempt, _values(run, contact), timezone.now(), open_step)
+        ran += 1
         try:
             with transaction.atomic():
                 result = STEP_TYPES[step["type"]](sc)
         except DatabaseError:
-            raise  # the database is the problem: let the task retry the whole step
+            raise  # the database is the problem: let the task retry the whole transaction
         except StepFailure as exc:
             _record_failure(run, sc, str(exc), retryable=exc.retryable)
-            return False
+            return ran
         except Exception as exc:
             log.exception("workflow run %s step %s failed", run.pk, step["id"])
             _record_failure(run, sc, f"{type(exc).__name__}: {exc}", retryable=True)
-            return False
+            return ran
         _apply(run, sc, result, steps)
-        return run.status == RunStatus.RUNNING
+        if run.status != RunStatus.RUNNING or step["type"] in _COMMIT_AFTER:
+            return ran
+    return ran
+
+
+def _open_step(run: WorkflowRun, step: dict[str, Any]) -> tuple[StepRun | None, int]:
+    """The waiting step run to resume, and the attempt number.
+
+    Only the first step of a transaction can have run before: the cursor only moves
+    forward, so every later step in the same transaction is new.
+    """
+    previous = StepRun.objects.filter(run=run, step_id=step["id"]).order_by("-attempt").first()
+    if previous is not None and previous.status == StepStatus.WAITING:
+        return previous, previous.attempt
+    return None, (previous.attempt + 1 if previous else 1)
 
 
 def _apply(run: WorkflowRun, sc: StepContext, result: StepResult, steps: list[dict[str, Any]]) -> None:
@@ -532,7 +577,6 @@ def _apply(run: WorkflowRun, sc: StepContext, result: StepResult, steps: list[di
             run.cursor = target
     run.touched_at = now
     step_run.save()
-    run.save()
 
 
 def _record_failure(run: WorkflowRun, sc: StepContext, message: str, *, retryable: bool) -> None:
@@ -555,15 +599,15 @@ def _record_failure(run: WorkflowRun, sc: StepContext, message: str, *, retryabl
         run.touched_at = now
     else:
         finish_run(run, RunStatus.FAILED, message)
-    run.save()
 
 
 def advance_run(run_id: int, max_steps: int = 50) -> int:
     """Run steps until the run waits, ends or ``max_steps`` ran; returns how many ran."""
     ran = 0
     while ran < max_steps:
-        ran += 1
-        if not step_once(run_id):
+        done, go_on = run_steps(run_id, min(STEPS_PER_TRANSACTION, max_steps - ran))
+        ran += max(done, 1)
+        if not go_on:
             return ran
     # A long run yields the worker to others and goes on in a fresh task.
     from heedful.workflows.tasks import advance_run_task

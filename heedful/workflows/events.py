@@ -26,6 +26,9 @@ from heedful.governance.services import Subject
 from heedful.workflows.catalogue import is_known_event
 from heedful.workflows.models import Event, RunStatus, WorkflowDefinition, WorkflowRun
 
+# Events matched per task when many arrive at once (``emit_events``).
+MATCH_BATCH = 100
+
 
 class UnknownEventError(ValueError):
     """The event name is not in the catalogue (``heedful/workflows/catalogue.py``)."""
@@ -95,14 +98,14 @@ def emit_events(
         return 0
     created = Event.objects.bulk_create(rows, batch_size=batch_size)
     if listened:
-        from heedful.workflows.tasks import match_event_task
+        from heedful.workflows.tasks import match_events_task
 
         # PostgreSQL and SQLite (3.35+) return the new ids from a bulk insert.
         ids = [e.pk for e in created]
 
         def enqueue() -> None:
-            for event_id in ids:
-                match_event_task.delay(event_id)
+            for start in range(0, len(ids), MATCH_BATCH):
+                match_events_task.delay(ids[start : start + MATCH_BATCH])
 
         transaction.on_commit(enqueue)
     return len(rows)

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# Runs advanced per task, and outbox messages per SMTP connection, in bulk work.
+RUN_BATCH = 50
+DELIVERY_BATCH = 50
+
+
 class WorkflowStateError(Exception):
     """The run or workflow is not in a state that allows this (someone else got there first)."""
 
@@ -269,24 +274,44 @@ def match_event(event_id: int) -> list[int]:
     transaction, so a second matcher (a retried or duplicated task) does nothing.
     """
     with transaction.atomic():
-        event = Event.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.matched_at is not None:
-            return []
-        started = []
-        listeners = WorkflowDefinition.objects.filter(trigger_event=event.name).select_related(
-            "current_version"
-        )
-        for workflow in listeners:
-            if Consideration.objects.filter(event=event, workflow=workflow).exists():
-                continue
-            _consideration, run = consider(workflow, event)
-            if run is not None:
-                started.append(run.pk)
-        woken = _wake_waiting_for(event)
-        event.matched_at = timezone.now()
-        event.save(update_fields=["matched_at"])
-        _enqueue_runs(started + woken)
-        return started + woken
+        ids = _match_locked(event_id)
+        _enqueue_runs(ids)
+        return ids
+
+
+def match_events(event_ids: list[int]) -> list[int]:
+    """``match_event`` for each (each in its own transaction); the runs go on in batches.
+
+    A worker lost after some commits leaves those runs ``running`` untouched, and the
+    sweep queues them again after ``WORKFLOWS_STALL_SECONDS``.
+    """
+    from heedful.workflows.tasks import advance_runs_task
+
+    ids: list[int] = []
+    for event_id in event_ids:
+        with transaction.atomic():
+            ids.extend(_match_locked(event_id))
+    for start in range(0, len(ids), RUN_BATCH):
+        advance_runs_task.delay(ids[start : start + RUN_BATCH])
+    return ids
+
+
+def _match_locked(event_id: int) -> list[int]:
+    event = Event.objects.select_for_update().filter(pk=event_id).first()
+    if event is None or event.matched_at is not None:
+        return []
+    started = []
+    listeners = WorkflowDefinition.objects.filter(trigger_event=event.name).select_related("current_version")
+    for workflow in listeners:
+        if Consideration.objects.filter(event=event, workflow=workflow).exists():
+            continue
+        _consideration, run = consider(workflow, event)
+        if run is not None:
+            started.append(run.pk)
+    woken = _wake_waiting_for(event)
+    event.matched_at = timezone.now()
+    event.save(update_fields=["matched_at"])
+    return started + woken
 
 
 # --- Starting and steering runs -----------------------------------------------------------
@@ -372,6 +397,21 @@ def advance_run(run_id: int) -> int:
     return run_steps(run_id)
 
 
+def advance_runs(run_ids: list[int]) -> int:
+    """``advance_run`` for each; the emails they queue leave in batches over one connection each."""
+    from heedful.workflows.actions import collect_deliveries
+    from heedful.workflows.engine import advance_run as run_steps
+    from heedful.workflows.tasks import deliver_outbox_batch_task
+
+    ran = 0
+    with collect_deliveries() as outbox_ids:
+        for run_id in run_ids:
+            ran += run_steps(run_id)
+    for start in range(0, len(outbox_ids), DELIVERY_BATCH):
+        deliver_outbox_batch_task.delay(outbox_ids[start : start + DELIVERY_BATCH])
+    return ran
+
+
 # --- The sweep (beat) ---------------------------------------------------------------------
 
 
@@ -443,7 +483,11 @@ def _due_outbox(now: datetime, stall_after: timedelta, limit: int) -> list[int]:
     OutboxMessage.objects.filter(status=OutboxStatus.SENDING, locked_until__lte=now).update(
         status=OutboxStatus.PENDING, locked_until=None, next_attempt_at=now
     )
-    due = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+    # A message never tried yet has its task queued already (alone or in a batch); the sweep
+    # steps in only when that task seems lost, so it does not queue every new email twice.
+    due = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=now).filter(
+        models.Q(attempts__gt=0) | models.Q(created_at__lte=now - stall_after)
+    )
     claimed = []
     for message_id in _claim_ids(due, limit):
         # Push the next look a grace period ahead, so one sweep queues a message once.

@@ -52,6 +52,11 @@ def tasks(monkeypatch: pytest.MonkeyPatch) -> TaskQueue:
     monkeypatch.setattr(wf_tasks, "match_event_task", queue.fake("match", services.match_event))
     monkeypatch.setattr(wf_tasks, "advance_run_task", queue.fake("advance", services.advance_run))
     monkeypatch.setattr(wf_tasks, "deliver_outbox_task", queue.fake("deliver", outbox.deliver))
+    monkeypatch.setattr(wf_tasks, "match_events_task", queue.fake("match-many", services.match_events))
+    monkeypatch.setattr(wf_tasks, "advance_runs_task", queue.fake("advance-many", services.advance_runs))
+    monkeypatch.setattr(
+        wf_tasks, "deliver_outbox_batch_task", queue.fake("deliver-many", outbox.deliver_many)
+    )
     monkeypatch.setattr(trust_tasks, "execute_action_task", queue.fake("execute", trust.execute_action))
     return queue
 

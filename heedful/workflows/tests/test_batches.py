@@ -1,0 +1,48 @@
+"""Bulk work goes in batches: many events, one matching task; their runs, one task; their
+emails, one task and one connection. Each event, run and email still commits on its own."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from heedful.governance.services import Subject
+from heedful.workflows.events import emit_events
+from heedful.workflows.models import OutboxMessage, RunStatus, StepRun, WorkflowRun
+from heedful.workflows.tests.conftest import TaskQueue
+from heedful.workflows.tests.factories import email_step, make_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_enrolment_of_many_contacts_is_matched_advanced_and_delivered_in_batches(
+    tasks: TaskQueue, auto_email: None
+) -> None:
+    check = {"id": "ok", "type": "condition", "conditions": [{"path": "event.n", "op": "gte", "value": 0}]}
+    make_workflow({**check, "id": "a"}, {**check, "id": "b"}, email_step())
+    people = [(f"p{n}@example.com", n) for n in range(3)]
+
+    emit_events(
+        "order.shipped",
+        (
+            (
+                {"n": n, "contact": {"email": email}, "order": {"number": f"A-{n}", "tracking_url": "t"}},
+                Subject("contact", f"9{n}", email),
+            )
+            for email, n in people
+        ),
+    )
+    ran = tasks.drain()
+
+    # governance queues an execution per auto-approved proposal; the step already ran it inline,
+    # so those three find it done.
+    assert ran == ["match-many", "advance-many", "execute", "execute", "execute", "deliver-many"]
+    assert sorted(m.to[0] for m in mail.outbox) == [email for email, _n in people]
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.COMPLETED}
+    assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
+    run = WorkflowRun.objects.order_by("pk").first()
+    assert list(StepRun.objects.filter(run=run).order_by("step_index").values_list("step_id", "status")) == [
+        ("a", "done"),
+        ("b", "done"),
+        ("mail", "done"),
+    ]
