@@ -23,7 +23,8 @@ def _describe(r: LeaveRequest) -> str:
     if r.end_half:
         halves.append("last day half")
     extra = f" ({', '.join(halves)})" if halves else ""
-    return f"{r.employee}: {r.leave_type}, {r.start_date} to {r.end_date}{extra}, {r.days} working days"
+    days = f"{r.days.normalize():f}"  # 2.5, not 2.50; 3, not 3.00
+    return f"{r.employee}: {r.leave_type}, {r.start_date} to {r.end_date}{extra}, {days} working days"
 
 
 @shared_task
