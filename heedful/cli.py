@@ -84,7 +84,9 @@ def up(demo: bool, host: str, port: int, data_dir: Path, owner_email: str) -> No
 
         report = load_demo()
         click.echo(f"heedful: {report}")
-    _run_process_tree(host, port)
+    from heedful.inbox.conf import imap
+
+    _run_process_tree(host, port, imap_idle=bool(imap()["host"]))
 
 
 def _ensure_owner(email: str) -> None:
@@ -128,13 +130,16 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen[bytes]], timeout: 
     return False
 
 
-def _run_process_tree(host: str, port: int) -> None:
-    """Start web and worker(+beat) as children; stop them all together."""
+def _run_process_tree(host: str, port: int, imap_idle: bool = False) -> None:
+    """Start web and worker(+beat) as children (and the IMAP listener when a mailbox is
+    configured); stop them all together."""
     exe = [sys.executable, "-m", "heedful.cli"]
     children = [
         subprocess.Popen([*exe, "web", "--server", "waitress", "--host", host, "--port", str(port)]),
         subprocess.Popen([*exe, "worker", "--beat", "--concurrency", "2"]),
     ]
+    if imap_idle:
+        children.append(subprocess.Popen([*exe, "imap-idle"]))
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -225,6 +230,24 @@ def worker(concurrency: int, beat: bool, queues: str | None) -> None:
     if beat:
         argv.append("--beat")
     app.worker_main(argv)
+
+
+@main.command("imap-idle")
+def imap_idle() -> None:
+    """Read new email the moment it arrives (IMAP IDLE); run one per installation."""
+    _setup_django()
+    import threading
+
+    from heedful.inbox import conf, idle
+
+    account = conf.imap()
+    if not account["host"]:
+        click.echo("heedful: no IMAP mailbox configured (HEEDFUL_IMAP_HOST); nothing to listen to.")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    idle.listen_forever(account, stop)
 
 
 @main.command()

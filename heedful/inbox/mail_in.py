@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from heedful.inbox import conf, services
@@ -346,6 +346,10 @@ def poll_mailbox(
             try:
                 stored = ingest_email(raw, source_key=source_key)
             except Exception as exc:
+                if isinstance(exc, IntegrityError) and Message.objects.filter(source_key=source_key).exists():
+                    # Another poller (the IDLE listener, the beat's poll) stored it a moment ago.
+                    result.skipped += 1
+                    continue
                 log.exception("Could not store message UID %s of %s", uid, key)
                 try:
                     stored = ingest_unreadable(

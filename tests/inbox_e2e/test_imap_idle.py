@@ -4,7 +4,12 @@ dropped connection is re-opened, nothing is stored twice, and it stops when aske
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -186,3 +191,90 @@ def test_it_stops_within_a_second_while_idling(dovecot, no_engine):
     assert not thread.is_alive()
     assert time.monotonic() - started < 1.5
     assert listener.stats.failures == 0
+
+
+def test_the_imap_idle_command_reads_new_mail_and_stops_on_sigterm(dovecot, tmp_path):
+    """``heedful imap-idle`` as production runs it: its own process, its own (SQLite) database."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="heedful.settings",
+        HEEDFUL_DATA_DIR=str(tmp_path),
+        SECRET_KEY="test-only",
+        HEEDFUL_HTTPS="false",
+        HEEDFUL_IMAP_HOST=dovecot.host,
+        HEEDFUL_IMAP_PORT=str(dovecot.port),
+        HEEDFUL_IMAP_USER=dovecot.user,
+        HEEDFUL_IMAP_PASSWORD=dovecot.password,
+        HEEDFUL_IMAP_SSL="false",
+        LOG_LEVEL="INFO",
+    )
+    heedful = [sys.executable, "-m", "heedful.cli"]
+    subprocess.run([*heedful, "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    dovecot.append(plain("<cli-1@example.com>", "Before it started"))
+    process = subprocess.Popen(
+        [*heedful, "imap-idle"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+
+        def bodies() -> list[str]:
+            with sqlite3.connect(tmp_path / "heedful.sqlite3") as db:
+                rows = db.execute("SELECT body FROM inbox_message WHERE author_kind = 'customer' ORDER BY id")
+                return [row[0] for row in rows]
+
+        wait_until(lambda: bodies() == ["Before it started"], timeout=60)
+        time.sleep(0.5)  # into IDLE
+        dovecot.append(plain("<cli-2@example.com>", "While it listens"))
+        took = wait_until(lambda: bodies() == ["Before it started", "While it listens"], timeout=10)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = process.stdout.read().decode() if process.stdout else ""
+
+    assert took < 5
+    assert code == 0, output
+    assert "IMAP listener: stopped" in output
+
+
+def test_the_imap_idle_command_without_a_mailbox_says_so_and_exits(settings):
+    from click.testing import CliRunner
+
+    from heedful.cli import main
+
+    settings.HEEDFUL_IMAP_HOST = ""
+    result = CliRunner().invoke(main, ["imap-idle"])
+
+    assert result.exit_code == 0
+    assert result.output == "heedful: no IMAP mailbox configured (HEEDFUL_IMAP_HOST); nothing to listen to.\n"
+
+
+def test_two_pollers_at_once_store_each_message_once(dovecot, no_engine):
+    """The listener and the beat's poll may read the same mailbox at the same moment."""
+    from heedful.inbox import mail_in
+
+    for i in range(12):
+        dovecot.append(plain(f"<both-{i}@example.com>", f"Message {i}"))
+    results: list[mail_in.PollResult] = []
+
+    def poll() -> None:
+        from django.db import connection
+
+        try:
+            results.append(mail_in.poll_mailbox(**dovecot.settings()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=poll) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert sorted(customer_bodies()) == sorted(f"Message {i}" for i in range(12))
+    assert sum(r.stored for r in results) == 12
+    assert [r.failed for r in results] == [[], []]
