@@ -119,12 +119,14 @@ def poll(token: str, after: int = 0) -> list[dict[str, Any]] | None:
 def _poll_sql() -> str:
     # Names from the models' metadata, so a renamed table or column cannot silently break it;
     # the values go as parameters.
-    q = connection.ops.quote_name
     visitors, messages = ChatVisitor._meta, Message._meta
-    vt, mt = q(visitors.db_table), q(messages.db_table)
-    conv, mid = q(visitors.get_field("conversation").column), q(messages.pk.column)
-    mconv, direction = q(messages.get_field("conversation").column), q(messages.get_field("direction").column)
-    token = q(visitors.get_field("token_hash").column)
+
+    def q(meta: Any, field: str) -> str:
+        return str(connection.ops.quote_name(str(meta.get_field(field).column)))
+
+    vt, mt = connection.ops.quote_name(visitors.db_table), connection.ops.quote_name(messages.db_table)
+    conv, token = q(visitors, "conversation"), q(visitors, "token_hash")
+    mid, mconv, direction = q(messages, "id"), q(messages, "conversation"), q(messages, "direction")
     latest = f"SELECT MAX(m.{mid}) FROM {mt} m WHERE m.{mconv} = v.{conv} AND m.{direction} <> %s"  # noqa: S608
     return f"SELECT v.{conv}, ({latest}) FROM {vt} v WHERE v.{token} = %s"  # noqa: S608
 
