@@ -83,6 +83,27 @@ def add_entry(
     )
 
 
+def event_contact_of(conversation: Conversation) -> dict[str, Any] | None:
+    """The conversation's contact as workflow events carry it, or None (a visitor without one)."""
+    if conversation.contact_id is None:
+        return None
+    contact = Contact.objects.filter(pk=conversation.contact_id).first()
+    return crm.event_contact(contact) if contact else None
+
+
+def is_open_lead(contact_id: int | None) -> bool:
+    """A captured lead (a "lead" entry on the timeline) who has not ordered yet."""
+    if contact_id is None:
+        return False
+    from heedful.crm.models import TimelineKind
+    from heedful.inbox.models import Order
+
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None or not contact.timeline.filter(kind=TimelineKind.LEAD).exists():
+        return False
+    return not (contact.email and Order.objects.filter(customer_email__iexact=contact.email).exists())
+
+
 def timeline_for(contact_id: int | None, limit: int = 30) -> list[Any]:
     """The contact's recent timeline for the agent's side panel."""
     if contact_id is None:

@@ -32,6 +32,7 @@ from heedful.inbox.models import (
 )
 from heedful.inbox.triage import MessageTriage, priority_for, triage_message
 from heedful.knowledge import services as knowledge
+from heedful.workflows.events import emit_event
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -58,10 +59,35 @@ def subject_of(conversation: Conversation) -> Subject:
     return Subject("conversation", str(conversation.pk), str(conversation)[:200])
 
 
+def _emit(name: str, conversation: Conversation, **extra: Any) -> None:
+    """A workflow event about this conversation (names and keys: heedful/workflows/catalogue.py).
+
+    Called inside the service's transaction, so the event exists exactly when the change does.
+    A visitor without a contact gets ``"contact": None`` and the conversation as the subject.
+    """
+    payload = {
+        "contact": contacts.event_contact_of(conversation),
+        "conversation_id": conversation.pk,
+        **extra,
+    }
+    emit_event(name, payload, subject_of(conversation), source="inbox")
+
+
+def _email_of(user: User | None) -> str:
+    return user.email if user is not None else ""
+
+
 @transaction.atomic
 def start_conversation(
-    *, channel: str, customer_email: str = "", customer_name: str = "", subject: str = ""
+    *,
+    channel: str,
+    customer_email: str = "",
+    customer_name: str = "",
+    subject: str = "",
+    by_customer: bool = True,
 ) -> Conversation:
+    """A new conversation. ``by_customer=False`` when we start it (an order update): then it is
+    no ``conversation.created`` event, which means "a customer started a conversation"."""
     conversation = Conversation.objects.create(
         channel=channel,
         customer_email=customer_email.strip().lower(),
@@ -71,6 +97,13 @@ def start_conversation(
     )
     record_audit(action="inbox.conversation.start", automation="inbox", obj=conversation)
     webhooks.emit("conversation.created", conversation)
+    if by_customer:
+        _emit(
+            "conversation.created",
+            conversation,
+            channel=conversation.channel,
+            assignee_email=_email_of(conversation.assignee),
+        )
     return conversation
 
 
@@ -99,6 +132,8 @@ def receive_customer_message(
         .order_by("-created_at", "-id")[:2]
         .values_list("body", flat=True)
     )[::-1]
+    # "Wrote again": anything was said in this conversation before (by them or by us).
+    we_wrote = conversation.messages.filter(direction=Direction.OUT).exists()
     intent = autoanswer.intent_of(body)
     this_week = _contacts_this_week(conversation, now)
     waited = (now - conversation.waiting_since).total_seconds() / 60 if conversation.waiting_since else 0.0
@@ -125,6 +160,10 @@ def receive_customer_message(
     conversation.waiting_since = conversation.waiting_since or now
     contacts.add_to_timeline(conversation, message)
     webhooks.emit("message.received", conversation, message={"id": message.pk, "text": body[:2000]})
+    if earlier or we_wrote:
+        _emit("conversation.customer_replied", conversation, assignee_email=_email_of(conversation.assignee))
+    if we_wrote and contacts.is_open_lead(conversation.contact_id):
+        _emit("lead.replied", conversation)
     if bot:
         _let_bot_respond(conversation, message, earlier)
     _reprioritise(conversation, triage, this_week, now)
@@ -396,6 +435,7 @@ def reply_as_agent(
         conversation.assignee = user
     conversation.save()
     record_audit(action="inbox.reply", user=user, obj=conversation, summary=body.strip()[:200])
+    _emit("conversation.agent_replied", conversation, agent_email=user.email)
     return message
 
 
@@ -480,6 +520,7 @@ def resolve_conversation(*, conversation: Conversation, user: User) -> Conversat
         action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
     )
     webhooks.emit("conversation.resolved", conversation)
+    _emit("conversation.resolved", conversation, assignee_email=_email_of(conversation.assignee))
     if conf.csat_after_resolve():
         from heedful.inbox.tasks import send_csat_task
 
@@ -524,6 +565,7 @@ def send_order_update(order: Order, event: str, *, key: str = "") -> Message | N
         customer_email=order.customer_email,
         customer_name=order.customer_name,
         subject=f"Your order {order.number}",
+        by_customer=False,
     )
     name = f", {order.customer_name.split()[0]}" if order.customer_name.strip() else ""
     body = ORDER_EVENT_TEXT[event].format(name=name, number=order.number)
