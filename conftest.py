@@ -1,6 +1,13 @@
-"""Personas shared by every app's tests (settings: tests/settings.py)."""
+"""Personas shared by every app's tests (settings: tests/settings.py), and one Chromium for
+every browser test, under tests/ and in the apps' own tests alike (Playwright's sync API
+allows one instance per thread, so there must be exactly one session-wide fixture)."""
 
 from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -104,3 +111,42 @@ def _restore_celery_broker():  # type: ignore[no-untyped-def]
     if (app._pool, app.amqp._producer_pool) != saved_pools:
         app._pool = None
         app.amqp._producer_pool = None
+
+
+CHROMIUM = os.environ.get("HEEDFUL_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django's async-safety check would refuse ORM calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

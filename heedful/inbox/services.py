@@ -422,6 +422,7 @@ def reply_as_agent(
 ) -> Message:
     """A person answers: the bot falls silent in this conversation until handed back."""
     now = timezone.now()
+    body = body.replace("\r\n", "\n")  # browsers send form text with CRLF line ends
     message = post_outgoing(conversation, author_kind=Author.AGENT, body=body.strip(), user=user)
     if faq_entry_id is not None:
         knowledge.count_answered_by_hand(entry_id=faq_entry_id)
