@@ -32,3 +32,16 @@ class InboxConfig(AppConfig):
                 describe=lambda params: "Answer a customer question from the knowledge base",
             )
         )
+        from heedful.inbox.actions import ask_csat, describe_ask_csat
+
+        # A fixed, reviewed question sent at most once per conversation: "auto" by default,
+        # like the question the inbox asks itself on resolution; the owner may set "ask".
+        register_action(
+            ActionType(
+                name="inbox.ask_csat",
+                label="Ask a customer how the conversation went (CSAT)",
+                default_policy="auto",
+                execute=ask_csat,
+                describe=describe_ask_csat,
+            )
+        )

@@ -219,3 +219,29 @@ def test_the_api_keeps_agents_to_their_own_row_and_checks_days(api_client_for, a
 def test_employees_get_no_report(employee_client, api_client_for, employee):
     assert employee_client.get("/inbox/report/").status_code == 403
     assert api_client_for(employee).get("/api/v1/inbox/csat/").status_code == 403
+
+
+def test_a_workflow_asks_through_the_governed_action_once(agent):
+    from heedful.governance import services as governance
+    from heedful.governance.models import ProposalStatus
+
+    conversation = ConversationFactory(channel=Channel.CHAT, status=Status.RESOLVED, assignee=agent)
+
+    def propose(key: str):  # type: ignore[no-untyped-def]
+        proposal = governance.propose_action(
+            action_type="inbox.ask_csat",
+            params={"conversation_id": conversation.pk},
+            explanation="CSAT after resolution",
+            proposed_by="workflow:csat",
+            idempotency_key=key,
+        )
+        return governance.execute_action(proposal.pk) or proposal
+
+    first, second = propose("one"), propose("two")
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (ProposalStatus.DONE, ProposalStatus.DONE)
+    assert first.result["summary"] == f"Asked how conversation #{conversation.pk} went"
+    assert second.result["summary"].startswith(f"Not asked: conversation #{conversation.pk} was asked before")
+    assert CsatRequest.objects.filter(conversation=conversation).count() == 1
