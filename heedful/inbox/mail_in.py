@@ -4,6 +4,10 @@ Parsing never trusts the message: a wrong or missing charset, missing headers, a
 date, deep multipart nesting or a huge attachment each become a note in ``parse_problems``,
 not an exception. A message that cannot be parsed at all is still stored, with its original
 kept in the data directory, so nothing is lost and one broken message never blocks the rest.
+
+``poll_mailbox`` runs every minute from beat and, where the server has IDLE, the moment new mail
+arrives (heedful/inbox/idle.py, the ``heedful imap-idle`` process); two polls at once store each
+message once.
 """
 
 from __future__ import annotations
