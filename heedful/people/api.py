@@ -68,6 +68,18 @@ class LeaveRequestViewSet(
             .order_by("-start_date", "-pk")
         )
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = page if page is not None else list(queryset)
+        services.audit_hr_list_read(
+            user=request.user,  # type: ignore[arg-type]
+            what="leave requests through the API",
+            employee_ids=[leave.employee_id for leave in rows],
+        )
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         leave = self.get_object()
         services.audit_hr_read(user=request.user, employee=leave.employee, what=f"leave request #{leave.pk}")  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from heedful.people.models import Employee, LeaveType, OnboardingTemplate
+from heedful.people.models import Employee, LeaveType, OnboardingTemplate, Team
 
 
 class DateInput(forms.DateInput):
@@ -34,4 +34,22 @@ class LaunchOnboardingForm(forms.Form):
         label=_("Template"),
         required=False,
         help_text=_("Empty: the best match for the team and job title."),
+    )
+
+
+class HireForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=100)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    email = forms.EmailField(label=_("Work email"))
+    job_title = forms.CharField(label=_("Job title"), max_length=100, required=False)
+    team = forms.ModelChoiceField(Team.objects.all(), label=_("Team"), required=False)
+    start_date = forms.DateField(label=_("Start date"), widget=DateInput)
+    region = forms.CharField(
+        label=_("Region for public holidays"),
+        max_length=20,
+        required=False,
+        help_text=_("For example DE-BE."),
+    )
+    start_onboarding = forms.BooleanField(
+        label=_("Start the onboarding checklist from the best-fitting template"), required=False, initial=True
     )

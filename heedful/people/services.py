@@ -6,6 +6,7 @@ Each service is atomic, audits what it changes and sends email on commit through
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -65,6 +66,8 @@ def hire_employee(
     if Employee.objects.filter(email__iexact=email).exists():
         raise PeopleError(f"{email} already belongs to an employee.")
     employee = Employee.objects.create(
+        # Someone who already has an account (a manager hired into HR records later, say).
+        user=User.objects.filter(email__iexact=email, employee__isnull=True).first(),
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         email=email,
@@ -95,6 +98,35 @@ def hire_employee(
         },
         Subject.of(employee, "employee"),
         source=automation or "people",
+    )
+    return employee
+
+
+@transaction.atomic
+def link_account(user: User) -> Employee | None:
+    """Tie a signed-in account to the employee record with the same work email, once.
+
+    Accounts exist only by the owner's invitation to that address (accepted from its mailbox),
+    so the address is the person's; without the link they would see no leave and no surveys.
+    """
+    linked = Employee.objects.filter(user=user).first()
+    if linked is not None or not user.email:
+        return linked
+    employee = (
+        Employee.objects.select_for_update()
+        .filter(user__isnull=True, is_active=True, email__iexact=user.email)
+        .first()
+    )
+    if employee is None:
+        return None
+    employee.user = user
+    employee.save(update_fields=["user"])
+    record_audit(
+        action="people.link_account",
+        automation="people",
+        obj=employee,
+        summary=f"{user.email} signed in: linked to the employee record with that work email",
+        changes={"user": [None, user.email]},
     )
     return employee
 
@@ -337,6 +369,23 @@ def audit_hr_read(*, user: User, employee: Employee, what: str) -> None:
     if employee.user_id == user.pk:
         return
     record_audit(action="people.read", user=user, obj=employee, summary=f"Viewed {what} of {employee}")
+
+
+@transaction.atomic
+def audit_hr_list_read(*, user: User, what: str, employee_ids: Iterable[int]) -> None:
+    """A list of other people's leave read at once: one audit row naming whose records it showed
+    (one row per list, not per person, so the log stays readable)."""
+    own = Employee.objects.filter(user=user).values_list("pk", flat=True).first()
+    others = sorted({pk for pk in employee_ids if pk != own})
+    if not others:
+        return
+    record_audit(
+        action="people.read",
+        user=user,
+        object_type="employee",
+        summary=f"Viewed {what} ({len(others)} {'person' if len(others) == 1 else 'people'})",
+        changes={"employees": others},
+    )
 
 
 # --- Onboarding ---------------------------------------------------------------------------

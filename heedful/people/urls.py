@@ -6,6 +6,7 @@ app_name = "people"
 urlpatterns = [
     path("", views.employee_list, name="employee-list"),
     path("me/", views.me, name="me"),
+    path("new/", views.hire, name="hire"),
     path("<int:pk>/", views.employee_detail, name="employee-detail"),
     path("leave/", views.my_leave, name="my-leave"),
     path("leave/team/", views.leave_list, name="leave-list"),

@@ -17,7 +17,7 @@ from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 from heedful.people import ical, page_data, queries, services
-from heedful.people.forms import LaunchOnboardingForm, LeaveRequestForm
+from heedful.people.forms import HireForm, LaunchOnboardingForm, LeaveRequestForm
 from heedful.people.links import LinkError, make_ical_token, read_decision_token, read_ical_token
 from heedful.people.models import Employee, LeaveRequest, Onboarding, OnboardingTask
 
@@ -45,7 +45,31 @@ def _visible_request(user: User, pk: int) -> LeaveRequest:
 @require(Perm.VIEW_PEOPLE)
 def employee_list(request: AuthedRequest) -> HttpResponse:
     employees = queries.visible_employees(request.user).filter(is_active=True)
-    return render(request, "people/employee_list.html", {"employees": employees})
+    context = {"employees": employees, "can_hire": request.user.can(Perm.MANAGE_PEOPLE)}
+    return render(request, "people/employee_list.html", context)
+
+
+@require(Perm.MANAGE_PEOPLE)
+def hire(request: AuthedRequest) -> HttpResponse:
+    form = HireForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        onboard = data.pop("start_onboarding")
+        try:
+            employee = services.hire_employee(user=request.user, **data)
+        except services.PeopleError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{employee} starts on {employee.start_date}.")
+            if onboard:
+                try:
+                    onboarding = services.launch_onboarding(employee=employee, user=request.user)
+                except services.OnboardingError as exc:
+                    messages.warning(request, str(exc))
+                else:
+                    return redirect("people:onboarding-detail", onboarding.pk)
+            return redirect("people:employee-detail", employee.pk)
+    return render(request, "people/hire.html", {"form": form})
 
 
 @require(Perm.VIEW_PEOPLE)
@@ -116,7 +140,10 @@ def leave_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
 @require(Perm.VIEW_PEOPLE)
 def leave_list(request: AuthedRequest) -> HttpResponse:
     """Leave across the teams the user may see, and what waits for their decision."""
-    return render(request, "people/leave_list.html", page_data.leave_overview(request.user))
+    context = page_data.leave_overview(request.user)
+    shown = [r.employee_id for r in context["requests"]] + [r.employee_id for r in context["awaiting"]]
+    services.audit_hr_list_read(user=request.user, what="the team leave list", employee_ids=shown)
+    return render(request, "people/leave_list.html", context)
 
 
 def leave_link(request: HttpRequest, token: str) -> HttpResponse:

@@ -255,6 +255,13 @@ ENPS = [10, 10, 9, 9, 9, 8, 8, 7, 6, 4, 2]  # 5 promoters, 3 detractors: (5 − 
 MANAGEABLE = [2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3]  # 27 / 11 → 2.45
 
 
+COMMENTS = {
+    0: "Too many rush orders before the holidays.",
+    4: "The new packing tables are great.",
+    8: "I would like clearer priorities on busy days.",
+}
+
+
 def _answers(i: int) -> dict[str, str]:
     answers = {
         "enps": str(ENPS[i]),
@@ -262,7 +269,7 @@ def _answers(i: int) -> dict[str, str]:
         "well_energy": "3",
         "well_stress": "4",  # reversed: scores 2, so wellbeing is (3 + 2) / 2 = 2.5
         "work_manageable": str(MANAGEABLE[i]),
-        "comment": "Too many rush orders before the holidays." if i % 4 == 0 else "",
+        "comment": COMMENTS.get(i, ""),
     }
     for item in range(1, 8):
         answers[f"ps_{item}"] = "2" if item in (1, 3, 5) else "6"  # reversed items score 6 too
@@ -287,21 +294,21 @@ def test_the_pulse_is_answered_by_the_demo_staff_and_the_tea_lab_is_withheld_wit
     started = [e for e in staff if e.start_date <= timezone.localdate()]
     assert len(started) == 11
     for i, person in enumerate(started):
-        if person.user is None:  # the owner invites the rest of the team
-            person.user = User.objects.create_user(
-                username=person.email, email=person.email, first_name=person.first_name, role=Role.EMPLOYEE
-            )
-            person.save(update_fields=["user"])
+        # The owner invites those without an account; their first sign-in links it to their record.
+        user = person.user or User.objects.create_user(
+            username=person.email, email=person.email, first_name=person.first_name, role=Role.EMPLOYEE
+        )
+        client = Client()
+        client.force_login(user)
         link = re.search(r"^Answer: (\S+)$", invitations[person.email].body, re.MULTILINE)
         assert link is not None
-        client = Client()
-        client.force_login(person.user)
         path = link.group(1).removeprefix(base)
         assert path == f"/surveys/rounds/{survey_round.pk}/answer/"
         form = client.get(path)
         assert "I feel energised by my work." in form.content.decode()
         assert client.post(path, _answers(i)).status_code == 302
     assert Response.objects.filter(round=survey_round).count() == 11
+    assert not Employee.objects.filter(pk__in=[e.pk for e in started], user__isnull=True).exists()
     answered = Event.objects.filter(name="survey.answered", payload__round__id=survey_round.pk)
     assert [e.payload for e in answered] == [
         {"survey": {"id": survey.pk, "title": "Monthly pulse"}, "round": {"id": survey_round.pk, "number": 3}}

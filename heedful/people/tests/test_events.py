@@ -120,3 +120,34 @@ def test_a_refused_leave_request_emits_nothing(eli_employee: Employee, employee:
             user=employee,
         )
     assert Event.objects.count() == 0
+
+
+def test_an_invited_persons_first_sign_in_links_their_employee_record(hr: Any, packing: Team) -> None:
+    from django.test import Client
+
+    from heedful.accounts.tests.factories import UserFactory
+
+    eva = services.hire_employee(
+        first_name="Eva", email="eva@example.com", start_date=date(2026, 12, 1), user=hr
+    )
+    assert eva.user is None
+    account = UserFactory(email="eva@example.com", password="a-long-passphrase-1")
+    client = Client()
+    assert (
+        client.post(
+            "/accounts/login/", {"username": "eva@example.com", "password": "a-long-passphrase-1"}
+        ).status_code
+        == 302
+    )
+    eva.refresh_from_db()
+    assert eva.user == account
+    assert AuditEvent.objects.get(action="people.link_account").summary == (
+        "eva@example.com signed in: linked to the employee record with that work email"
+    )
+    assert client.get("/people/leave/").status_code == 200
+    # Hiring someone who already has an account links them at once.
+    olga = UserFactory(email="olga@example.com")
+    hired = services.hire_employee(
+        first_name="Olga", email="OLGA@example.com", start_date=date(2026, 12, 1), user=hr
+    )
+    assert hired.user == olga

@@ -159,3 +159,67 @@ def test_the_leave_page_shows_next_years_balance_when_asked(
     # Years further away, or not numbers, fall back to this year rather than failing.
     assert employee_client.get(f"/people/leave/?year={next_year + 5}").context["year"] == next_year - 1
     assert employee_client.get("/people/leave/?year=soon").context["year"] == next_year - 1
+
+
+def test_hr_adds_a_new_hire_whose_onboarding_starts_and_workflows_hear_of_it(
+    hr_client: Any, manager_client: Any, packing: Any
+) -> None:
+    from heedful.people.models import Employee, Onboarding
+    from heedful.workflows.models import Event
+
+    template = OnboardingTemplate.objects.create(name="Packing starter", team=packing)
+    OnboardingTaskTemplate.objects.create(
+        template=template, title="Safety shoes", owner="manager", due_offset_days=-1
+    )
+    form = {
+        "first_name": "Ida",
+        "last_name": "Berg",
+        "email": "ida@example.com",
+        "job_title": "Packer",
+        "team": packing.pk,
+        "start_date": "2026-12-07",
+        "region": "DE-BE",
+        "start_onboarding": "on",
+    }
+    assert manager_client.post("/people/new/", form).status_code == 403
+    response = hr_client.post("/people/new/", form)
+    ida = Employee.objects.get(email="ida@example.com")
+    onboarding = Onboarding.objects.get(employee=ida)
+    assert response["Location"] == f"/people/onboarding/{onboarding.pk}/"
+    assert list(onboarding.tasks.values_list("title", "due_date", "assignee__email")) == [
+        ("Safety shoes", date(2026, 12, 6), "max@example.com")
+    ]
+    assert list(Event.objects.values_list("name", "subject_id")) == [("employee.hired", str(ida.pk))]
+    again = hr_client.post("/people/new/", form)
+    assert again.status_code == 200
+    assert "ida@example.com already belongs to an employee." in again.content.decode()
+    assert Employee.objects.filter(email="ida@example.com").count() == 1
+
+
+def test_reading_lists_of_other_peoples_leave_is_audited_once_per_list(
+    hr: Any,
+    hr_client: Any,
+    api_client_for: Any,
+    employee_client: Any,
+    eli_employee: Any,
+    other_team: Any,
+    annual: Any,
+) -> None:
+    cara = other_team.members.get()
+    _leave(eli_employee, annual)
+    _leave(cara, annual)
+    _leave(cara, annual, start=date(2026, 7, 1))
+    assert hr_client.get("/people/leave/team/").status_code == 200
+    assert api_client_for(hr).get("/api/v1/leave-requests/").json()["count"] == 3
+    reads = AuditEvent.objects.filter(action="people.read").order_by("pk")
+    assert [(e.actor_user, e.summary, e.changes) for e in reads] == [
+        (hr, "Viewed the team leave list (2 people)", {"employees": sorted([eli_employee.pk, cara.pk])}),
+        (
+            hr,
+            "Viewed leave requests through the API (2 people)",
+            {"employees": sorted([eli_employee.pk, cara.pk])},
+        ),
+    ]
+    # Reading one's own leave leaves no trace: it is nobody else's business.
+    assert employee_client.get("/api/v1/leave-requests/").json()["count"] == 1
+    assert reads.count() == 2
