@@ -15,7 +15,7 @@ from django.db import transaction
 
 from heedful.crm.models import Contact
 from heedful.inbox import services
-from heedful.inbox.models import Channel, Order, OrderStatus, Product
+from heedful.inbox.models import CannedResponse, Channel, Order, OrderStatus, Product
 from heedful.knowledge.models import FaqEntry
 from heedful.knowledge.services import create_faq_entry
 
@@ -83,6 +83,26 @@ PRODUCTS = [
     ("POT-IRON", "Cast-iron teapot", 5),
     ("INF-GLS", "Glass infuser", 40),
 ]
+CANNED = [
+    (
+        "Sorry for the wait",
+        "wait",
+        'Hello {{ customer.first_name|default:"there" }},\n\nsorry for the wait, and thank you for your '
+        "patience.",
+    ),
+    (
+        "Where is my order",
+        "order",
+        'Hello {{ customer.first_name|default:"there" }},\n\nyour order {{ order.number|default:"" }} is '
+        '{{ order.status|default:"on its way" }}. You will find the tracking link in your shipping email.',
+    ),
+    (
+        "Sign-off",
+        "bye",
+        "If there is anything else, just reply to this email.\n\nKind regards,\n{{ agent.first_name }} "
+        "from {{ business.name }}",
+    ),
+]
 STATUS = {
     "delivered": OrderStatus.DELIVERED,
     "shipped": OrderStatus.SHIPPED,
@@ -103,9 +123,14 @@ def load_inbox_demo(now: datetime) -> str:
             stock=stock,
             restock_date=(now + timedelta(days=12)).date() if not stock else None,
         )
+    for title, shortcut, body in CANNED:
+        CannedResponse.objects.get_or_create(shortcut=shortcut, defaults={"title": title, "body": body})
     orders = _orders_from_demo_customers(now)
     conversations = _conversations(now)
-    return f"{len(FAQ)} FAQ entries, {len(PRODUCTS)} products, {orders} orders, {conversations} conversations"
+    return (
+        f"{len(FAQ)} FAQ entries, {len(PRODUCTS)} products, {len(CANNED)} canned responses, "
+        f"{orders} orders, {conversations} conversations"
+    )
 
 
 def _orders_from_demo_customers(now: datetime) -> int:

@@ -245,3 +245,17 @@ def test_a_workflow_asks_through_the_governed_action_once(agent):
     assert first.result["summary"] == f"Asked how conversation #{conversation.pk} went"
     assert second.result["summary"].startswith(f"Not asked: conversation #{conversation.pk} was asked before")
     assert CsatRequest.objects.filter(conversation=conversation).count() == 1
+
+
+def test_the_conversation_page_shows_the_rating(agent_client, agent):
+    conversation = ConversationFactory(channel=Channel.CHAT, status=Status.RESOLVED, assignee=agent)
+    unasked = ConversationFactory(channel=Channel.CHAT, status=Status.RESOLVED, assignee=agent)
+    question = csat.send_csat_request(conversation)
+    assert question is not None
+    csat.record_csat_answer(request=question, rating=5, comment="Lovely")
+
+    assert (
+        '<p id="csat-result">5/5: “Lovely”</p>'
+        in agent_client.get(f"/inbox/{conversation.pk}/").content.decode()
+    )
+    assert 'id="csat-result"' not in agent_client.get(f"/inbox/{unasked.pk}/").content.decode()

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from heedful.inbox import canned
 from heedful.inbox.demo import load_inbox_demo
-from heedful.inbox.models import Order, Product
+from heedful.inbox.models import CannedResponse, Order, Product
 from heedful.knowledge.models import FaqEntry
 
 pytestmark = pytest.mark.django_db
@@ -17,9 +18,10 @@ def test_the_demo_loads_once(no_engine):
     first = load_inbox_demo(now)
     second = load_inbox_demo(now)
 
-    assert first == "8 FAQ entries, 7 products, 0 orders, 0 conversations"
+    assert first == "8 FAQ entries, 7 products, 3 canned responses, 0 orders, 0 conversations"
     assert second == "inbox demo already loaded"
     assert (FaqEntry.objects.count(), Product.objects.count(), Order.objects.count()) == (8, 7, 0)
+    assert [canned.token_errors(c.body) for c in CannedResponse.objects.all()] == [[], [], []]
 
 
 def test_the_project_demo_customers_get_their_orders_and_the_faq_answers_the_demo_questions(
