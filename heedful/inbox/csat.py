@@ -12,6 +12,7 @@ conversation (``CsatRequest`` is one-to-one with it); answering again updates th
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from django.core import signing
@@ -42,6 +43,18 @@ SATISFIED_FROM = 4
 
 class CsatError(ValueError):
     """A rating that cannot be stored; the message is shown to the customer as it is."""
+
+
+# A reply whose first line is only a rating: "4", "4/5", "4 of 5", "5!" (what follows is
+# usually the quoted question, so only the first non-empty line counts).
+_REPLY_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|(?:out\s+)?of\s+5)?\s*[.!]?\s*$", re.IGNORECASE)
+
+
+def rating_in_reply(body: str) -> int | None:
+    """The rating in a reply to the CSAT question, or None when the reply says something else."""
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    found = _REPLY_RATING.match(first)
+    return int(found.group(1)) if found else None
 
 
 def token_for(request: CsatRequest) -> str:

@@ -23,6 +23,7 @@ from heedful.inbox.models import (
     Author,
     Channel,
     Conversation,
+    CsatRequest,
     Delivery,
     Direction,
     Message,
@@ -151,6 +152,13 @@ def receive_customer_message(
         created_at=now,
         **(email or {}),
     )
+    if conversation.status == Status.RESOLVED and _answers_csat(conversation, body):
+        # "5" in reply to the CSAT question is the rating, not a new question: stored, on the
+        # timeline, and the conversation stays resolved.
+        conversation.last_customer_message_at = now
+        conversation.save(update_fields=["last_customer_message_at", "updated_at"])
+        contacts.add_to_timeline(conversation, message)
+        return message
     if conversation.status == Status.WAITING:
         conversation.status = Status.OPEN
     elif conversation.status == Status.RESOLVED:
@@ -169,6 +177,19 @@ def receive_customer_message(
     _reprioritise(conversation, triage, this_week, now)
     conversation.save()
     return message
+
+
+def _answers_csat(conversation: Conversation, body: str) -> bool:
+    from heedful.inbox import csat
+
+    rating = csat.rating_in_reply(body)
+    if rating is None:
+        return False
+    question = CsatRequest.objects.filter(conversation=conversation).first()
+    if question is None:
+        return False
+    csat.record_csat_answer(request=question, rating=rating)
+    return True
 
 
 def _contacts_this_week(conversation: Conversation, now: Any) -> int:

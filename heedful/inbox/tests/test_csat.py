@@ -259,3 +259,37 @@ def test_the_conversation_page_shows_the_rating(agent_client, agent):
         in agent_client.get(f"/inbox/{conversation.pk}/").content.decode()
     )
     assert 'id="csat-result"' not in agent_client.get(f"/inbox/{unasked.pk}/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "rating"),
+    [
+        ("4", 4),
+        ("  5/5!\n\n> How did it go?", 5),
+        ("2 out of 5", 2),
+        ("3 of 5.", 3),
+        ("6", None),
+        ("4 stars but the tea was cold", None),
+        ("Where is my other order?", None),
+    ],
+)
+def test_a_reply_that_is_only_a_rating_is_read_as_one(body, rating):
+    assert csat.rating_in_reply(body) == rating
+
+
+def test_replying_5_to_the_question_rates_and_keeps_the_conversation_resolved(agent, no_engine):
+    conversation = _resolved_email_conversation(agent)
+    question = csat.send_csat_request(conversation)
+    assert question is not None
+
+    services.receive_customer_message(conversation=conversation, body="5\n\n> How did it go?")
+
+    conversation.refresh_from_db()
+    question.refresh_from_db()
+    assert (conversation.status, question.rating) == (Status.RESOLVED, 5)
+    assert conversation.messages.filter(body__startswith="5\n").count() == 1  # nothing lost
+
+    services.receive_customer_message(conversation=conversation, body="Actually, one more question")
+
+    conversation.refresh_from_db()
+    assert conversation.status == Status.OPEN  # a real message reopens it, as before
