@@ -109,6 +109,7 @@ def calendar(user: User, month: date) -> dict[str, Any]:
     following = (last + timedelta(days=1)).replace(day=1)
     return {
         "month": month,
+        "absences": absences,
         "weeks": weeks,
         "show_type": show_type,
         "previous": f"{previous:%Y-%m}",
@@ -182,14 +183,33 @@ def about_me(user: User, employee: Employee) -> dict[str, Any]:
             "user_record": user,
             "adjustments": employee.leave_adjustments.select_related("leave_type"),
             "surveys_answered": participation_of(employee),
-            # Reads and changes of this person's records by others: they may know who looked.
-            "audit": AuditEvent.objects.filter(
-                Q(object_type="employee", object_id=str(employee.pk))
-                | Q(
-                    object_type="leaverequest",
-                    object_id__in=[str(pk) for pk in employee.leave_requests.values_list("pk", flat=True)],
-                )
-            ).order_by("-pk")[:100],
+            "audit": _audit_about(employee),
         }
     )
     return context
+
+
+def _audit_about(employee: Employee, limit: int = 100) -> list[AuditEvent]:
+    """Reads and changes of this person's records by others: they may know who looked.
+
+    Single records name the employee or request; a list read names everyone it showed in its
+    changes (``{"employees": [...]}``), which is matched here in Python: JSON containment is not
+    portable to SQLite, and a small business's recent list reads are few.
+    """
+    direct = list(
+        AuditEvent.objects.filter(
+            Q(object_type="employee", object_id=str(employee.pk))
+            | Q(
+                object_type="leaverequest",
+                object_id__in=[str(pk) for pk in employee.leave_requests.values_list("pk", flat=True)],
+            )
+        ).order_by("-pk")[:limit]
+    )
+    lists = [
+        event
+        for event in AuditEvent.objects.filter(
+            action="people.read", object_type="employee", object_id=""
+        ).order_by("-pk")[: limit * 5]
+        if employee.pk in (event.changes or {}).get("employees", [])
+    ]
+    return sorted(direct + lists, key=lambda event: event.pk, reverse=True)[:limit]

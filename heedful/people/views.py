@@ -166,6 +166,12 @@ def leave_link(request: HttpRequest, token: str) -> HttpResponse:
 def leave_calendar(request: HtmxRequest) -> HttpResponse:
     month = page_data.parse_month(request.GET.get("month"), timezone.localdate())
     context = page_data.calendar(request.user, month)
+    if context["show_type"]:  # HR and managers see why people are away: that is an HR read
+        services.audit_hr_list_read(
+            user=request.user,
+            what=f"the leave calendar for {month:%B %Y}",
+            employee_ids=[a.employee_id for a in context["absences"]],
+        )
     context["ical_url"] = request.build_absolute_uri(
         f"/people/calendar/{make_ical_token(request.user.pk)}.ics"
     )

@@ -24,7 +24,8 @@ def open_due_rounds_task(today_iso: str | None = None) -> int:
 
 
 def _mail_round(survey_round: SurveyRound, kind: str, only_missing: bool) -> int:
-    people = Employee.objects.filter(is_active=True)
+    # Only people who have started: a new hire has nothing to say about the team yet.
+    people = Employee.objects.filter(is_active=True, start_date__lte=survey_round.opens_on)
     if only_missing:
         people = people.exclude(survey_participations__round=survey_round)
     sent = 0

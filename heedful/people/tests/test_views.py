@@ -223,3 +223,22 @@ def test_reading_lists_of_other_peoples_leave_is_audited_once_per_list(
     # Reading one's own leave leaves no trace: it is nobody else's business.
     assert employee_client.get("/api/v1/leave-requests/").json()["count"] == 1
     assert reads.count() == 2
+
+
+def test_the_calendar_read_by_hr_is_audited_and_shown_on_the_persons_own_page(
+    hr: Any, hr_client: Any, employee_client: Any, eli_employee: Any, annual: Any
+) -> None:
+    _leave(eli_employee, annual, start=date(2026, 6, 3))
+    assert hr_client.get("/people/calendar/?month=2026-06").status_code == 200
+    read = AuditEvent.objects.get(action="people.read")
+    assert (read.actor_user, read.summary, read.changes) == (
+        hr,
+        "Viewed the leave calendar for June 2026 (1 person)",
+        {"employees": [eli_employee.pk]},
+    )
+    # Eli's own calendar (teammates' days away, no reasons) is no HR read; his "me" page lists Hana's.
+    assert employee_client.get("/people/calendar/?month=2026-06").status_code == 200
+    me = employee_client.get("/people/me/")
+    assert [event.summary for event in me.context["audit"]] == [
+        "Viewed the leave calendar for June 2026 (1 person)"
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -111,6 +111,7 @@ def test_employees_see_the_same_aggregate_page_and_no_page_or_api_lists_answers(
 def test_opening_a_round_invites_everyone_once(owner: Any, django_capture_on_commit_callbacks: Any) -> None:
     EmployeeFactory(email="a@staff.example.com")
     EmployeeFactory(email="b@staff.example.com")
+    EmployeeFactory(email="new@staff.example.com", start_date=OPEN + timedelta(days=1))  # not started yet
     survey = services.create_survey(title="Pulse", question_codes=["enps"], user=owner, recurrence="weekly")
     with django_capture_on_commit_callbacks(execute=True):
         first = services.open_round(survey=survey, today=OPEN, user=owner)
