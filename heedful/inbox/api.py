@@ -27,6 +27,8 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
 
 
 class ConversationSerializer(serializers.ModelSerializer[Conversation]):
+    sla_warnings = serializers.SerializerMethodField(help_text="Breached SLA timers in words.")
+
     class Meta:
         model = Conversation
         fields = [
@@ -42,8 +44,12 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "priority_reason",
             "first_response_due_at",
             "resolution_due_at",
+            "sla_warnings",
             "created_at",
         ]
+
+    def get_sla_warnings(self, conversation: Conversation) -> list[str]:
+        return conversation.sla_warnings()
 
 
 class ConversationViewSet(viewsets.ReadOnlyModelViewSet[Conversation]):

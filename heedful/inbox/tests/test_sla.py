@@ -167,3 +167,14 @@ def test_nobody_dismisses_someone_elses_notice(manager_client, agent):
 
     notice.refresh_from_db()
     assert notice.dismissed_at is None
+
+
+def test_the_api_lists_breaches_in_words(api_client_for, agent):
+    due = timezone.now() - timedelta(days=1, hours=3, minutes=1)
+    breached = ConversationFactory(status=Status.OPEN, assignee=agent, resolution_due_at=due)
+    ConversationFactory(status=Status.OPEN, assignee=agent)
+
+    rows = api_client_for(agent).get("/api/v1/inbox/conversations/?status=open").json()["results"]
+
+    assert {row["id"]: row["sla_warnings"] for row in rows}[breached.pk] == ["resolution overdue by 1 d 3 h"]
+    assert sorted(len(row["sla_warnings"]) for row in rows) == [0, 1]
