@@ -1,5 +1,77 @@
+"""The knowledge API under /api/v1/knowledge/: FAQ entries. Everyone who works the inbox reads
+them (``WORK_INBOX``); adding entries changes what the bot says, so it needs ``MANAGE_KNOWLEDGE``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
+
+from heedful.accounts.roles import Perm
+from heedful.knowledge import services
+from heedful.knowledge.models import FaqEntry
+
+
+class FaqEntrySerializer(serializers.ModelSerializer[FaqEntry]):
+    variants = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, default=list
+    )
+
+    class Meta:
+        model = FaqEntry
+        fields = [
+            "id",
+            "question",
+            "variants",
+            "answer",
+            "article_url",
+            "is_active",
+            "helpful_count",
+            "unhelpful_count",
+            "answered_by_hand_count",
+        ]
+        read_only_fields = ["is_active", "helpful_count", "unhelpful_count", "answered_by_hand_count"]
+
+    def to_representation(self, instance: FaqEntry) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["variants"] = [v for v in instance.variants.splitlines() if v.strip()]
+        return data
+
+
+class ReadInboxWriteKnowledge(BasePermission):
+    message = "Your role does not allow this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return bool(user.can(Perm.WORK_INBOX if request.method in SAFE_METHODS else Perm.MANAGE_KNOWLEDGE))
+
+
+class FaqEntryViewSet(viewsets.ReadOnlyModelViewSet[FaqEntry], mixins.CreateModelMixin):
+    """FAQ entries; POST adds one (the matcher retrains after commit)."""
+
+    queryset = FaqEntry.objects.order_by("question")
+    serializer_class = FaqEntrySerializer
+    permission_classes = [ReadInboxWriteKnowledge]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        entry = services.create_faq_entry(
+            question=values["question"],
+            answer=values["answer"],
+            variants=values.get("variants", []),
+            article_url=values.get("article_url", ""),
+            user=request.user,  # type: ignore[arg-type]
+        )
+        return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 def register(router: DefaultRouter) -> None:
-    """The knowledge API registers its viewsets here."""
+    router.register("knowledge/faq-entries", FaqEntryViewSet, basename="knowledge-faq")
