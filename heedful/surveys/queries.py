@@ -230,7 +230,8 @@ def early_flags(survey: Survey, today: date, *, weeks: int = 4, drop: float = 0.
                         s.name,
                         was,
                         s.value,
-                        f"{group.label}: {s.name.lower()} fell {amount} in {weeks} weeks "
+                        # "employee NPS", not "employee nps": only the first letter goes small.
+                        f"{group.label}: {s.name[0].lower()}{s.name[1:]} fell {amount} in {weeks} weeks "
                         f"({was} → {s.value}).",
                     )
                 )

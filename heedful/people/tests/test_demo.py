@@ -66,9 +66,9 @@ def test_the_demo_shows_every_part_of_the_issue(
     )
     # The second round's mood is lower on purpose: the early flags the daily brief shows.
     assert [f.text for f in early_flags(latest.survey, NOW.date())] == [
-        "The whole company: employee nps fell 119 points in 4 weeks (55.0 → -64.0).",
+        "The whole company: employee NPS fell 119 points in 4 weeks (55.0 → -64.0).",
         "The whole company: workload fell 30 % in 4 weeks (4.0 → 2.82).",
-        "More than 3 years: employee nps fell 119 points in 4 weeks (55.0 → -64.0).",
+        "More than 3 years: employee NPS fell 119 points in 4 weeks (55.0 → -64.0).",
         "More than 3 years: workload fell 30 % in 4 weeks (4.0 → 2.82).",
     ]
     hired = Event.objects.filter(name="employee.hired").order_by("pk")
