@@ -94,11 +94,13 @@ class Conversation(models.Model):
         """The breached SLA timers in plain words, e.g. ``["first reply overdue by 2 h 10 min"]``."""
         from heedful.inbox.hours import overdue_in_words
 
+        if self.status in (Status.BOT, Status.RESOLVED):
+            return []  # nobody owes a reply (the bot holds it again) or it is done
         now = now or timezone.now()
         warnings = []
         if self.first_response_breached(now) and self.first_response_due_at:
             warnings.append(f"first reply overdue by {overdue_in_words(now - self.first_response_due_at)}")
-        if self.resolution_breached(now) and self.resolution_due_at and self.status != Status.RESOLVED:
+        if self.resolution_breached(now) and self.resolution_due_at:
             warnings.append(f"resolution overdue by {overdue_in_words(now - self.resolution_due_at)}")
         return warnings
 

@@ -42,7 +42,10 @@ def _recipients(conversation: Conversation) -> list[User]:
 
 
 def _candidates(now: datetime) -> list[tuple[Conversation, str, datetime]]:
-    unresolved = Conversation.objects.exclude(status=Status.RESOLVED).select_related("assignee")
+    # With the bot (handed back) nobody owes a reply; resolved ones are done.
+    unresolved = Conversation.objects.exclude(status__in=[Status.RESOLVED, Status.BOT]).select_related(
+        "assignee"
+    )
     found: list[tuple[Conversation, str, datetime]] = []
     for conversation in unresolved.filter(first_response_due_at__lt=now, first_responded_at__isnull=True):
         found.append((conversation, SlaKind.FIRST_RESPONSE, conversation.first_response_due_at))  # type: ignore[arg-type]

@@ -91,6 +91,7 @@ def test_answered_resolved_and_future_timers_are_no_breach(agent):
     )
     ConversationFactory(status=Status.RESOLVED, assignee=agent, resolution_due_at=DUE, resolved_at=DUE)
     ConversationFactory(status=Status.OPEN, assignee=agent, first_response_due_at=DUE + timedelta(hours=1))
+    ConversationFactory(status=Status.BOT, assignee=agent, first_response_due_at=DUE)  # handed back
 
     assert sla.detect_sla_breaches(now=DUE + timedelta(minutes=30)) == 0
     assert SlaBreach.objects.count() == 0
