@@ -44,7 +44,23 @@ def notify_leave_task(request_id: int, event: str) -> int:
     to = r.employee.user.email if r.employee.user else r.employee.email
     subject = f"Your leave request was {r.get_status_display()}"
     body = f"{_describe(r)}\n\nStatus: {r.get_status_display()}.\n\nYour leave: {url('people:my-leave')}\n"
-    return int(send_once(f"leave:{r.pk}:{event}:{to}", to=to, subject=subject, body=body))
+    sent = int(send_once(f"leave:{r.pk}:{event}:{to}", to=to, subject=subject, body=body))
+    if event == "cancelled" and r.current_step < len(r.leave_type.approval_steps):
+        sent += _tell_approvers_it_was_cancelled(r)
+    return sent
+
+
+def _tell_approvers_it_was_cancelled(r: LeaveRequest) -> int:
+    """Cancelled while waiting for a level: whoever was asked need not act (their links now fail)."""
+    sent = 0
+    for approver in queries.approvers_for(r, r.step_kind):
+        sent += send_once(
+            f"leave:{r.pk}:cancelled:{approver.pk}",
+            to=approver.email,
+            subject=f"Leave request from {r.employee} was cancelled",
+            body=f"{_describe(r)}\n\nIt was cancelled before your decision: nothing more to do.\n",
+        )
+    return sent
 
 
 def _ask_approvers(r: LeaveRequest) -> int:

@@ -189,3 +189,23 @@ def test_teammates_away_the_same_days_are_flagged(
         status=LeaveStatus.APPROVED,
     )
     assert [o.employee.first_name for o in queries.overlapping_absences(eli_employee, MON, FRI)] == ["Tom"]
+
+
+def test_cancelling_a_request_that_waits_for_the_manager_tells_the_manager(
+    eli_employee: Any, annual: LeaveType, employee: Any, manager: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        leave = services.request_leave(
+            employee=eli_employee, leave_type=annual, start_date=MON, end_date=FRI, user=employee
+        )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.cancel_leave(request=leave, user=employee, today=date(2026, 5, 1))
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["eli@example.com"], "Your leave request was cancelled"),
+        (["max@example.com"], "Leave request from Eli Example was cancelled"),
+    ]
+    assert mail.outbox[1].body == (
+        "Eli Example: Annual leave, 2026-06-01 to 2026-06-05, 5 working days\n\n"
+        "It was cancelled before your decision: nothing more to do.\n"
+    )
