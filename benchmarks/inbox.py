@@ -243,11 +243,13 @@ class ChatLog:
     errors: list[str] = field(default_factory=list)
     answers: int = 0  # bot replies with the feedback buttons: answers from the FAQ or shop data
     other_replies: int = 0  # hand-offs and requests for details
+    sessions: int = 0
     texts: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _session(conn: http.client.HTTPConnection, headers: dict[str, str]) -> dict[str, str]:
+def _session(conn: http.client.HTTPConnection, headers: dict[str, str], log: ChatLog) -> dict[str, str]:
+    log.sessions += 1
     conn.request("POST", "/inbox/widget/api/session", body="{}", headers=headers)
     return headers | {"X-Heedful-Visitor": json.loads(conn.getresponse().read())["token"]}
 
@@ -257,7 +259,7 @@ def _visitor(port: int, rounds: int, log: ChatLog, think: float, seed: int) -> N
     time.sleep(rng.uniform(0, think))  # visitors arrive spread out, not all in the same instant
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     plain = {"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"}
-    headers = _session(conn, plain)
+    headers = _session(conn, plain, log)
     last = 0
     next_poll = time.monotonic() + POLL_S
     for _ in range(rounds):
@@ -283,7 +285,7 @@ def _visitor(port: int, rounds: int, log: ChatLog, think: float, seed: int) -> N
             log.answers += 1
         else:  # handed to a person or asked for details: come back as a new visitor
             log.other_replies += 1
-            headers, last = _session(conn, plain), 0
+            headers, last = _session(conn, plain, log), 0
         if think <= 0:
             continue
         until = time.monotonic() + think * rng.uniform(0.5, 1.5)
@@ -367,8 +369,10 @@ def chat(visitors: int, rounds: int, think_ms: int = 5000, threads: int = 8) -> 
         "p95_ms": round(_p95(log.latencies) * 1000, 1),
         "poll_p95_ms": round(_p95(log.polls) * 1000, 1) if log.polls else None,
         "msgs_per_s": round(len(log.latencies) / wall, 1),
-        # The server's CPU per request (messages and polls): what the load costs, whatever the wait.
-        "server_cpu_ms_per_request": round(cpu * 1000 / max(1, len(log.latencies) + len(log.polls)), 1),
+        # The server's CPU per request (sessions, messages, polls): the cost, whatever the wait.
+        "server_cpu_ms_per_request": round(
+            cpu * 1000 / max(1, log.sessions + len(log.latencies) + len(log.polls)), 1
+        ),
         "load_before": round(load, 2),
         "load_after": round(os.getloadavg()[0], 2),
     }
