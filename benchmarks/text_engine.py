@@ -12,6 +12,7 @@ HEEDFUL_MODEL_DIR as bench-<encoder>.hml. Needs `heedful ml build` first for Min
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -57,10 +58,14 @@ else:
 run_one(queries[0])
 cold = time.perf_counter() - start
 lat = []
+escalated = 0
 t0 = time.perf_counter()
+c0 = time.process_time()
 for q in queries[:1500]:
-    t = time.perf_counter(); run_one(q); lat.append(time.perf_counter() - t)
+    t = time.perf_counter(); r = run_one(q); lat.append(time.perf_counter() - t)
+    escalated += bool(r.escalated)
 b1 = len(lat) / (time.perf_counter() - t0)
+cpu_b1 = len(lat) / (time.process_time() - c0)
 b64 = None
 if mode == "match":
     t0 = time.perf_counter(); n = 0
@@ -69,6 +74,7 @@ if mode == "match":
     b64 = n / (time.perf_counter() - t0)
 lat.sort()
 print(json.dumps({"cold_start_s": cold, "qps_batch1": b1, "qps_batch64": b64,
+    "qps_batch1_per_cpu_second": cpu_b1, "escalated_share": escalated / len(lat),
     "p50_ms": 1000 * lat[len(lat) // 2], "p95_ms": 1000 * lat[int(len(lat) * 0.95)],
     "peak_rss_mb": peak_rss_mb()}))
 """
@@ -248,8 +254,14 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "## Speed and memory (CLINC150 matcher, 150 intents + oos; test queries)",
         "",
-        "| encoder | mode | q/s batch 1 | q/s batch 64 | p50 ms | p95 ms | cold start s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|",
+        "Queries: the 5,500 CLINC150 test questions (18 % out of scope) in a fixed shuffled order; "
+        "batch 1 runs the first 1,500. *q/s per CPU-s* divides by the process's CPU time instead "
+        "of wall time, which is less distorted by other load; *escalated* is the share of "
+        "messages for which the sentence encoder ran (the rest were decided by the TF-IDF pass).",
+        "",
+        "| encoder | mode | q/s batch 1 | q/s per CPU-s, batch 1 | escalated | q/s batch 64 "
+        "| p50 ms | p95 ms | cold start s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     load = result.get("load_average")
     if load:
@@ -260,8 +272,10 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     for s in result["speed"]:
         b64 = f"{s['qps_batch64']:.0f}" if s.get("qps_batch64") else "–"
+        cpu = f"{s['qps_batch1_per_cpu_second']:.0f}" if s.get("qps_batch1_per_cpu_second") else "–"
+        esc = f"{100 * s['escalated_share']:.0f} %" if s.get("escalated_share") is not None else "–"
         lines.append(
-            f"| {s['encoder']} | {s['mode']} | {s['qps_batch1']:.0f} | {b64} | "
+            f"| {s['encoder']} | {s['mode']} | {s['qps_batch1']:.0f} | {cpu} | {esc} | {b64} | "
             f"{s['p50_ms']:.2f} | {s['p95_ms']:.2f} | {s['cold_start_s']:.2f} | "
             f"{s['peak_rss_mb']:.0f} |"
         )
@@ -300,7 +314,10 @@ def targets(result: dict[str, Any]) -> list[str]:
         ),
         (
             "Triage ≥ 1,000 messages/s at batch 1",
-            f"{triage[0]['qps_batch1']:.0f} /s" if triage else "–",
+            f"{triage[0]['qps_batch1']:.0f} /s wall, {triage[0].get('qps_batch1_per_cpu_second', 0):.0f} "
+            f"/CPU-s, {100 * triage[0].get('escalated_share', 0):.0f} % escalated"
+            if triage
+            else "–",
             ok(bool(triage) and triage[0]["qps_batch1"] >= 1000),
         ),
         (
@@ -345,7 +362,12 @@ def main() -> int:
     from heedful.ml.encoders import minilm_available
 
     rows = load(clinc_path())
-    queries = [r.text for r in rows if r.split == "test"]
+    # The test split in a fixed pseudo-random order (sha256 of the text), so that any prefix has
+    # the test set's mix of in-scope and out-of-scope questions (the file lists all OOS first).
+    queries = sorted(
+        (r.text for r in rows if r.split == "test"),
+        key=lambda t: (hashlib.sha256(t.encode("utf-8")).hexdigest(), t),
+    )
     import tempfile
 
     qfile = Path(tempfile.gettempdir()) / "heedful-bench-queries.json"

@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,9 @@ class Match:
     neighbours: tuple[Neighbour, ...]
     reason: str
     model_version: str
+    # True when the sentence encoder (MiniLM) was run for this question, False when the TF-IDF
+    # first pass decided alone; the triage benchmark reports the share of escalations.
+    escalated: bool = False
 
     @property
     def out_of_scope(self) -> bool:
@@ -142,7 +145,8 @@ class FaqMatcher:
                 return self._decide(fast_probs, idx, val, None, fast=True)
         dense = self.space.dense([text])
         probs = softmax(self.model.logits_one(idx, val, None if dense is None else dense[0]))
-        return self._decide(probs, idx, val, None if dense is None else dense[0])
+        decided = self._decide(probs, idx, val, None if dense is None else dense[0])
+        return replace(decided, escalated=True) if dense is not None else decided
 
     def match_batch(self, texts: Sequence[str]) -> list[Match]:
         return [self.match(t) for t in texts] if len(texts) < 8 else self._match_many(texts)

@@ -15,6 +15,11 @@ class Triage:
     sentiment: Sentiment
     frustration: Frustration
 
+    @property
+    def escalated(self) -> bool:
+        """Whether the sentence encoder ran (match or sentiment); else the fast pass decided."""
+        return bool(self.match is not None and self.match.escalated) or self.sentiment.model == "full"
+
 
 def triage(
     text: str,

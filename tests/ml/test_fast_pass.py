@@ -1,0 +1,66 @@
+"""The per-message fast path: cached featurisation, escalation flags, cached embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from heedful.ml.encoders import minilm_available
+from heedful.ml.faq import FaqMatcher
+from heedful.ml.frustration import ConversationSignals
+from heedful.ml.sentiment import SentimentModel
+from heedful.ml.text import NgramTfidf, analyse
+from heedful.ml.triage import triage
+
+from .conftest import FAQ, OOS
+
+
+def test_vector_is_the_same_with_cold_and_warm_caches() -> None:
+    texts = ["Still WAITING for my refund!!", "hello there", "🙂 ok", "a\x00b"]
+    fitted = NgramTfidf.fit(texts)
+    analyse.cache_clear()
+    cold = [fitted.vector(t) for t in texts]
+    warm = [fitted.vector(t) for t in texts]
+    fresh = NgramTfidf(fitted.terms, fitted.idf, fitted.n_word)  # empty per-word cache
+    assert cold == warm == [fresh.vector(t) for t in texts]
+    idx, val = cold[0]
+    assert idx == sorted(idx)
+    assert sum(v * v for v in val) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_vector_handles_bad_input() -> None:
+    fitted = NgramTfidf.fit(["where is my parcel", "refund please"])
+    assert fitted.vector("") == ([], [])
+    assert fitted.vector("\x00\x01\u200b") == ([], [])
+    assert fitted.vector("完全に未知の言葉") == ([], [])
+    idx, _ = fitted.vector("parcel " * 200_000)  # 1.4 MB: only the first 2,000 characters count
+    assert idx == fitted.vector("parcel " * 300)[0]
+
+
+def test_tfidf_triage_never_escalates(matcher: FaqMatcher, sentiment_model: SentimentModel) -> None:
+    result = triage(
+        "where is your shop, STILL no answer!!",
+        matcher=matcher,
+        signals=ConversationSignals(repeat_contacts=1),
+        sentiment_model=sentiment_model,
+    )
+    assert result.match is not None
+    assert result.match.answer_id == "address"
+    assert result.match.escalated is False
+    assert result.sentiment.model == "fast"
+    assert result.escalated is False
+    assert "contacted us 1 time before about this" in result.frustration.reasons
+
+
+@pytest.mark.skipif(not minilm_available(), reason="MiniLM ONNX artefact not built")
+def test_hybrid_match_flags_escalation_and_reuses_the_embedding() -> None:
+    from heedful.ml.encoders import shared_minilm
+
+    m = FaqMatcher.train(FAQ, encoder="hybrid", oos_examples=OOS)
+    assert m.fast is None  # no validation set given: no first pass, every question escalates
+    assert m.match("at what time do you open?").escalated is True
+    enc = shared_minilm()
+    one = enc.encode_one("at what time do you open?")
+    assert one is enc.encode_one("at what time do you open?")
+    assert not one.flags.writeable
+    assert np.allclose(one, enc.encode(["at what time do you open?"])[0], atol=1e-6)
