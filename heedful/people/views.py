@@ -95,7 +95,12 @@ def my_leave(request: AuthedRequest) -> HttpResponse:
         except services.LeaveError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Requested {leave.days} days of {leave.leave_type}.")
+            messages.success(request, f"Requested {leave.days.normalize():f} days of {leave.leave_type}.")
+            overlaps = queries.overlapping_absences(employee, leave.start_date, leave.end_date)
+            if overlaps:
+                # The team-overlap warning: the approver sees it too, but the asker may rather move.
+                away = "; ".join(f"{o.employee} ({o.start_date} – {o.end_date})" for o in overlaps)
+                messages.warning(request, f"Also away from your team then: {away}.")
             return redirect("people:leave-detail", leave.pk)
     today = timezone.localdate()
     year = page_data.balance_year(request.GET.get("year"), today)

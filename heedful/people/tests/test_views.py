@@ -242,3 +242,19 @@ def test_the_calendar_read_by_hr_is_audited_and_shown_on_the_persons_own_page(
     assert [event.summary for event in me.context["audit"]] == [
         "Viewed the leave calendar for June 2026 (1 person)"
     ]
+
+
+def test_asking_for_leave_when_a_teammate_is_away_warns_the_asker(
+    employee_client: Any, eli_employee: Any, annual: Any, packing: Any
+) -> None:
+    mia = EmployeeFactory(first_name="Mia", last_name="Stone", team=packing)
+    _leave(mia, annual, start=date(2026, 6, 2))
+    response = employee_client.post(
+        "/people/leave/",
+        {"leave_type": annual.pk, "start_date": "2026-06-01", "end_date": "2026-06-03"},
+        follow=True,
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        "Requested 3 days of Annual leave.",
+        "Also away from your team then: Mia Stone (2026-06-02 – 2026-06-02).",
+    ]
