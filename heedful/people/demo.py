@@ -58,7 +58,10 @@ COMMENTS = [
 
 
 def _next_workday(day: date) -> date:
-    while day.weekday() >= 5:
+    """The first day from ``day`` that is neither a weekend nor a Berlin public holiday (a demo
+    loaded on 27 November once asked for leave on New Year's Day, which costs nothing)."""
+    holidays = {date.fromisoformat(f"{year}-{md}") for year, days in DE_BE.items() for md, _name in days}
+    while day.weekday() >= 5 or day in holidays:
         day += timedelta(days=1)
     return day
 

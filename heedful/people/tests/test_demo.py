@@ -73,3 +73,13 @@ def test_the_demo_shows_every_part_of_the_issue(
     ]
     hired = Event.objects.filter(name="employee.hired").order_by("pk")
     assert [e.payload["employee"]["first_name"] for e in hired] == ["Yara", "Paul", "Mei", "Greta"]
+
+
+def test_the_demo_loads_when_a_request_would_land_on_a_holiday(lead_demo_teams: Any) -> None:
+    """Its requests fall 14 and 35 days ahead: on 27 November the second one hit New Year's Day."""
+    day = date(2026, 11, 27)
+    assert load_people_demo(datetime(day.year, day.month, day.day, 9, tzinfo=NOW.tzinfo)).startswith(
+        "people demo loaded"
+    )
+    later = LeaveRequest.objects.get(status=LeaveStatus.PENDING)
+    assert (later.start_date, later.days) == (date(2027, 1, 4), 1)
