@@ -134,7 +134,7 @@ def _emit_order_events(
         return
     name = f"order.{word}"
     emit_event(name, payload, about, source=source)
-    if announce and not has_enabled_listener(name):
+    if announce and not has_enabled_listener(name, payload, about):
         services.send_order_update(order, word, key=f"{order.number}:{word}:{timezone.now().isoformat()}")
 
 

@@ -47,14 +47,36 @@ def _anyone_listens(name: str) -> bool:
     )
 
 
-def has_enabled_listener(name: str) -> bool:
-    """Whether an enabled workflow starts on ``name``.
+def has_enabled_listener(
+    name: str, payload: Mapping[str, Any] | None = None, subject: Subject | models.Model | None = None
+) -> bool:
+    """Whether an enabled workflow will start on ``name`` (with this payload, when given).
 
     For a built-in behaviour that a workflow may take over (the inbox's order emails):
     the emitter asks inside its transaction and does the built-in thing only when no
-    workflow will, so one change is never announced twice.
+    workflow will, so one change is never announced twice. With a payload, the trigger's
+    conditions count too: a workflow "shipped with DHL" leaves UPS orders to the built-in.
     """
-    return WorkflowDefinition.objects.filter(trigger_event=name, enabled=True).exists()
+    from heedful.workflows.engine import initial_context, subject_dict, values_for
+    from heedful.workflows.expressions import evaluate_all
+
+    listeners = WorkflowDefinition.objects.filter(trigger_event=name, enabled=True).select_related(
+        "current_version"
+    )
+    who = _as_subject(subject)
+    for workflow in listeners:
+        if payload is None or workflow.current_version is None:
+            return True
+        trigger = workflow.current_version.definition["trigger"]
+        values = values_for(
+            context={**initial_context(None, dict(payload)), "event_name": name},
+            subject=subject_dict(who.type, who.id, who.label) if who else {},
+            workflow={"slug": workflow.slug, "name": workflow.name},
+            run_id=None,
+        )
+        if evaluate_all(trigger.get("conditions", []), values, trigger.get("match", "all"))[0]:
+            return True
+    return False
 
 
 def was_emitted(idempotency_key: str) -> bool:

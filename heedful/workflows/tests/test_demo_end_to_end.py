@@ -13,6 +13,7 @@ import html
 import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def sink(settings: Any, tmp_path: Path) -> Iterator[SmtpSink]:
 
 @pytest.fixture
 def demo(sink: SmtpSink, tasks: TaskQueue) -> None:
-    load_demo()
+    # A fixed weekday morning: the people demo books leave relative to "now".
+    load_demo(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
     tasks.drain()
 
 

@@ -26,6 +26,7 @@ from heedful.workflows import gallery
 from heedful.workflows.catalogue import CATALOGUE
 from heedful.workflows.models import Consideration, Event, OutboxMessage, WorkflowRun
 from heedful.workflows.tests.conftest import TaskQueue
+from heedful.workflows.tests.factories import email_step, make_workflow
 
 # The built-in order email opens a conversation; the text engine is not needed for that.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_engine")]
@@ -330,3 +331,21 @@ def test_an_imported_shipment_starts_no_workflow_and_the_event_log_says_why(
     assert Consideration.objects.get(event__name="order.shipped").reason == (
         'Conditions not met: event.source is not "csv-import": it is "csv-import" → no'
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workflow_whose_conditions_do_not_match_leaves_the_order_to_the_built_in_email(
+    shop_secret: None, tasks: TaskQueue, auto_email: None
+) -> None:
+    only_dhl = [{"path": "event.order.carrier", "op": "equals", "value": "DHL"}]
+    make_workflow(email_step(), conditions=only_dhl)
+
+    post_webhook(
+        [{"number": "HF-1", "customer_email": "ben@example.com", "status": "shipped", "carrier": "UPS"}]
+    )
+    dhl = {"status": "shipped", "carrier": "DHL", "tracking_url": "https://t.example/2"}
+    post_webhook([{"number": "HF-2", "customer_email": "ben@example.com", **dhl}])
+    tasks.drain()
+
+    assert list(OrderUpdate.objects.values_list("order__number", flat=True)) == ["HF-1"]
+    assert [m.payload["subject"] for m in OutboxMessage.objects.all()] == ["Order HF-2 is on its way"]
