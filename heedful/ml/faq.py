@@ -31,12 +31,14 @@ from heedful.ml.encoders import resolve_encoder_name
 from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
 from heedful.ml.text import NgramTfidf, clean
-from heedful.ml.threshold import ThresholdChoice, choose_threshold
+from heedful.ml.threshold import MIN_CALIBRATION_QUESTIONS, ThresholdChoice, choose_threshold
 
 OOS_LABEL = "oos"
 ARTEFACT_KIND = "faq-matcher"
 N_CANDIDATES = 3
 N_NEIGHBOURS = 3
+K_CLOSE = 5
+CONFIDENCE_KIND = "probability*closeness"
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class FaqMatcher:
     # ``fast_accept`` sure, which on the validation set agreed with the full decision >= 99.5 %.
     fast: LinearSoftmax | None = field(default=None, repr=False)
     fast_accept: float = 2.0
+    # How ``confidence`` is computed: "probability" (artefacts written before this existed) or
+    # "probability*closeness": the answer's probability times the mean similarity of the question
+    # to its K_CLOSE nearest training variants among the top candidates. The product separated
+    # out-of-scope questions better on CLINC150's validation split (AUROC 0.983 -> 0.988): a
+    # question far from every known variant is suspicious even when the classifier is sure.
+    confidence_kind: str = "probability"
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -114,17 +122,21 @@ class FaqMatcher:
         texts = [t for t, _ in pairs] + oos
         labels = [a for _, a in pairs] + [OOS_LABEL] * len(oos)
         counts = Counter(labels)
+        # Closeness joins the confidence only when there are enough held-out questions to
+        # calibrate the product; thin FAQs keep the plain probability and its cautious floor.
+        n_held = len(validation) if validation is not None else _held_out_count(len(texts), counts)
+        kind = CONFIDENCE_KIND if n_held >= MIN_CALIBRATION_QUESTIONS else "probability"
         if validation is not None:
             method = "validation set"
             val = [(t, OOS_LABEL if a in (None, OOS_LABEL) else str(a)) for t, a in validation]
-            matcher = _fit(texts, labels, name, c)
+            matcher = _fit(texts, labels, name, c, kind)
             choice = _calibrate(
                 matcher, [t for t, _ in val], [a for _, a in val], target_wrong_rate, oos_share
             )
         else:
             method = _cross_method(len(texts), counts)
-            choice = _cross_calibrate(texts, labels, counts, name, c, target_wrong_rate, oos_share)
-            matcher = _fit(texts, labels, name, c)
+            choice = _cross_calibrate(texts, labels, counts, name, c, target_wrong_rate, oos_share, kind)
+            matcher = _fit(texts, labels, name, c, kind)
         matcher.threshold = choice.threshold
         matcher.calibration = choice.as_dict() | {"method": method}
         if validation is not None and name == "hybrid" and fast_first_pass:
@@ -167,17 +179,41 @@ class FaqMatcher:
     def scores(self, texts: Sequence[str]) -> tuple[list[str], F32]:
         """Top in-scope answer and its confidence for many texts (fast path for evaluation)."""
         items = list(texts)
-        probs = softmax(self.model.logits_batch(self.space.sparse(items), self.space.dense(items)))
-        return self.scores_with(self.model, probs)
+        sparse = self.space.sparse(items)
+        dense = self.space.dense(items)
+        probs = softmax(self.model.logits_batch(sparse, dense))
+        return self.scores_with(self.model, probs, sparse, dense)
 
-    def scores_with(self, model: LinearSoftmax, probs: F32) -> tuple[list[str], F32]:
+    def scores_with(
+        self, model: LinearSoftmax, probs: F32, sparse: Any = None, dense: F32 | None = None
+    ) -> tuple[list[str], F32]:
+        """Top in-scope answer and confidence from ``probs`` (features needed for closeness)."""
         items = probs
         in_scope = self._in_scope_probs(probs)
         top = in_scope.argmax(axis=1)
         conf = in_scope[np.arange(len(items)), top]
+        if self.confidence_kind == CONFIDENCE_KIND:
+            if sparse is None:
+                raise ValueError("this matcher's confidence needs the question's features")
+            order = np.argsort(-in_scope, axis=1, kind="stable")[:, :N_CANDIDATES]
+            for i in range(len(items)):
+                labels = [model.classes[j] for j in order[i] if in_scope[i, j] >= 0]
+                row = sparse[i]
+                conf[i] *= self._closeness(
+                    row.indices.tolist(), row.data.tolist(), None if dense is None else dense[i], labels
+                )
         oos_top = probs.argmax(axis=1) == self._oos_index()
         conf = np.where(oos_top, np.minimum(conf, 0.0), conf)
         return [model.classes[i] for i in top], conf.astype(np.float32)
+
+    def _closeness(self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]) -> float:
+        """Mean similarity to the K_CLOSE nearest variants of ``labels`` (sentence embedding if
+        given, else TF-IDF), clipped to 0..1."""
+        sims = self._similarities(idx, val, dense, labels, dense_only=dense is not None)[1]
+        if not len(sims):
+            return 0.0
+        nearest = np.sort(sims)[-K_CLOSE:]
+        return float(min(max(float(nearest.mean()), 0.0), 1.0))
 
     def _oos_index(self) -> int:
         classes = self.model.classes
@@ -201,36 +237,53 @@ class FaqMatcher:
             Candidate(classes[i], round(float(probs[i]), 4)) for i in order if in_scope[i] >= 0
         )
         top, conf = classes[order[0]], float(probs[order[0]])
-        neighbours = self._neighbours(idx, val, dense, [c.answer_id for c in candidates])
+        labels = [c.answer_id for c in candidates]
+        neighbours = self._neighbours(idx, val, dense, labels)
+        how = ""
+        if self.confidence_kind == CONFIDENCE_KIND:
+            closeness = self._closeness(idx, val, dense, labels)
+            how = f" (p={conf:.2f} x closeness {closeness:.2f})"
+            conf *= closeness
         oi = self._oos_index()
         if oi >= 0 and int(probs.argmax()) == oi:
             reason = f"most like the out-of-scope examples (p={probs[oi]:.2f})"
             return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
         if conf < self.threshold:
-            reason = f"best answer {top!r} has confidence {conf:.2f} < threshold {self.threshold:.2f}"
+            reason = f"best answer {top!r} has confidence {conf:.2f}{how} < threshold {self.threshold:.2f}"
             return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
-        reason = f"answer {top!r}: confidence {conf:.2f} >= threshold {self.threshold:.2f}"
+        reason = f"answer {top!r}: confidence {conf:.2f}{how} >= threshold {self.threshold:.2f}"
         if fast:
             reason += " (first pass)"
         return Match(top, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
 
-    def _neighbours(
-        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
-    ) -> tuple[Neighbour, ...]:
-        parts = [self._rows_by_label[a] for a in labels if a in self._rows_by_label]
-        if not parts:
-            return ()
-        rows = np.concatenate(parts)
+    def _similarities(
+        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str], dense_only: bool
+    ) -> tuple[Any, F32]:
+        """Training rows of ``labels`` and their similarity to the question."""
+        present = [a for a in labels if a in self._rows_by_label]
+        if not present:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows = np.concatenate([self._rows_by_label[a] for a in present])
         sims = np.zeros(len(rows), dtype=np.float32)
-        if self.space.uses_tfidf and idx:
+        if self.space.uses_tfidf and idx and not dense_only:
             # Dot products of the question with each candidate's variants, through a per-label
             # CSR block and a dense query vector (indexing the whole training matrix by rows
             # cost more than the rest of a match).
             x = np.zeros(self.space.tfidf.n_features, dtype=np.float32)
             x[idx] = val
-            sims += np.concatenate([self._sparse_by_label[a] @ x for a in labels if a in self._rows_by_label])
+            sims += np.concatenate([self._sparse_by_label[a] @ x for a in present])
         if dense is not None and self._train_dense is not None:
             sims += self._train_dense[rows] @ dense
+            if dense_only:
+                sims /= np.float32(self.space.dense_weight**2)
+        return rows, sims
+
+    def _neighbours(
+        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
+    ) -> tuple[Neighbour, ...]:
+        rows, sims = self._similarities(idx, val, dense, labels, dense_only=False)
+        if not len(rows):
+            return ()
         sims /= np.float32(self._norm_sq() if dense is not None else 1.0)
         best = np.lexsort((rows, -np.round(sims, 6)))[:N_NEIGHBOURS]
         return tuple(
@@ -268,6 +321,7 @@ class FaqMatcher:
         if self.fast is not None:
             arrays |= self.fast.to_arrays("fast_")
         meta["fast_accept"] = self.fast_accept
+        meta["confidence_kind"] = self.confidence_kind
         sp = self._train_sparse
         arrays |= {"x_data": sp.data, "x_indices": sp.indices, "x_indptr": sp.indptr}
         if self._train_dense is not None:
@@ -304,6 +358,7 @@ class FaqMatcher:
             x,
             dense,
         )
+        matcher.confidence_kind = str(meta.get("confidence_kind", "probability"))
         if "fast_w_sparse" in arrays:
             matcher.fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
             matcher.fast_accept = float(meta["fast_accept"])
@@ -328,7 +383,9 @@ def _check_examples(examples: Sequence[tuple[str, str]]) -> list[tuple[str, str]
     return pairs
 
 
-def _fit(texts: list[str], labels: list[str], encoder: str, c: float) -> FaqMatcher:
+def _fit(
+    texts: list[str], labels: list[str], encoder: str, c: float, kind: str = CONFIDENCE_KIND
+) -> FaqMatcher:
     tfidf = NgramTfidf.fit(texts)
     space = FeatureSpace(tfidf, encoder)
     sparse = tfidf.transform(texts)
@@ -358,6 +415,7 @@ def _fit(texts: list[str], labels: list[str], encoder: str, c: float) -> FaqMatc
         f"faq-{encoder}-{digest}",
         sparse[: len(texts)],
         None if dense is None else dense[: len(texts)],
+        confidence_kind=kind,
     )
     matcher._index_rows()
     return matcher
@@ -376,9 +434,10 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
     full_dec = [
         p if cf >= matcher.threshold else None for p, cf in zip(full_pred, full_conf.tolist(), strict=True)
     ]
-    probs = softmax(fast.logits_batch(tfidf.transform(held_texts), None))
+    held_sparse = tfidf.transform(held_texts)
+    probs = softmax(fast.logits_batch(held_sparse, None))
     matcher.fast = fast
-    fast_pred, fast_conf = matcher.scores_with(fast, probs)
+    fast_pred, fast_conf = matcher.scores_with(fast, probs, held_sparse, None)
     fast_dec = [
         p if cf >= matcher.threshold else None for p, cf in zip(fast_pred, fast_conf.tolist(), strict=True)
     ]
@@ -414,6 +473,7 @@ def _cross_calibrate(
     c: float,
     target: float,
     oos_share: float | None,
+    kind: str = CONFIDENCE_KIND,
 ) -> ThresholdChoice:
     """Out-of-fold confidences: a 20 % stratified hold-out for big FAQs, k-fold for small ones."""
     n = len(texts)
@@ -431,12 +491,20 @@ def _cross_calibrate(
         held_idx = [i for i in range(n) if fold_of[i] == k]
         if len({labels[i] for i in train_idx}) < 2:
             continue
-        matcher = _fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], encoder, c)
+        matcher = _fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], encoder, c, kind)
         predicted, conf = matcher.scores([texts[i] for i in held_idx])
         conf_all += conf.tolist()
         correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
         scope_all += [labels[i] != OOS_LABEL for i in held_idx]
     return choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share)
+
+
+def _held_out_count(n: int, counts: Counter[str]) -> int:
+    """How many out-of-fold questions :func:`_cross_calibrate` will score."""
+    if n >= 1000:
+        return n // 5
+    folds = min(5, min(counts.values()))
+    return n if folds >= 2 and len(counts) >= 2 else 0
 
 
 def _cross_method(n: int, counts: Counter[str]) -> str:

@@ -64,3 +64,38 @@ def test_hybrid_match_flags_escalation_and_reuses_the_embedding() -> None:
     assert one is enc.encode_one("at what time do you open?")
     assert not one.flags.writeable
     assert np.allclose(one, enc.encode(["at what time do you open?"])[0], atol=1e-6)
+
+
+def _faq(n_answers: int, per_answer: int) -> list[tuple[str, str]]:
+    topics = ["opening hours", "parcel delivery", "refund policy", "store address", "gift cards"]
+    forms = ["what about {}", "tell me about {}", "question on {}", "info on your {}", "{} please"]
+    forms += ["i need help with {}", "can you explain {}", "how does {} work", "{}?", "details of {}"]
+    return [(forms[j].format(topics[i]), f"a{i}") for i in range(n_answers) for j in range(per_answer)]
+
+
+def test_calibrated_matcher_combines_probability_and_closeness(tmp_path: object) -> None:
+    from pathlib import Path
+
+    examples = _faq(5, 10)
+    validation = [(f"{t} now", a) for t, a in examples[::2]] + [
+        (f"weather report {i}", None) for i in range(30)
+    ]
+    m = FaqMatcher.train(examples, encoder="tfidf", oos_examples=OOS, validation=validation)
+    assert m.confidence_kind == "probability*closeness"
+    assert m.calibration["thin"] is False
+    match = m.match("tell me about refund policy")
+    assert match.answer_id == "a2"
+    assert "x closeness" in match.reason
+    assert match.confidence <= match.candidates[0].confidence
+    path = Path(str(tmp_path)) / "m.hml"
+    m.save(path)
+    again = FaqMatcher.load(path)
+    assert again.confidence_kind == m.confidence_kind
+    assert again.match("tell me about refund policy") == match
+    assert again.scores(["tell me about refund policy"])[1][0] == pytest.approx(match.confidence, abs=1e-4)
+
+
+def test_thin_faq_keeps_plain_probability(matcher: FaqMatcher) -> None:
+    assert matcher.calibration["thin"] is True
+    assert matcher.confidence_kind == "probability"
+    assert "closeness" not in matcher.match("when do you open on saturday").reason
