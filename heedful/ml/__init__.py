@@ -12,6 +12,9 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
     m = matcher.match("what time do you open?")
     m.answer_id            # "hours", or None: out of scope / hand off to a person
     m.confidence, m.threshold, m.candidates, m.neighbours, m.reason, m.model_version
+    m.escalated            # True when MiniLM ran, False when the TF-IDF first pass decided
+    # confidence: probability x closeness to the nearest known variants (plain probability for
+    # thin FAQs); see docs/model-cards/faq-matcher.md
     matcher.calibration    # how the threshold was chosen; ["thin"] is True when data is too thin
     matcher.save(path); FaqMatcher.load(path)   # FORMAT_VERSION + sha256; ArtefactError if not
 
@@ -29,6 +32,7 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
     count_by_period(ids, timestamps, "week")     # {"2026-W48": {0: 12, 3: 4, None: 1}, ...}
 
     from heedful.ml.triage import triage         # match + sentiment + frustration in one call
+    t = triage(text, matcher=matcher, signals=...); t.escalated  # did MiniLM run for it?
 
 All results are frozen dataclasses of plain values, deterministic for the same input and model.
 Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),

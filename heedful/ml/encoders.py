@@ -79,7 +79,7 @@ class MiniLMEncoder:
         self._encode_one = functools.lru_cache(maxsize=256)(self._encode_one_uncached)
 
     def _encode_one_uncached(self, text: str) -> npt.NDArray[np.float32]:
-        vector = self.encode([text])[0]
+        vector: npt.NDArray[np.float32] = self.encode([text])[0]
         vector.setflags(write=False)
         return vector
 
