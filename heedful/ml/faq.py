@@ -207,13 +207,8 @@ class FaqMatcher:
         return [model.classes[i] for i in top], conf.astype(np.float32)
 
     def _closeness(self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]) -> float:
-        """Mean similarity to the K_CLOSE nearest variants of ``labels`` (sentence embedding if
-        given, else TF-IDF), clipped to 0..1."""
-        sims = self._similarities(idx, val, dense, labels, dense_only=dense is not None)[1]
-        if not len(sims):
-            return 0.0
-        nearest = np.sort(sims)[-K_CLOSE:]
-        return float(min(max(float(nearest.mean()), 0.0), 1.0))
+        _, sparse_sims, dense_sims = self._similarities(idx, val, dense, labels, tfidf=dense is None)
+        return _closeness_of(dense_sims if dense_sims is not None else sparse_sims)
 
     def _oos_index(self) -> int:
         classes = self.model.classes
@@ -238,10 +233,11 @@ class FaqMatcher:
         )
         top, conf = classes[order[0]], float(probs[order[0]])
         labels = [c.answer_id for c in candidates]
-        neighbours = self._neighbours(idx, val, dense, labels)
+        rows, sparse_sims, dense_sims = self._similarities(idx, val, dense, labels)
+        neighbours = self._neighbours(rows, sparse_sims, dense_sims)
         how = ""
         if self.confidence_kind == CONFIDENCE_KIND:
-            closeness = self._closeness(idx, val, dense, labels)
+            closeness = _closeness_of(dense_sims if dense_sims is not None else sparse_sims)
             how = f" (p={conf:.2f} x closeness {closeness:.2f})"
             conf *= closeness
         oi = self._oos_index()
@@ -257,34 +253,38 @@ class FaqMatcher:
         return Match(top, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
 
     def _similarities(
-        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str], dense_only: bool
-    ) -> tuple[Any, F32]:
-        """Training rows of ``labels`` and their similarity to the question."""
+        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str], tfidf: bool = True
+    ) -> tuple[Any, F32 | None, F32 | None]:
+        """Training rows of ``labels`` and their TF-IDF and sentence-embedding cosines to the
+        question (each ``None`` when not computed)."""
         present = [a for a in labels if a in self._rows_by_label]
         if not present:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return np.zeros(0, np.int64), None, None
         rows = np.concatenate([self._rows_by_label[a] for a in present])
-        sims = np.zeros(len(rows), dtype=np.float32)
-        if self.space.uses_tfidf and idx and not dense_only:
-            # Dot products of the question with each candidate's variants, through a per-label
-            # CSR block and a dense query vector (indexing the whole training matrix by rows
-            # cost more than the rest of a match).
+        sparse_sims = dense_sims = None
+        if tfidf and self.space.uses_tfidf:
+            # Dot products with each candidate's variants through a per-label CSR block and a
+            # dense query vector (indexing the whole training matrix by rows cost more than the
+            # rest of a match).
             x = np.zeros(self.space.tfidf.n_features, dtype=np.float32)
-            x[idx] = val
-            sims += np.concatenate([self._sparse_by_label[a] @ x for a in present])
+            if idx:
+                x[idx] = val
+            sparse_sims = np.concatenate([self._sparse_by_label[a] @ x for a in present])
         if dense is not None and self._train_dense is not None:
-            sims += self._train_dense[rows] @ dense
-            if dense_only:
-                sims /= np.float32(self.space.dense_weight**2)
-        return rows, sims
+            dense_sims = (self._train_dense[rows] @ dense) / np.float32(self.space.dense_weight**2)
+        return rows, sparse_sims, dense_sims
 
     def _neighbours(
-        self, idx: list[int], val: list[float], dense: F32 | None, labels: list[str]
+        self, rows: Any, sparse_sims: F32 | None, dense_sims: F32 | None
     ) -> tuple[Neighbour, ...]:
-        rows, sims = self._similarities(idx, val, dense, labels, dense_only=False)
         if not len(rows):
             return ()
-        sims /= np.float32(self._norm_sq() if dense is not None else 1.0)
+        sims = np.zeros(len(rows), dtype=np.float32)
+        if sparse_sims is not None:
+            sims += sparse_sims
+        if dense_sims is not None:
+            sims += dense_sims * np.float32(self.space.dense_weight**2)
+            sims /= np.float32(self._norm_sq())
         best = np.lexsort((rows, -np.round(sims, 6)))[:N_NEIGHBOURS]
         return tuple(
             Neighbour(self.texts[rows[i]], self.labels[rows[i]], round(float(sims[i]), 4)) for i in best
@@ -364,6 +364,15 @@ class FaqMatcher:
             matcher.fast_accept = float(meta["fast_accept"])
         matcher._index_rows()
         return matcher
+
+
+def _closeness_of(sims: F32 | None) -> float:
+    """Mean similarity to the K_CLOSE nearest variants (sentence-embedding cosines when the
+    encoder ran, else TF-IDF cosines), clipped to 0..1."""
+    if sims is None or not len(sims):
+        return 0.0
+    nearest = np.sort(sims)[-K_CLOSE:]
+    return float(min(max(float(nearest.mean()), 0.0), 1.0))
 
 
 def _check_examples(examples: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
