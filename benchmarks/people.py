@@ -1,0 +1,114 @@
+"""How long the survey disclosure rule takes to decide what a results page may show.
+
+    .venv/bin/python benchmarks/people.py          # a table
+    .venv/bin/python benchmarks/people.py --json   # {"<people>p_<teams>t_k<k>": {"median_ms", "max_ms", ...}}
+
+Each row: random organisations (seeded) of that many respondents in that many teams (a third of
+them sub-teams), three tenure bands, everyone answering; ``plan_disclosure`` over the company,
+every team and every band, exactly as ``surveys.queries.round_results`` calls it. The pure rule
+only: no database, no comment analysis. A results page and every round of a survey's trend
+pay this once each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZES = [(12, 3), (30, 6), (60, 10), (120, 20), (250, 30)]
+BANDS = ["<1y", "1-3y", "3y+"]
+SEEDS = 7
+
+
+def _organisation(rng: random.Random, people: int, teams: int) -> tuple[dict[Any, int], list[Any]]:
+    from heedful.surveys.anonymity import Group
+
+    parents: dict[int, int | None] = {}
+    for team in range(teams):
+        parents[team] = rng.randrange(team) if team and rng.random() < 1 / 3 else None
+    sizes: dict[Any, int] = {}
+    for _ in range(people):
+        cell = (rng.randrange(teams), rng.choice(BANDS))
+        sizes[cell] = sizes.get(cell, 0) + 1
+
+    def subtree(team: int) -> set[int]:
+        found = {team}
+        for child, parent in parents.items():
+            if parent == team:
+                found |= subtree(child)
+        return found
+
+    cells = [(t, b) for t in range(teams) for b in BANDS]
+    groups = [Group("company", "company", frozenset(cells))]
+    for team in range(teams):
+        members = subtree(team)
+        parent = f"team:{parents[team]}" if parents[team] is not None else "company"
+        groups.append(
+            Group(f"team:{team}", f"team {team}", frozenset(c for c in cells if c[0] in members), parent)
+        )
+    for band in BANDS:
+        groups.append(Group(f"tenure:{band}", band, frozenset(c for c in cells if c[1] == band), "company"))
+    return sizes, groups
+
+
+def measure(people: int, teams: int, k: int) -> dict[str, float]:
+    from heedful.surveys.anonymity import plan_disclosure
+
+    timings, shown, withheld = [], [], []
+    for seed in range(SEEDS):
+        sizes, groups = _organisation(random.Random(seed), people, teams)
+        start = time.perf_counter()
+        plan = plan_disclosure(sizes, groups, k)
+        timings.append((time.perf_counter() - start) * 1000)
+        shown.append(len(plan.shown))
+        withheld.append(len(plan.withheld))
+    return {
+        "people": people,
+        "teams": teams,
+        "k": k,
+        "groups": teams + 4,
+        "shown_median": statistics.median(shown),
+        "withheld_median": statistics.median(withheld),
+        "median_ms": round(statistics.median(timings), 1),
+        "max_ms": round(max(timings), 1),
+    }
+
+
+HEADER = ("people", "teams", "k", "groups", "shown", "withheld", "median ms", "max ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--k", type=int, nargs="*", default=[5, 7])
+    parser.add_argument("--max-people", type=int, default=250)
+    args = parser.parse_args()
+    load = round(os.getloadavg()[0], 1)
+    if not args.json:
+        print(f"plan_disclosure, {SEEDS} random organisations per row, load average {load}")
+        print(" ".join(f"{h:>9}" for h in HEADER), flush=True)
+    results = {}
+    for people, teams in SIZES:
+        if people > args.max_people:
+            continue
+        for k in args.k:
+            row = measure(people, teams, k)
+            results[f"{people}p_{teams}t_k{k}"] = row
+            if not args.json:
+                print(" ".join(f"{row[key]:>9}" for key in row), flush=True)
+    if args.json:
+        print(json.dumps({"results": results, "load_average_1m": load, "seeds_per_row": SEEDS}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
