@@ -17,7 +17,7 @@ from heedful.accounts.models import User
 from heedful.accounts.roles import Perm
 from heedful.governance.services import Subject, record_audit
 from heedful.people import leave_math, queries
-from heedful.people.links import LinkError, read_decision_token
+from heedful.people.links import DecisionLink, LinkError, read_decision_token
 from heedful.people.models import (
     Employee,
     LeaveAdjustment,
@@ -237,6 +237,18 @@ def _finish(request: LeaveRequest, status: str) -> None:
     request.save(update_fields=["status", "decided_at", "decision_nonce"])
 
 
+def _check_still_open(request: LeaveRequest, nonce: str | None) -> None:
+    if request.status != LeaveStatus.PENDING:
+        raise LeaveError(f"This request is already {request.get_status_display()}.")
+    if nonce is not None and nonce != request.decision_nonce:
+        raise LeaveError("This link has already been used, or the request has moved on since it was sent.")
+
+
+def check_decision_link(request: LeaveRequest, link: DecisionLink) -> None:
+    """Raise ``LeaveError`` in words if this emailed link can no longer decide (read only)."""
+    _check_still_open(request, link.nonce)
+
+
 @transaction.atomic
 def decide_leave(
     *,
@@ -254,10 +266,7 @@ def decide_leave(
         .select_related("employee__team__manager__user", "leave_type")
         .get(pk=request.pk)
     )
-    if request.status != LeaveStatus.PENDING:
-        raise LeaveError(f"This request is already {request.get_status_display()}.")
-    if nonce is not None and nonce != request.decision_nonce:
-        raise LeaveError("This link has already been used, or the request has moved on since it was sent.")
+    _check_still_open(request, nonce)
     if not queries.may_decide(user, request):
         raise LeaveError("You are not the approver for this step.")
     step, kind = request.current_step, request.step_kind

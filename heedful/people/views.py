@@ -162,6 +162,8 @@ def leave_link(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             leave = services.decide_leave_by_link(token, comment=request.POST.get("comment", "")[:300])
             return render(request, "people/leave_link.html", {"leave": leave, "done": True, "link": link})
+        # Say at once when the link is spent, rather than offer a button that can only fail.
+        services.check_decision_link(leave, link)
     except (LinkError, services.LeaveError) as exc:
         return render(request, "people/leave_link.html", {"error": str(exc)}, status=410)
     return render(request, "people/leave_link.html", {"leave": leave, "link": link, "token": token})

@@ -87,6 +87,12 @@ def test_two_levels_approve_by_one_time_email_links(
     reused = client.post(first["Reject"])
     assert reused.status_code == 410
     assert "already been used" in reused.content.decode()
+    # Merely opening a spent link says so, without offering a button that could only fail.
+    opened = client.get(first["Approve"])
+    assert opened.status_code == 410
+    assert opened.context["error"] == (
+        "This link has already been used, or the request has moved on since it was sent."
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_links(mail.outbox[1])["Approve"])
