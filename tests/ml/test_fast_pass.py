@@ -99,3 +99,19 @@ def test_thin_faq_keeps_plain_probability(matcher: FaqMatcher) -> None:
     assert matcher.calibration["thin"] is True
     assert matcher.confidence_kind == "probability"
     assert "closeness" not in matcher.match("when do you open on saturday").reason
+
+
+def test_closeness_matcher_handles_bad_input() -> None:
+    examples = _faq(5, 10)
+    validation = [(f"{t} now", a) for t, a in examples[::2]] + [
+        (f"weather report {i}", None) for i in range(30)
+    ]
+    m = FaqMatcher.train(examples, encoder="tfidf", oos_examples=OOS, validation=validation)
+    assert m.match("").reason == "empty question"
+    for text in ["🙂🙂🙂", "\x00\x01\u202e", "¿dónde está mi reembolso?", "refund policy " * 80_000]:
+        first = m.match(text)
+        assert 0.0 <= first.confidence <= 1.0
+        assert first == m.match(text)  # deterministic, explanation included
+    assert m.match("🙂🙂🙂").answer_id is None
+    with pytest.raises(TypeError, match="text must be str"):
+        m.match(None)  # type: ignore[arg-type]
