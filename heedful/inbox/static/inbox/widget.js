@@ -130,6 +130,18 @@
     }, showError);
   }
 
+  // The timer's poll: none while the tab is hidden (nobody reads it) or while the previous one
+  // is still on its way (a slow server must not get a pile of them); the server's cost is per poll.
+  var polling = false;
+  function tick() {
+    if (polling || document.hidden) { return; }
+    polling = true;
+    poll().then(function () { polling = false; });
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !panel.hidden) { tick(); }
+  });
+
   function start() {
     return call("POST", "session").then(function (data) {
       if (data.token) {
@@ -148,7 +160,7 @@
     ready = ready || start();
     ready.then(function () { input.focus(); }, showError);
     clearInterval(timer);
-    timer = setInterval(poll, POLL_MS);
+    timer = setInterval(tick, POLL_MS);
   });
 
   form.addEventListener("submit", function (event) {
