@@ -36,6 +36,7 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
 
 All results are frozen dataclasses of plain values, deterministic for the same input and model.
 Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),
-HEEDFUL_TEXT_ENCODER (auto|tfidf|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads).
+HEEDFUL_TEXT_ENCODER (auto|tfidf|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads),
+HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine).
 Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
 """

@@ -70,6 +70,10 @@ class MiniLMEncoder:
         n_threads = threads or int(os.environ.get("HEEDFUL_ML_THREADS", "0") or 0)
         options.intra_op_num_threads = n_threads or min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        if os.environ.get("HEEDFUL_ML_SPIN", "1").strip() == "0":
+            # Busy-waiting worker threads lose badly when other processes share the cores
+            # (docs/model-cards/minilm-onnx.md); HEEDFUL_ML_SPIN=0 makes them sleep instead.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(base / paths.MINILM_ONNX), options, providers=["CPUExecutionProvider"]
         )

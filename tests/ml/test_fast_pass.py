@@ -115,3 +115,18 @@ def test_closeness_matcher_handles_bad_input() -> None:
     assert m.match("🙂🙂🙂").answer_id is None
     with pytest.raises(TypeError, match="text must be str"):
         m.match(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not minilm_available(), reason="MiniLM ONNX artefact not built")
+def test_encoder_without_spinning_gives_the_same_embedding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heedful.ml.encoders import MiniLMEncoder
+
+    text = "where is my refund"
+    spinning = MiniLMEncoder(threads=2).encode([text])
+    monkeypatch.setenv("HEEDFUL_ML_SPIN", "0")
+    sleeping = MiniLMEncoder(threads=2)
+    assert (
+        sleeping.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        == "0"
+    )
+    assert np.allclose(sleeping.encode([text]), spinning, atol=1e-6)
