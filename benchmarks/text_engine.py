@@ -256,10 +256,15 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         for enc, t in q["themes"].items():
             lines.append(f"| {enc} | {t['nmi']:.3f} | {pct(t['purity'])} | {pct(t['multi_label_purity'])} |")
+    lines += ["", "## Speed and memory (CLINC150 matcher, 150 intents + oos; test queries)", ""]
+    load = result.get("load_average")
+    if load:
+        lines += [
+            f"1-minute load average before/after the speed runs: {load[0]} / {load[1]} "
+            "(on 2 cores; anything above ~1 means other processes shared the CPU).",
+            "",
+        ]
     lines += [
-        "",
-        "## Speed and memory (CLINC150 matcher, 150 intents + oos; test queries)",
-        "",
         "Queries: the 5,500 CLINC150 test questions (18 % out of scope) in a fixed shuffled order; "
         "batch 1 runs the first 1,500. *q/s per CPU-s* divides by the process's CPU time instead "
         "of wall time, which is less distorted by other load; *escalated* is the share of "
@@ -269,13 +274,6 @@ def markdown(result: dict[str, Any]) -> str:
         "| p50 ms | p95 ms | cold start s | peak RSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    load = result.get("load_average")
-    if load:
-        lines += [
-            f"1-minute load average before/after the speed runs: {load[0]} / {load[1]} "
-            "(on 2 cores; anything above ~1 means other processes shared the CPU).",
-            "",
-        ]
     for s in result["speed"]:
         b64 = f"{s['qps_batch64']:.0f}" if s.get("qps_batch64") else "–"
         cpu = f"{s['qps_batch1_per_cpu_second']:.0f}" if s.get("qps_batch1_per_cpu_second") else "–"
