@@ -280,16 +280,18 @@ def match_event(event_id: int) -> list[int]:
 
 
 def match_events(event_ids: list[int]) -> list[int]:
-    """``match_event`` for each (each in its own transaction); the runs go on in batches.
+    """``match_event`` for each, in one transaction; the runs go on in batches.
 
-    A worker lost after some commits leaves those runs ``running`` untouched, and the
+    A worker lost after the commit leaves those runs ``running`` untouched, and the
     sweep queues them again after ``WORKFLOWS_STALL_SECONDS``.
     """
     from heedful.workflows.tasks import advance_runs_task
 
     ids: list[int] = []
-    for event_id in event_ids:
-        with transaction.atomic():
+    # One transaction for the batch: a commit costs more than matching an event. A failure
+    # rolls the batch back and the task (or the sweep) matches it again.
+    with transaction.atomic():
+        for event_id in sorted(event_ids):
             ids.extend(_match_locked(event_id))
     for start in range(0, len(ids), RUN_BATCH):
         advance_runs_task.delay(ids[start : start + RUN_BATCH])
@@ -398,14 +400,18 @@ def advance_run(run_id: int) -> int:
 
 
 def advance_runs(run_ids: list[int]) -> int:
-    """``advance_run`` for each; the emails they queue leave in batches over one connection each."""
+    """``advance_run`` for each, in one transaction; their emails leave in batches over one
+    connection each."""
     from heedful.workflows.actions import collect_deliveries
     from heedful.workflows.engine import advance_run as run_steps
     from heedful.workflows.tasks import deliver_outbox_batch_task
 
     ran = 0
-    with collect_deliveries() as outbox_ids:
-        for run_id in run_ids:
+    with collect_deliveries() as outbox_ids, transaction.atomic():
+        # One transaction for the batch, its runs locked in id order (two batches never wait
+        # on each other in a circle). Each run's steps keep their own savepoints; a database
+        # error rolls the batch back and the task runs it again, finding done steps done.
+        for run_id in sorted(run_ids):
             ran += run_steps(run_id)
     for start in range(0, len(outbox_ids), DELIVERY_BATCH):
         deliver_outbox_batch_task.delay(outbox_ids[start : start + DELIVERY_BATCH])
