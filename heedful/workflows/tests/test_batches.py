@@ -1,5 +1,5 @@
 """Bulk work goes in batches: many events, one matching task; their runs, one task; their
-emails, one task and one connection. Each event, run and email still commits on its own."""
+emails, one task and one connection."""
 
 from __future__ import annotations
 
