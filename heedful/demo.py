@@ -128,11 +128,13 @@ def load_demo(now: datetime | None = None) -> str:
     staff = _load_staff()
     contacts = _load_customers(rng, now)
     decisions = _load_automation(rng, now, contacts)
+    inbox, people, workflows = load_inbox_demo(now), load_people_demo(now), load_workflows_demo()
+    # Counted last: the people demo hires a new employee and adds a small team.
     summary = (
         f"demo data loaded: {len(contacts)} customers, {Employee.objects.count()} employees in "
         f"{Team.objects.count()} teams, {staff} staff accounts, {decisions} automated decisions"
     )
-    return f"{summary}; {load_inbox_demo(now)}; {load_people_demo(now)}; {load_workflows_demo()}"
+    return f"{summary}; {inbox}; {people}; {workflows}"
 
 
 def _load_staff() -> int:

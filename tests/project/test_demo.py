@@ -12,14 +12,15 @@ pytestmark = pytest.mark.django_db
 
 def test_the_demo_is_a_small_shop_with_its_team() -> None:
     assert load_demo() == (
-        "demo data loaded: 50 customers, 8 employees in 2 teams, 2 staff accounts, 40 automated decisions; "
-        "8 FAQ entries, 7 products, 129 orders, 3 conversations; "
+        "demo data loaded: 50 customers, 12 employees in 3 teams, 2 staff accounts, 40 automated decisions; "
+        "8 FAQ entries, 7 products, 3 canned responses, 129 orders, 3 conversations; "
         "people demo loaded: Jakob Horn's leave approved at two levels by email link; onboarding of "
         "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 11 employees, twice; "
         "9 workflows from the gallery (5 on)"
     )
     assert Contact.objects.count() == 50
-    assert sorted(Team.objects.values_list("name", flat=True)) == ["Online & Care", "Shop & Packing", "Tea Lab"]
+    teams = sorted(Team.objects.values_list("name", flat=True))
+    assert teams == ["Online & Care", "Shop & Packing", "Tea Lab"]
     assert Employee.objects.filter(team__name="Online & Care").count() == 4
     assert Employee.objects.filter(team__name="Shop & Packing").count() == 5  # with the new hire
     assert TimelineEntry.objects.filter(kind="order").count() >= 50
