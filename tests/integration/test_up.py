@@ -76,7 +76,7 @@ def test_up_with_demo_serves_the_login_page_and_stops_on_ctrl_c(tmp_path: Path) 
     try:
         lines = _read_until(proc, r"heedful is running at http://localhost:\d+")
         output = "\n".join(lines)
-        assert "demo data loaded: 50 customers, 8 employees in 2 teams" in output
+        assert "demo data loaded: 50 customers, 12 employees in 3 teams" in output
         # No terminal: no password prompt and no default password, but a one-time link.
         link = re.search(r"one-time link to choose it: (\S+)", output)
         assert link is not None

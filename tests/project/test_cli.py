@@ -14,6 +14,7 @@ def test_help_lists_every_command() -> None:
         "create-owner",
         "demo",
         "eval",
+        "imap-idle",
         "manage",
         "migrate",
         "ml",
