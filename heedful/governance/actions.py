@@ -13,7 +13,7 @@ written in that same transaction and delivered afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,10 @@ class ActionType:
     undo: Callable[[Mapping[str, Any], ProposedAction], str] | None = None
     # Parameters a person may change before approving (edit-then-approve).
     editable_params: tuple[str, ...] = ()
+    # Optional: run many proposals of this type just proposed together (a campaign's emails)
+    # in a few queries. Same contract as ``execute`` for each, in order: an outcome, or the
+    # ActionError that one failed with, having written nothing for it.
+    execute_many: Callable[[Sequence[ProposedAction]], list[ActionOutcome | ActionError]] | None = None
 
 
 _REGISTRY: dict[str, ActionType] = {}

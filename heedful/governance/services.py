@@ -59,8 +59,12 @@ def record_audit(
     summary: str = "",
     changes: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
+    commit: bool = True,
 ) -> AuditEvent:
-    """Append one event to the audit log. Either a user or an automation is the actor."""
+    """Append one event to the audit log. Either a user or an automation is the actor.
+
+    With ``commit=False`` the row is returned unsaved, for a bulk insert (``governance.bulk``).
+    """
     if obj is not None:
         object_type = object_type or (obj._meta.model_name or "")
         object_id = object_id or str(obj.pk)
@@ -71,7 +75,7 @@ def record_audit(
         actor_label = automation
     else:
         actor_label = "system"
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor_user=user,
         actor_label=actor_label,
         actor_automation=automation,
@@ -83,6 +87,9 @@ def record_audit(
         changes=dict(changes or {}),
         ip_address=ip_address,
     )
+    if commit:
+        event.save()
+    return event
 
 
 def record_decision(
@@ -97,9 +104,13 @@ def record_decision(
     confidence: float | None = None,
     factors: Sequence[Mapping[str, Any]] = (),
     outcome: str = "",
+    commit: bool = True,
 ) -> DecisionRecord:
-    """Write down one automated decision with its reasons (promise 2)."""
-    return DecisionRecord.objects.create(
+    """Write down one automated decision with its reasons (promise 2).
+
+    With ``commit=False`` the row is returned unsaved, for a bulk insert (``governance.bulk``).
+    """
+    decision = DecisionRecord(
         actor_kind=actor_kind,
         actor_name=actor_name,
         actor_version=actor_version,
@@ -114,6 +125,9 @@ def record_decision(
         outcome=outcome[:300],
         outcome_at=timezone.now() if outcome else None,
     )
+    if commit:
+        decision.save()
+    return decision
 
 
 def set_decision_outcome(decision: DecisionRecord | None, outcome: str) -> None:

@@ -19,7 +19,7 @@ Adding a workflow action (see README.md in this folder for the full recipe):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -265,24 +265,30 @@ def queue_email(
     *, key: str, to: str, subject: str, body: str, run_id: Any, proposal_id: Any
 ) -> OutboxMessage:
     """Write an email to the outbox (idempotent on ``key``); delivered after commit."""
+    row = _email_row(key=key, to=to, subject=subject, body=body, run_id=run_id, proposal_id=proposal_id)
     message, created = OutboxMessage.objects.get_or_create(
         idempotency_key=key,
-        defaults={
-            "kind": OutboxKind.EMAIL,
-            "payload": {
-                "to": [to],
-                "subject": subject,
-                "body": body,
-                "from": settings.DEFAULT_FROM_EMAIL,
-                "message_id": stable_message_id(key),
-            },
-            "run_id": run_id,
-            "proposal_id": proposal_id,
-        },
+        defaults={"kind": row.kind, "payload": row.payload, "run_id": run_id, "proposal_id": proposal_id},
     )
     if created:
         _deliver_on_commit(message.pk)
     return message
+
+
+def _email_row(*, key: str, to: str, subject: str, body: str, run_id: Any, proposal_id: Any) -> OutboxMessage:
+    return OutboxMessage(
+        idempotency_key=key,
+        kind=OutboxKind.EMAIL,
+        payload={
+            "to": [to],
+            "subject": subject,
+            "body": body,
+            "from": settings.DEFAULT_FROM_EMAIL,
+            "message_id": stable_message_id(key),
+        },
+        run_id=run_id,
+        proposal_id=proposal_id,
+    )
 
 
 # Set while ``services.advance_runs`` works through a batch: the outbox ids committed in
@@ -312,6 +318,49 @@ def _deliver_on_commit(message_id: int) -> None:
         transaction.on_commit(lambda: batch.append(message_id))
     else:
         transaction.on_commit(lambda: deliver_outbox_task.delay(message_id))
+
+
+def _deliver_many_on_commit(message_ids: list[int]) -> None:
+    from heedful.workflows.services import DELIVERY_BATCH
+    from heedful.workflows.tasks import deliver_outbox_batch_task
+
+    if not message_ids:
+        return
+    batch = _batch.get()
+    if batch is not None:
+        transaction.on_commit(lambda: batch.extend(message_ids))
+        return
+
+    def enqueue() -> None:
+        for start in range(0, len(message_ids), DELIVERY_BATCH):
+            deliver_outbox_batch_task.delay(message_ids[start : start + DELIVERY_BATCH])
+
+    transaction.on_commit(enqueue)
+
+
+def _wake_waiting_runs(proposals: Sequence[ProposedAction]) -> None:
+    """``_wake_waiting_run`` for many: the runs that waited for one of these proposals go on."""
+    waiting = WorkflowRun.objects.filter(
+        status=RunStatus.WAITING, waiting_proposal_id__in=[p.pk for p in proposals]
+    )
+    run_ids = list(waiting.values_list("pk", flat=True))
+    if not run_ids:
+        return
+    WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.WAITING).update(
+        status=RunStatus.RUNNING, touched_at=timezone.now()
+    )
+    from heedful.workflows.tasks import advance_runs_task
+
+    transaction.on_commit(lambda: advance_runs_task.delay(run_ids))
+
+
+def _existing_run_ids(params: Iterable[Mapping[str, Any]]) -> dict[Any, int]:
+    """``_existing_run_id`` for many, in one query: run id → itself where the run exists."""
+    wanted = {p.get("workflow_run_id") for p in params}
+    ids = [i for i in wanted if isinstance(i, int)]
+    if not ids:
+        return {}
+    return {pk: pk for pk in WorkflowRun.objects.filter(pk__in=ids).values_list("pk", flat=True)}
 
 
 def _wake_waiting_run(params: Mapping[str, Any], proposal: ProposedAction) -> None:
@@ -346,6 +395,18 @@ def _timeline_origin(params: Mapping[str, Any], proposal: ProposedAction) -> dic
     }
 
 
+def _email_entry(params: Mapping[str, Any], proposal: ProposedAction, message_id: str) -> dict[str, Any]:
+    """The timeline entry a workflow email leaves on its contact."""
+    return {
+        "contact_id": params.get("contact_id"),
+        "kind": "workflow",
+        "title": f"Email from a workflow: {params['subject']}",
+        "body": str(params["body"]),
+        "data": {"to": str(params["to"]), "message_id": message_id, "proposal_id": proposal.pk},
+        **_timeline_origin(params, proposal),
+    }
+
+
 def send_email(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOutcome:
     to = str(params.get("to", ""))
     if "@" not in to:
@@ -359,12 +420,7 @@ def send_email(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOut
         proposal_id=proposal.pk,
     )
     on_timeline = crm_bridge.add_timeline_entry(
-        contact_id=params.get("contact_id"),
-        kind="workflow",
-        title=f"Email from a workflow: {params['subject']}",
-        body=str(params["body"]),
-        data={"to": to, "message_id": message.payload["message_id"], "proposal_id": proposal.pk},
-        **_timeline_origin(params, proposal),
+        **_email_entry(params, proposal, message.payload["message_id"])
     )
     _wake_waiting_run(params, proposal)
     return ActionOutcome(
@@ -375,6 +431,51 @@ def send_email(params: Mapping[str, Any], proposal: ProposedAction) -> ActionOut
             "timeline": on_timeline,
         },
     )
+
+
+def send_emails(proposals: Sequence[ProposedAction]) -> list[ActionOutcome | ActionError]:
+    """``send_email`` for many proposals just made together (a campaign), in a few queries.
+
+    The same rows as ``send_email`` one by one: an outbox message keyed ``proposal:{pk}``, a
+    timeline entry where the contact exists, the same outcome. An address without "@" fails
+    that proposal alone, with nothing written for it.
+    """
+    outcomes: list[ActionOutcome | ActionError | None] = []
+    going = []
+    for proposal in proposals:
+        to = str(proposal.params.get("to", ""))
+        if "@" in to:
+            going.append(proposal)
+            outcomes.append(None)
+        else:
+            outcomes.append(ActionError(f"{to!r} is not an email address."))
+    runs = _existing_run_ids(p.params for p in going)
+    messages = OutboxMessage.objects.bulk_create(
+        [
+            _email_row(
+                key=f"proposal:{p.pk}",
+                to=str(p.params["to"]),
+                subject=str(p.params["subject"]),
+                body=str(p.params["body"]),
+                run_id=runs.get(p.params.get("workflow_run_id")),
+                proposal_id=p.pk,
+            )
+            for p in going
+        ]
+    )
+    _deliver_many_on_commit([m.pk for m in messages])
+    on_timeline = crm_bridge.add_timeline_entries(
+        [_email_entry(p.params, p, m.payload["message_id"]) for p, m in zip(going, messages, strict=True)]
+    )
+    _wake_waiting_runs(going)
+    done = iter(
+        ActionOutcome(
+            summary=f"Email to {p.params['to']} queued for delivery",
+            result={"outbox_id": m.pk, "message_id": m.payload["message_id"], "timeline": timeline},
+        )
+        for p, m, timeline in zip(going, messages, on_timeline, strict=True)
+    )
+    return [outcome if outcome is not None else next(done) for outcome in outcomes]
 
 
 def describe_email(params: Mapping[str, Any]) -> str:
@@ -493,6 +594,7 @@ def register_action_types() -> None:
             label=str(_("Send a workflow email")),
             default_policy="ask",
             execute=send_email,
+            execute_many=send_emails,
             describe=describe_email,
             editable_params=("subject", "body"),
         ),

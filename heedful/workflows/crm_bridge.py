@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,11 +40,29 @@ def get_contact(contact_id: Any) -> models.Model | None:
         return None
 
 
+def get_contacts(contact_ids: Iterable[Any]) -> dict[str, models.Model]:
+    """The contacts that exist among ``contact_ids``, by id as text, in one query."""
+    model = _contact_model()
+    wanted = {str(i) for i in contact_ids if i not in (None, "")}
+    # Subject ids are text; only whole numbers can be a contact's key.
+    keys = [int(i) for i in wanted if i.isdigit()]
+    if model is None or not keys:
+        return {}
+    return {str(c.pk): c for c in model._default_manager.filter(pk__in=keys)}
+
+
 def contact_context(contact_id: Any) -> dict[str, Any]:
     """The contact's plain fields (email, first_name, …) for conditions and email tokens."""
     contact = get_contact(contact_id)
-    if contact is None:
-        return {}
+    return {} if contact is None else _plain_fields(contact)
+
+
+def contact_contexts(contact_ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """``contact_context`` for many, in one query; ids with no contact are absent."""
+    return {key: _plain_fields(contact) for key, contact in get_contacts(contact_ids).items()}
+
+
+def _plain_fields(contact: models.Model) -> dict[str, Any]:
     data: dict[str, Any] = {"id": contact.pk}
     for field in contact._meta.concrete_fields:
         if field.is_relation or field.name in {"id", "password"}:
@@ -79,3 +98,23 @@ def add_timeline_entry(*, contact_id: Any, kind: str, title: str, body: str = ""
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     service(**{k: v for k, v in offered.items() if takes_any or k in accepted})
     return True
+
+
+def add_timeline_entries(entries: list[dict[str, Any]]) -> list[bool]:
+    """``add_timeline_entry(**entry)`` for each, in one insert when crm offers it; True where added."""
+    contacts = get_contacts(entry.get("contact_id") for entry in entries)
+    added = [str(entry.get("contact_id")) in contacts for entry in entries]
+    try:
+        from heedful.crm import services as crm_services
+    except ImportError:
+        return [False] * len(entries)
+    bulk = getattr(crm_services, "add_timeline_entries", None)
+    if bulk is None:
+        return [add_timeline_entry(**entry) for entry in entries]
+    rows = []
+    for entry, found in zip(entries, added, strict=True):
+        if found:
+            row = {k: v for k, v in entry.items() if k != "contact_id"}
+            rows.append({**row, "contact": contacts[str(entry["contact_id"])], "title": entry["title"][:200]})
+    bulk(rows)
+    return added

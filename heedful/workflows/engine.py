@@ -25,9 +25,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from heedful.governance import services as trust
 from heedful.governance.actions import ActionError
-from heedful.governance.models import ActorKind, ProposalStatus, ProposedAction
+from heedful.governance.bulk import Draft
+from heedful.governance.models import ActorKind, DecisionRecord, ProposalStatus, ProposedAction
 from heedful.workflows import crm_bridge
-from heedful.workflows.actions import APPROVAL_EXPIRES_IN, WORKFLOW_ACTIONS
+from heedful.workflows.actions import APPROVAL_EXPIRES_IN, WORKFLOW_ACTIONS, Built
 from heedful.workflows.definition import jump_index, retry_policy
 from heedful.workflows.expressions import (
     MISSING,
@@ -310,6 +311,40 @@ def _why_started(run: WorkflowRun) -> list[dict[str, Any]]:
     return factors
 
 
+def decision_for(
+    sc: StepContext, *, action_type: str, params: dict[str, Any], summary: str, commit: bool = True
+) -> DecisionRecord:
+    """The decision record of an action or approval step: what it proposes, and why the run is here."""
+    run = sc.run
+    return trust.record_decision(
+        actor_kind=ActorKind.WORKFLOW,
+        actor_name=run.workflow.slug,
+        actor_version=f"v{run.version.number}",
+        subject=trust.Subject(run.subject_type, run.subject_id, run.subject_label),
+        inputs={"run_id": run.pk, "step": sc.step["id"], "event": run.context.get("event_name", "")},
+        output={"action": action_type, "params": params},
+        output_summary=summary,
+        factors=[*_why_started(run), {"text": f"Step {sc.index + 1}: {sc.step['id']}", "weight": 0.0}],
+        commit=commit,
+    )
+
+
+def proposal_draft(
+    sc: StepContext, *, params: dict[str, Any], summary: str, decision: DecisionRecord
+) -> Draft:
+    """What the step proposes, keyed on run, step and attempt so that proposing twice is once."""
+    run = sc.run
+    return Draft(
+        params=params,
+        explanation=(
+            f"Workflow “{run.workflow.name}” (v{run.version.number}), step {sc.step['id']!r}: {summary}"
+        ),
+        subject=trust.Subject(run.subject_type, run.subject_id, run.subject_label),
+        decision=decision,
+        idempotency_key=f"wf:{run.pk}:{sc.step['id']}:{sc.attempt}",
+    )
+
+
 def _propose(
     sc: StepContext,
     *,
@@ -320,28 +355,17 @@ def _propose(
 ) -> ProposedAction:
     """Decision record + proposal (+ inline run when the policy allows): one per run, step and attempt."""
     run = sc.run
-    subject = trust.Subject(run.subject_type, run.subject_id, run.subject_label)
-    decision = trust.record_decision(
-        actor_kind=ActorKind.WORKFLOW,
-        actor_name=run.workflow.slug,
-        actor_version=f"v{run.version.number}",
-        subject=subject,
-        inputs={"run_id": run.pk, "step": sc.step["id"], "event": run.context.get("event_name", "")},
-        output={"action": action_type, "params": params},
-        output_summary=summary,
-        factors=[*_why_started(run), {"text": f"Step {sc.index + 1}: {sc.step['id']}", "weight": 0.0}],
-    )
+    decision = decision_for(sc, action_type=action_type, params=params, summary=summary)
+    draft = proposal_draft(sc, params=params, summary=summary, decision=decision)
     proposal = trust.propose_action(
         action_type=action_type,
         params=params,
-        explanation=(
-            f"Workflow “{run.workflow.name}” (v{run.version.number}), step {sc.step['id']!r}: {summary}"
-        ),
+        explanation=draft.explanation,
         proposed_by=f"workflow:{run.workflow.slug}",
-        subject=subject,
-        decision=decision,
+        subject=draft.subject,
+        decision=draft.decision,
         expires_in=expires_in or APPROVAL_EXPIRES_IN,
-        idempotency_key=f"wf:{run.pk}:{sc.step['id']}:{sc.attempt}",
+        idempotency_key=draft.idempotency_key,
     )
     if proposal.status == ProposalStatus.APPROVED:
         # Run it here, in the step's transaction: the step and its effect commit together.
@@ -409,13 +433,20 @@ def action_step(sc: StepContext) -> StepResult:
     on_reject = step.get("on_reject", "next")
     if sc.resuming:
         return _settle(sc, _open_proposal(sc), on_reject=on_reject, what=str(spec.label))
-    try:
-        params = {k: render_value(v, sc.values) for k, v in step.get("params", {}).items()}
-        built = spec.build(params, sc.values)
-    except (MissingValueError, ActionError) as exc:
-        raise StepFailure(str(exc), retryable=False) from exc
+    built = built_action(sc)
     proposal = _propose(sc, action_type=built.action_type, params=built.params, summary=built.summary)
     return _settle(sc, proposal, on_reject=on_reject, what=str(spec.label))
+
+
+def built_action(sc: StepContext) -> Built:
+    """The action step's parameters rendered and built into what it proposes; StepFailure when
+    they cannot be (a token without a value, no address to write to)."""
+    step = sc.step
+    try:
+        params = {k: render_value(v, sc.values) for k, v in step.get("params", {}).items()}
+        return WORKFLOW_ACTIONS[step["action"]].build(params, sc.values)
+    except (MissingValueError, ActionError) as exc:
+        raise StepFailure(str(exc), retryable=False) from exc
 
 
 def approval_step(sc: StepContext) -> StepResult:
@@ -497,7 +528,12 @@ def run_steps(run_id: int, limit: int = STEPS_PER_TRANSACTION) -> tuple[int, boo
         return ran, run.status == RunStatus.RUNNING
 
 
-def _run_locked(run: WorkflowRun, limit: int) -> int:
+def _run_locked(run: WorkflowRun, limit: int, *, stop_before_effects: bool = False) -> int:
+    """Run the run's steps (locked by the caller); returns how many ran.
+
+    With ``stop_before_effects`` the run halts at an action or approval step it reaches after
+    its first, still ``running``, so a batch can take that step for many runs at once (bulk.py).
+    """
     steps = run.version.definition["steps"]
     contact = _contact_now(run)
     ran = 0
@@ -506,6 +542,8 @@ def _run_locked(run: WorkflowRun, limit: int) -> int:
             finish_run(run, RunStatus.COMPLETED)
             return ran
         step = steps[run.cursor]
+        if stop_before_effects and ran > 0 and step["type"] in _COMMIT_AFTER:
+            return ran
         open_step, attempt = _open_step(run, step) if ran == 0 else (None, 1)
         sc = StepContext(run, step, run.cursor, attempt, _values(run, contact), timezone.now(), open_step)
         ran += 1
@@ -540,6 +578,11 @@ def _open_step(run: WorkflowRun, step: dict[str, Any]) -> tuple[StepRun | None, 
 
 
 def _apply(run: WorkflowRun, sc: StepContext, result: StepResult, steps: list[dict[str, Any]]) -> None:
+    applied(run, sc, result, steps).save()
+
+
+def applied(run: WorkflowRun, sc: StepContext, result: StepResult, steps: list[dict[str, Any]]) -> StepRun:
+    """Move the run on by the step's result; returns the step's log row, not yet saved."""
     now = timezone.now()
     step_run = sc.open_step or StepRun(
         run=run, step_id=sc.step["id"], step_index=sc.index, step_type=sc.step["type"], attempt=sc.attempt
@@ -576,11 +619,17 @@ def _apply(run: WorkflowRun, sc: StepContext, result: StepResult, steps: list[di
         else:
             run.cursor = target
     run.touched_at = now
-    step_run.save()
+    return step_run
 
 
 def _record_failure(run: WorkflowRun, sc: StepContext, message: str, *, retryable: bool) -> None:
-    """Log the failed attempt; retry with exponential backoff, or fail the run for a person to see."""
+    failed(run, sc, message, retryable=retryable).save()
+
+
+def failed(run: WorkflowRun, sc: StepContext, message: str, *, retryable: bool) -> StepRun:
+    """Log the failed attempt; retry with exponential backoff, or fail the run for a person to see.
+
+    Returns the step's log row, not yet saved."""
     now = timezone.now()
     max_attempts, backoff = retry_policy(run.version.definition)
     run.attempts += 1
@@ -590,7 +639,6 @@ def _record_failure(run: WorkflowRun, sc: StepContext, message: str, *, retryabl
     step_run.status = StepStatus.FAILED
     step_run.error = message
     step_run.finished_at = now
-    step_run.save()
     if retryable and run.attempts < max_attempts:
         delay = backoff * 2 ** (run.attempts - 1)
         run.status = RunStatus.RETRYING
@@ -599,6 +647,7 @@ def _record_failure(run: WorkflowRun, sc: StepContext, message: str, *, retryabl
         run.touched_at = now
     else:
         finish_run(run, RunStatus.FAILED, message)
+    return step_run
 
 
 def advance_run(run_id: int, max_steps: int = 50) -> int:

@@ -285,14 +285,14 @@ def match_events(event_ids: list[int]) -> list[int]:
     A worker lost after the commit leaves those runs ``running`` untouched, and the
     sweep queues them again after ``WORKFLOWS_STALL_SECONDS``.
     """
+    from heedful.workflows.bulk import match_many
     from heedful.workflows.tasks import advance_runs_task
 
-    ids: list[int] = []
     # One transaction for the batch: a commit costs more than matching an event. A failure
-    # rolls the batch back and the task (or the sweep) matches it again.
+    # rolls the batch back and the task (or the sweep) matches it again. The events are
+    # considered together (bulk.py): a few queries for the batch, not a few per event.
     with transaction.atomic():
-        for event_id in sorted(event_ids):
-            ids.extend(_match_locked(event_id))
+        ids = match_many(event_ids)
     for start in range(0, len(ids), RUN_BATCH):
         advance_runs_task.delay(ids[start : start + RUN_BATCH])
     return ids
@@ -400,19 +400,20 @@ def advance_run(run_id: int) -> int:
 
 
 def advance_runs(run_ids: list[int]) -> int:
-    """``advance_run`` for each, in one transaction; their emails leave in batches over one
-    connection each."""
+    """``advance_run`` for each, in one transaction; runs standing at the same action step take
+    it together (``bulk.py``), and their emails leave in batches over one connection each."""
     from heedful.workflows.actions import collect_deliveries
-    from heedful.workflows.engine import advance_run as run_steps
-    from heedful.workflows.tasks import deliver_outbox_batch_task
+    from heedful.workflows.bulk import advance_many
+    from heedful.workflows.tasks import advance_runs_task, deliver_outbox_batch_task
 
-    ran = 0
     with collect_deliveries() as outbox_ids, transaction.atomic():
         # One transaction for the batch, its runs locked in id order (two batches never wait
         # on each other in a circle). Each run's steps keep their own savepoints; a database
         # error rolls the batch back and the task runs it again, finding done steps done.
-        for run_id in sorted(run_ids):
-            ran += run_steps(run_id)
+        ran, unfinished = advance_many(run_ids)
+        if unfinished:
+            # Long runs yield the worker to others and go on in a fresh task.
+            transaction.on_commit(lambda: advance_runs_task.delay(unfinished))
     for start in range(0, len(outbox_ids), DELIVERY_BATCH):
         deliver_outbox_batch_task.delay(outbox_ids[start : start + DELIVERY_BATCH])
     return ran
@@ -504,12 +505,28 @@ def _due_outbox(now: datetime, stall_after: timedelta, limit: int) -> list[int]:
     return claimed
 
 
+def _queue(ids: list[int], one: Any, many: Any, size: int) -> None:
+    if len(ids) == 1:
+        one.delay(ids[0])
+        return
+    for start in range(0, len(ids), size):
+        many.delay(ids[start : start + size])
+
+
 def sweep(
     now: datetime | None = None, *, stall_after: timedelta | None = None, limit: int = 500
 ) -> dict[str, int]:
     """What beat runs every few seconds: wake due waits and retries, notice decided approvals,
     re-queue work whose task was lost with a worker or a broker, and due outbox messages."""
-    from heedful.workflows.tasks import advance_run_task, deliver_outbox_task, match_event_task
+    from heedful.workflows.events import MATCH_BATCH
+    from heedful.workflows.tasks import (
+        advance_run_task,
+        advance_runs_task,
+        deliver_outbox_batch_task,
+        deliver_outbox_task,
+        match_event_task,
+        match_events_task,
+    )
 
     now = now or timezone.now()
     stall_after = stall_after or timedelta(seconds=getattr(settings, "WORKFLOWS_STALL_SECONDS", 120))
@@ -518,10 +535,9 @@ def sweep(
         stalled = _requeue_stalled_runs(now, stall_after, limit)
         messages = _due_outbox(now, stall_after, limit)
         events = _requeue_unmatched_events(now, stall_after, limit)
-    for run_id in runs + stalled:
-        advance_run_task.delay(run_id)
-    for event_id in events:
-        match_event_task.delay(event_id)
-    for message_id in messages:
-        deliver_outbox_task.delay(message_id)
+    # Many at once (a backlog after an outage, a campaign whose tasks were lost) go in the
+    # batch tasks, so they take the set-based paths (bulk.py) rather than one task each.
+    _queue(runs + stalled, advance_run_task, advance_runs_task, RUN_BATCH)
+    _queue(events, match_event_task, match_events_task, MATCH_BATCH)
+    _queue(messages, deliver_outbox_task, deliver_outbox_batch_task, DELIVERY_BATCH)
     return {"runs": len(runs), "stalled": len(stalled), "events": len(events), "outbox": len(messages)}
