@@ -24,6 +24,8 @@ class Perm(StrEnum):
     VIEW_CONTACTS = "view_contacts"
     EDIT_CONTACTS = "edit_contacts"
     IMPORT_CONTACTS = "import_contacts"
+    # Erasing a person and everything held about them cannot be undone: owner and managers only.
+    ERASE_CONTACTS = "erase_contacts"
     VIEW_DECISIONS = "view_decisions"
     DECIDE_APPROVALS = "decide_approvals"
     UNDO_ACTIONS = "undo_actions"
@@ -44,6 +46,7 @@ _STAFF = {Perm.VIEW_CONTACTS, Perm.EDIT_CONTACTS, Perm.WORK_INBOX}
 _MANAGING = _STAFF | {
     Perm.MANAGE_KNOWLEDGE,
     Perm.IMPORT_CONTACTS,
+    Perm.ERASE_CONTACTS,
     Perm.VIEW_DECISIONS,
     Perm.DECIDE_APPROVALS,
     Perm.UNDO_ACTIONS,

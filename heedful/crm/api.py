@@ -148,6 +148,15 @@ class ImportReportSerializer(serializers.Serializer[None]):
     errors = RowErrorSerializer(many=True)  # type: ignore[assignment]
 
 
+class ErasureReportSerializer(serializers.Serializer[None]):
+    contact = serializers.IntegerField(help_text="The erased contact's former id.")
+    total = serializers.IntegerField()
+    rows = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='Records removed or anonymised per kind, e.g. {"inbox.conversations": 3}.',
+    )
+
+
 def _role_permissions(read: Perm, write: Perm, request: Request) -> list[BasePermission]:
     perm = read if request.method in SAFE_METHODS else write
     return [IsAuthenticated(), has_perm(perm)()]
@@ -171,12 +180,14 @@ class ContactViewSet(
     viewsets.GenericViewSet[Contact],
 ):
     serializer_class = ContactSerializer
-    # No PUT (a partial update says what changes) and no DELETE (erasure is its own process).
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    # No PUT (a partial update says what changes). DELETE erases the person everywhere.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_permissions(self) -> Sequence[BasePermission]:
         if self.action == "import_csv":
             return [IsAuthenticated(), has_perm(Perm.IMPORT_CONTACTS)()]
+        if self.action == "destroy":
+            return [IsAuthenticated(), has_perm(Perm.ERASE_CONTACTS)()]
         return _role_permissions(Perm.VIEW_CONTACTS, Perm.EDIT_CONTACTS, self.request)
 
     def get_queryset(self) -> QuerySet[Contact]:
@@ -202,6 +213,21 @@ class ContactViewSet(
         # The view is typed for contacts; the paginator takes any queryset.
         page = cast("list[TimelineEntry]", self.paginate_queryset(cast(Any, queries.timeline_for(contact))))
         return self.get_paginated_response(TimelineEntrySerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={200: ErasureReportSerializer},
+        description=(
+            "Erase the contact and everything held about them (conversations, also those matched "
+            "only by email address, orders, chat visitors…). Cannot be undone. The answer counts "
+            "the records removed or anonymised; the audit log keeps the same counts."
+        ),
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        report = services.erase_contact(
+            contact=self.get_object(),
+            user=request.user,  # type: ignore[arg-type]  # IsAuthenticated ran first
+        )
+        return Response({"contact": report.contact_id, "total": report.total, "rows": report.rows})
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},

@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from heedful.crm.erasure import ErasureReport, erase_contact, erasure_preview
 from heedful.crm.importing import ImportReport, ParsedRow, export_contacts_csv, run_import
 from heedful.crm.models import Company, Contact, Note, Tag, TimelineEntry, TimelineKind
 from heedful.governance.services import Subject, record_audit
@@ -31,12 +32,15 @@ if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 __all__ = [
+    "ErasureReport",
     "ImportReport",
     "add_note",
     "add_timeline_entry",
     "capture_lead",
     "create_company",
     "create_contact",
+    "erase_contact",
+    "erasure_preview",
     "event_contact",
     "export_contacts_csv",
     "find_or_create_contact_by_email",

@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", views.contact_detail, name="contact-detail"),
     path("<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("<int:pk>/notes/", views.note_add, name="note-add"),
+    path("<int:pk>/erase/", views.contact_erase, name="contact-erase"),
 ]

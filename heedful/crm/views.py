@@ -1,4 +1,5 @@
-"""Contact pages: list and search, detail with the timeline, edit, notes, CSV import and export.
+"""Contact pages: list and search, detail with the timeline, edit, notes, CSV import and export,
+and erasure on request.
 
 Search and pagination swap only the results with htmx; every link and form also works as
 plain HTML.
@@ -149,3 +150,24 @@ def contact_export(request: AuthedRequest) -> HttpResponse:
     )
     response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
     return response  # type: ignore[return-value]  # streamed: the typed decorator wants HttpResponse
+
+
+@require(Perm.ERASE_CONTACTS)
+def contact_erase(request: AuthedRequest, pk: int) -> HttpResponse:
+    """GET: what erasing the contact removes, counted. POST: erase it (no undo)."""
+    contact = _contact(pk)
+    if request.method == "POST":
+        report = services.erase_contact(contact=contact, user=request.user)
+        messages.success(
+            request,
+            _("Contact #%(id)d erased: %(rows)d records removed or anonymised.")
+            % {"id": report.contact_id, "rows": report.total},
+        )
+        return redirect("crm:contact-list")
+    preview = services.erasure_preview(contact)
+    rows = [
+        (kind.partition(".")[2].replace("_", " "), kind.partition(".")[0], count)
+        for kind, count in preview.rows.items()
+        if count
+    ]
+    return render(request, "crm/contact_erase.html", {"contact": contact, "rows": rows})

@@ -19,7 +19,12 @@ class InboxConfig(AppConfig):
     verbose_name = "Inbox"
 
     def ready(self) -> None:
+        from heedful.crm.erasure import register_eraser
         from heedful.governance.actions import ActionType, register_action
+        from heedful.inbox.erasure import erase_person
+
+        # Erasing a contact erases their conversations, orders and chat visitors too.
+        register_eraser("inbox", erase_person)
 
         # The owner's switch for auto-answers: "auto" lets the bot answer when confident;
         # "ask" or "never" make every FAQ question go to a person (the policy page sets it).

@@ -67,7 +67,10 @@ def request_for_token(token: str) -> CsatRequest | None:
         pk = signing.loads(token, salt=SALT, max_age=conf.csat_link_days() * 86400)
     except signing.BadSignature:
         return None
-    return CsatRequest.objects.select_related("conversation").filter(pk=pk).first()
+    # An erased customer's question has no conversation left to rate.
+    return (
+        CsatRequest.objects.select_related("conversation").filter(pk=pk, conversation__isnull=False).first()
+    )
 
 
 def rating_url(request: CsatRequest, rating: int | None = None) -> str:
@@ -178,6 +181,8 @@ def record_csat_answer(*, request: CsatRequest, rating: int, comment: str | None
 
 def _add_to_timeline(request: CsatRequest, *, first: bool) -> None:
     conversation = request.conversation
+    if conversation is None:
+        return
     verb = "Rated" if first else "Changed the rating of"
     body = f"“{request.comment}”" if request.comment else ""
     contacts.add_entry(

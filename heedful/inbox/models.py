@@ -34,7 +34,8 @@ class Conversation(models.Model):
     """
 
     # The CRM contact. Read and written through heedful/inbox/contacts.py (crm's services),
-    # mostly as ``contact_id``; erasing a contact keeps the conversation, without the link.
+    # mostly as ``contact_id``. Erasing a contact (crm.erasure) deletes its conversations with
+    # it (heedful/inbox/erasure.py); SET_NULL only covers a contact row deleted some other way.
     contact = models.ForeignKey(
         "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
     )
@@ -329,7 +330,10 @@ class CsatRequest(models.Model):
     stay with the person who did the work even if the conversation is reassigned later.
     """
 
-    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="csat")
+    # Null once the customer was erased: the rating stays in the agent's results, the person goes.
+    conversation = models.OneToOneField(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="csat"
+    )
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -351,7 +355,7 @@ class CsatRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"CSAT #{self.conversation_id}: {self.rating or '-'}"
+        return f"CSAT #{self.conversation_id or '(erased)'}: {self.rating or '-'}"
 
 
 class SlaKind(models.TextChoices):

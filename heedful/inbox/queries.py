@@ -172,7 +172,11 @@ def csat_results(
 
 def csat_comments(*, user: User, limit: int = 20) -> QuerySet[CsatRequest]:
     """The latest answers with a comment, within what ``user`` may see."""
-    rows = CsatRequest.objects.exclude(comment="").select_related("agent", "conversation")
+    rows = (
+        CsatRequest.objects.exclude(comment="")
+        .filter(conversation__isnull=False)
+        .select_related("agent", "conversation")
+    )
     if not sees_team_results(user):
         rows = rows.filter(agent=user)
     return rows.order_by("-answered_at")[:limit]

@@ -79,7 +79,9 @@ def test_creating_a_contact_with_a_taken_email_answers_400_and_changes_nothing(a
     assert Contact.objects.count() == 1
 
 
-def test_patch_changes_only_the_given_fields_and_put_and_delete_are_not_offered(api_client_for, agent):
+def test_patch_changes_only_the_given_fields_put_is_not_offered_and_agents_cannot_erase(
+    api_client_for, agent
+):
     contact = ContactFactory(first_name="Ana", last_name="Lopez", tags=["vip"])
     client = api_client_for(agent)
 
@@ -91,7 +93,8 @@ def test_patch_changes_only_the_given_fields_and_put_and_delete_are_not_offered(
     assert response.json()["tags"] == ["vip"]
     assert AuditEvent.objects.get(action="contact.update").changes == {"first_name": ["Ana", "Anna"]}
     assert client.put(f"/api/v1/contacts/{contact.pk}/", {}, format="json").status_code == 405
-    assert client.delete(f"/api/v1/contacts/{contact.pk}/").status_code == 405
+    assert client.delete(f"/api/v1/contacts/{contact.pk}/").status_code == 403  # erasure: test_erasure.py
+    assert Contact.objects.filter(pk=contact.pk).exists()
 
 
 def test_the_timeline_lists_newest_first_and_accepts_new_entries(api_client_for, agent):

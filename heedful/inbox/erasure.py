@@ -1,0 +1,113 @@
+"""What the inbox holds about a person, found and erased for ``heedful.crm.erasure.erase_contact``.
+
+A person's conversations are those linked to the contact, those with the contact's address as
+the customer's (an email thread from before the contact existed, an order update), those with
+an inbound email from that address, and chat conversations in which the visitor gave the
+address (as chat visitors do to prove they own an order). Each goes whole: its messages,
+attachments (and their files), SLA breaches and notices, chat visitors and outgoing webhook
+deliveries. Orders placed with the address go too, with the updates told about them: the shop
+system stays their record of account.
+
+CSAT answers are kept without the person: the question loses its conversation, message,
+decision and comment, and keeps the agent, the rating and when it was asked and answered, so
+the team's results do not change when a customer is erased.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import partial
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+
+from heedful.crm.erasure import forget_subjects
+from heedful.crm.models import Contact
+from heedful.inbox.models import (
+    Attachment,
+    ChatVisitor,
+    Conversation,
+    CsatRequest,
+    Direction,
+    Message,
+    Order,
+    OrderUpdate,
+    SlaBreach,
+    SlaNotice,
+    WebhookDelivery,
+)
+
+log = logging.getLogger(__name__)
+
+
+def conversations_of(contact: Contact) -> list[int]:
+    """Ids of every conversation that is about this person (see the module's docstring)."""
+    found = Q(contact_id=contact.pk)
+    email = contact.email.strip().lower()
+    if email:
+        inbound = Message.objects.filter(direction=Direction.IN)
+        found |= (
+            Q(customer_email__iexact=email)
+            | Q(pk__in=inbound.filter(email_from__iexact=email).values("conversation_id"))
+            | Q(
+                customer_email="",
+                pk__in=inbound.filter(body__icontains=email).values("conversation_id"),
+            )
+        )
+    return sorted(Conversation.objects.filter(found).values_list("pk", flat=True))
+
+
+def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
+    """Count (``dry_run``) or erase what the inbox holds about the contact; rows per kind."""
+    ids = conversations_of(contact)
+    email = contact.email.strip().lower()
+    orders = Order.objects.filter(customer_email__iexact=email) if email else Order.objects.none()
+    in_conversations = {"conversation_id__in": ids}
+    kinds = {
+        "inbox.conversations": Conversation.objects.filter(pk__in=ids),
+        "inbox.messages": Message.objects.filter(**in_conversations),
+        "inbox.attachments": Attachment.objects.filter(message__conversation_id__in=ids),
+        "inbox.chat_visitors": ChatVisitor.objects.filter(**in_conversations),
+        "inbox.sla_breaches": SlaBreach.objects.filter(**in_conversations),
+        "inbox.sla_notices": SlaNotice.objects.filter(breach__conversation_id__in=ids),
+        "inbox.webhook_deliveries": WebhookDelivery.objects.filter(payload__conversation__id__in=ids),
+        "inbox.orders": orders,
+        "inbox.order_updates": OrderUpdate.objects.filter(order__in=orders),
+        "inbox.csat_anonymised": CsatRequest.objects.filter(**in_conversations),
+    }
+    counts = {name: rows.count() for name, rows in kinds.items()}
+    if dry_run:
+        return counts
+    files = _files_of(ids)
+    CsatRequest.objects.filter(**in_conversations).update(
+        conversation=None, message=None, decision=None, comment=""
+    )
+    ChatVisitor.objects.filter(**in_conversations).delete()
+    WebhookDelivery.objects.filter(payload__conversation__id__in=ids).delete()
+    orders.delete()  # their updates go with them (cascade)
+    # Messages, attachments, breaches and notices go with their conversation (cascade).
+    Conversation.objects.filter(pk__in=ids).delete()
+    forgotten = forget_subjects(subject_type="conversation", subject_ids=ids)
+    counts.update({f"inbox.{kind}": n for kind, n in forgotten.items()})
+    transaction.on_commit(partial(_delete_files, files))
+    return counts
+
+
+def _files_of(conversation_ids: list[int]) -> list[str]:
+    stored = Attachment.objects.filter(message__conversation_id__in=conversation_ids).exclude(stored_path="")
+    raw = Message.objects.filter(conversation_id__in=conversation_ids).exclude(raw_file="")
+    return sorted({*stored.values_list("stored_path", flat=True), *raw.values_list("raw_file", flat=True)})
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    """After the commit: a rolled-back erasure must not have lost the files."""
+    for name in names:
+        # Originals are stored by content hash: another conversation may hold the same file.
+        if Message.objects.filter(raw_file=name).exists():
+            continue
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.warning("Could not delete %s after an erasure", name, exc_info=True)
