@@ -10,6 +10,7 @@ task never sends it again).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
@@ -142,14 +143,59 @@ def send_notice_email(notice_id: int) -> bool:
     return True
 
 
-def notices_for(user: User) -> QuerySet[SlaNotice]:
-    """The person's undismissed breach notices for conversations still not resolved."""
+def open_notices(user: User) -> QuerySet[SlaNotice]:
+    """The person's undismissed breach notices for conversations still not resolved, newest first."""
     return (
         SlaNotice.objects.filter(user=user, dismissed_at__isnull=True)
         .exclude(breach__conversation__status=Status.RESOLVED)
         .select_related("breach__conversation")
-        .order_by("-created_at")[:20]
+        .order_by("-created_at", "-pk")
     )
+
+
+def notices_for(user: User) -> QuerySet[SlaNotice]:
+    """The latest of them, for the top of the inbox list."""
+    return open_notices(user)[:20]
+
+
+def sees_everyones_breaches(user: User) -> bool:
+    """Managers and the owner watch the whole team's timers; an agent sees what they were told."""
+    from heedful.accounts.roles import Perm
+
+    return user.can(Perm.VIEW_DECISIONS)
+
+
+@dataclass(frozen=True)
+class BreachRow:
+    """One open breach on the team's list: who was told, and the viewer's own notice if any."""
+
+    breach: SlaBreach
+    told: list[str]
+    dismissed_by: list[str]
+    my_notice_id: int | None
+
+
+def open_breaches(viewer: User, limit: int = 200) -> list[BreachRow]:
+    """Every breach of a conversation not yet resolved, newest first (for managers)."""
+    breaches = (
+        SlaBreach.objects.exclude(conversation__status=Status.RESOLVED)
+        .select_related("conversation__assignee")
+        .prefetch_related("notices__user")
+        .order_by("-detected_at", "-pk")[:limit]
+    )
+    rows = []
+    for breach in breaches:
+        notices = sorted(breach.notices.all(), key=lambda n: n.user.email)
+        mine = next((n for n in notices if n.user_id == viewer.pk and n.dismissed_at is None), None)
+        rows.append(
+            BreachRow(
+                breach=breach,
+                told=[n.user.email for n in notices],
+                dismissed_by=[n.user.email for n in notices if n.dismissed_at is not None],
+                my_notice_id=mine.pk if mine else None,
+            )
+        )
+    return rows
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/tag/", views.tag, name="tag"),
+    path("notices/", views.sla_notices, name="notices"),
     path("notices/<int:pk>/dismiss/", views.dismiss_notice, name="dismiss-notice"),
     path("<int:pk>/canned/", views.canned_insert, name="canned-insert"),
     path("canned/", views.canned_list, name="canned-list"),

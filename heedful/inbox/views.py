@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -46,7 +47,27 @@ def inbox_list(request: AuthedRequest) -> HttpResponse:
 @require(Perm.WORK_INBOX)
 def dismiss_notice(request: AuthedRequest, pk: int) -> HttpResponse:
     sla.dismiss_notice(notice_id=pk, user=request.user)
+    if request.POST.get("back") == "notices":
+        who = "?who=all" if request.POST.get("who") == "all" else ""
+        return redirect(reverse("inbox:notices") + who)
     return redirect("inbox:list")
+
+
+@require(Perm.WORK_INBOX)
+def sla_notices(request: AuthedRequest) -> HttpResponse:
+    """Overdue conversations: the breaches I was told about, or (managers) everyone's."""
+    may_see_all = sla.sees_everyones_breaches(request.user)
+    everyone = may_see_all and request.GET.get("who") == "all"
+    return render(
+        request,
+        "inbox/sla_notices.html",
+        {
+            "everyone": everyone,
+            "may_see_all": may_see_all,
+            "rows": sla.open_breaches(request.user) if everyone else [],
+            "notices": [] if everyone else sla.open_notices(request.user)[:200],
+        },
+    )
 
 
 @require(Perm.WORK_INBOX)
