@@ -1,5 +1,6 @@
 """The knowledge API under /api/v1/knowledge/: FAQ entries. Everyone who works the inbox reads
-them (``WORK_INBOX``); adding entries changes what the bot says, so it needs ``MANAGE_KNOWLEDGE``."""
+them (``WORK_INBOX``); adding, changing or deleting entries changes what the bot says, so it
+needs ``MANAGE_KNOWLEDGE``."""
 
 from __future__ import annotations
 
@@ -52,12 +53,34 @@ class ReadInboxWriteKnowledge(BasePermission):
         return bool(user.can(Perm.WORK_INBOX if request.method in SAFE_METHODS else Perm.MANAGE_KNOWLEDGE))
 
 
-class FaqEntryViewSet(viewsets.ReadOnlyModelViewSet[FaqEntry], mixins.CreateModelMixin):
-    """FAQ entries; POST adds one (the matcher retrains after commit)."""
+class FaqEntryViewSet(
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet[FaqEntry],
+):
+    """FAQ entries; POST adds one, PATCH changes one, DELETE removes one (the matcher retrains
+    after each commit, and never answers from an entry that changed or went)."""
 
     queryset = FaqEntry.objects.order_by("question")
     serializer_class = FaqEntrySerializer
     permission_classes = [ReadInboxWriteKnowledge]
+    # No PUT: a PATCH says what changes.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def perform_update(self, serializer: serializers.BaseSerializer[FaqEntry]) -> None:
+        values = serializer.validated_data
+        serializer.instance = services.update_faq_entry(
+            entry=self.get_object(),
+            question=values.get("question"),
+            answer=values.get("answer"),
+            variants=values.get("variants") if "variants" in self.request.data else None,
+            article_url=values.get("article_url"),
+            user=self.request.user,  # type: ignore[arg-type]
+        )
+
+    def perform_destroy(self, instance: FaqEntry) -> None:
+        services.delete_faq_entry(entry=instance, user=self.request.user)  # type: ignore[arg-type]
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.get_serializer(data=request.data)

@@ -46,6 +46,67 @@ def create_faq_entry(
     return entry
 
 
+# What a person may change about an entry; the counters are the customers' and agents' to move.
+EDITABLE_FIELDS = ("question", "variants", "answer", "article_url")
+
+
+@transaction.atomic
+def update_faq_entry(
+    *,
+    entry: FaqEntry,
+    question: str | None = None,
+    answer: str | None = None,
+    variants: list[str] | None = None,
+    article_url: str | None = None,
+    user: User | None = None,
+    automation: str = "",
+) -> FaqEntry:
+    """Change what an entry says; the audit event has ``{field: [old, new]}``; the matcher retrains.
+
+    ``None`` leaves a field as it is. Changing nothing writes nothing.
+    """
+    wanted = {
+        "question": question.strip() if question is not None else None,
+        "answer": answer.strip() if answer is not None else None,
+        "variants": "\n".join(v.strip() for v in variants if v.strip()) if variants is not None else None,
+        "article_url": article_url.strip() if article_url is not None else None,
+    }
+    changes = {
+        name: [getattr(entry, name), value]
+        for name, value in wanted.items()
+        if value is not None and getattr(entry, name) != value
+    }
+    if not changes:
+        return entry
+    for name, (_old, value) in changes.items():
+        setattr(entry, name, value)
+    entry.save(update_fields=[*changes, "updated_at"])
+    record_audit(
+        action="knowledge.faq.update",
+        user=user,
+        automation=automation,
+        obj=entry,
+        summary=f"Changed {', '.join(sorted(changes))}",
+        changes=changes,
+    )
+    _warm_after_commit()
+    return entry
+
+
+@transaction.atomic
+def delete_faq_entry(*, entry: FaqEntry, user: User | None = None, automation: str = "") -> None:
+    """Remove an entry: the bot stops answering with it at once (the matcher's version changes)."""
+    record_audit(
+        action="knowledge.faq.delete",
+        user=user,
+        automation=automation,
+        obj=entry,
+        changes={"question": [entry.question, None], "answer": [entry.answer, None]},
+    )
+    entry.delete()
+    _warm_after_commit()
+
+
 @transaction.atomic
 def flag_entry_unhelpful(*, entry_id: int, automation: str = "inbox-bot", reason: str = "") -> None:
     """A customer said the answer did not help: count it, so the entry shows up for review."""
