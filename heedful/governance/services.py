@@ -181,10 +181,14 @@ def propose_action(
     decision: DecisionRecord | None = None,
     expires_in: timedelta | None = timedelta(days=7),
     idempotency_key: str | None = None,
+    run_inline: bool = False,
 ) -> ProposedAction:
     """Propose an action; the policy decides whether it runs, waits for a person, or is blocked.
 
     Proposing twice with the same ``idempotency_key`` returns the first proposal.
+    An approved action runs later in a task; with ``run_inline`` it runs here instead, in
+    the caller's transaction, so it commits (or rolls back) together with the caller's
+    work and no task is queued for it (the workflow engine's action steps).
     """
     kind = get_action_type(action_type)
     if idempotency_key:
@@ -234,7 +238,13 @@ def propose_action(
         summary=f"{kind.describe(params)} — {outcome}",
     )
     if status == ProposalStatus.APPROVED:
-        _enqueue_execution(proposal.pk)
+        if run_inline:
+            # Nothing is left to run after this, so queue nothing: a task would only find it
+            # done. Rolled back with the caller, the proposal is gone as well.
+            execute_action(proposal.pk)
+            proposal.refresh_from_db()
+        else:
+            _enqueue_execution(proposal.pk)
     return proposal
 
 

@@ -366,12 +366,9 @@ def _propose(
         decision=draft.decision,
         expires_in=expires_in or APPROVAL_EXPIRES_IN,
         idempotency_key=draft.idempotency_key,
-    )
-    if proposal.status == ProposalStatus.APPROVED:
         # Run it here, in the step's transaction: the step and its effect commit together.
-        # The task propose_action queued finds it done and does nothing.
-        trust.execute_action(proposal.pk)
-        proposal.refresh_from_db()
+        run_inline=True,
+    )
     return proposal
 
 

@@ -115,6 +115,30 @@ def test_an_auto_policy_approves_and_queues_the_run_on_commit(
     assert _actions_for(proposal) == ["action.propose", "action.execute"]
 
 
+def test_an_auto_proposal_run_inline_is_done_at_once_and_queues_no_task(
+    propose: Propose, owner: User, effects: Effects, django_capture_on_commit_callbacks: Any
+) -> None:
+    services.set_action_policy(action_type="test.note", mode=PolicyMode.AUTO, user=owner)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        proposal = propose(run_inline=True)
+
+    assert (proposal.status, proposal.execution_count) == (ProposalStatus.DONE, 1)
+    assert effects() == ["Call Noor back"]
+    assert _actions_for(proposal) == ["action.propose", "action.execute"]
+    assert callbacks == []  # nothing left to run, so no execution task
+
+
+def test_an_ask_proposal_run_inline_still_waits_for_a_person(
+    propose: Propose, effects: Effects, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        proposal = propose(run_inline=True)
+
+    assert (proposal.status, proposal.execution_count) == (ProposalStatus.PENDING, 0)
+    assert (effects(), callbacks) == ([], [])
+
+
 def test_approving_records_who_and_queues_exactly_one_run(
     propose: Propose, manager: User, django_capture_on_commit_callbacks: Any
 ) -> None:
