@@ -26,6 +26,7 @@ from heedful.workflows.expressions import (
     evaluate_all,
     parse_duration,
     render,
+    render_params,
     render_value,
 )
 from heedful.workflows.models import Event
@@ -138,7 +139,7 @@ def _simulate_action(
 ) -> None:
     spec = WORKFLOW_ACTIONS[step["action"]]
     try:
-        params = {k: render_value(v, values) for k, v in step.get("params", {}).items()}
+        params = render_params(step.get("params", {}), values)
         built = spec.build(params, values)
     except (MissingValueError, ActionError) as exc:
         sim.outcome = f"would fail: {exc}"

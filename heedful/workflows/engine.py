@@ -37,6 +37,7 @@ from heedful.workflows.expressions import (
     evaluate_all,
     parse_duration,
     render,
+    render_params,
     render_value,
     resolve,
 )
@@ -440,7 +441,7 @@ def built_action(sc: StepContext) -> Built:
     they cannot be (a token without a value, no address to write to)."""
     step = sc.step
     try:
-        params = {k: render_value(v, sc.values) for k, v in step.get("params", {}).items()}
+        params = render_params(step.get("params", {}), sc.values)
         return WORKFLOW_ACTIONS[step["action"]].build(params, sc.values)
     except (MissingValueError, ActionError) as exc:
         raise StepFailure(str(exc), retryable=False) from exc

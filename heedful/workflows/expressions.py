@@ -181,16 +181,18 @@ class MissingValueError(ValueError):
 def render(template: str, context: dict[str, Any]) -> str:
     """Replace ``{{ contact.first_name|default:"there" }}`` tokens with values.
 
-    A token without a value and without a default raises ``MissingValueError``.
+    An empty value (absent, None, or only spaces, as a contact without a first name has)
+    counts as missing: it takes the default, and a token without a default raises
+    ``MissingValueError`` rather than send "Hi ,".
 
-    >>> render('Hi {{ contact.first_name|default:"there" }}', {"contact": {}})
+    >>> render('Hi {{ contact.first_name|default:"there" }}', {"contact": {"first_name": ""}})
     'Hi there'
     """
 
     def substitute(match: re.Match[str]) -> str:
         path, default = match.group(1), match.group(2)
         value = resolve(context, path)
-        if value is MISSING or value is None or value == "":
+        if value is MISSING or value is None or (isinstance(value, str) and not value.strip()):
             if default is None:
                 raise MissingValueError(f"{{{{ {path} }}}} has no value and no default")
             return default
@@ -201,6 +203,22 @@ def render(template: str, context: dict[str, Any]) -> str:
 
 def tokens_in(template: str) -> list[str]:
     return [m.group(1) for m in TOKEN_RE.finditer(template)]
+
+
+def render_params(params: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """Render a step's parameters; a token without a value names the parameter it is in,
+    e.g. ``subject: {{ contact.first_name }} has no value and no default``.
+
+    >>> render_params({"subject": "Hi {{ contact.first_name }}"}, {"contact": {"first_name": "Ana"}})
+    {'subject': 'Hi Ana'}
+    """
+    rendered = {}
+    for key, value in params.items():
+        try:
+            rendered[key] = render_value(value, context)
+        except MissingValueError as exc:
+            raise MissingValueError(f"{key}: {exc}") from None
+    return rendered
 
 
 def render_value(value: Any, context: dict[str, Any]) -> Any:

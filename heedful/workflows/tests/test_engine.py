@@ -250,7 +250,10 @@ def test_a_missing_token_fails_the_run_visibly_instead_of_sending(tasks: TaskQue
     emit_event("order.shipped", shipped_payload(), ROSA)
     tasks.drain()
     run = WorkflowRun.objects.get()
-    assert (run.status, run.error) == (RunStatus.FAILED, "{{ contact.nickname }} has no value and no default")
+    assert (run.status, run.error) == (
+        RunStatus.FAILED,
+        "subject: {{ contact.nickname }} has no value and no default",
+    )
     assert (
         OutboxMessage.objects.count(),
         ProposedAction.objects.count(),

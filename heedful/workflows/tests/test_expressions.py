@@ -10,6 +10,7 @@ from heedful.workflows.expressions import (
     evaluate_condition,
     parse_duration,
     render,
+    render_params,
 )
 
 CONTEXT = {"event": {"order": {"status": "shipped", "total": "42.50", "tags": ["gift"]}}, "contact": {}}
@@ -93,3 +94,28 @@ def test_tokens_use_values_then_defaults() -> None:
 def test_a_token_without_value_or_default_refuses_to_render() -> None:
     with pytest.raises(MissingValueError, match=r"\{\{ contact.first_name \}\} has no value"):
         render("Hi {{ contact.first_name }}", CONTEXT)
+
+
+@pytest.mark.parametrize("empty", ["", None, "   "])
+def test_an_empty_value_takes_the_default(empty: str | None) -> None:
+    assert render('Hi {{ contact.first_name|default:"there" }}!', {"contact": {"first_name": empty}}) == (
+        "Hi there!"
+    )
+
+
+@pytest.mark.parametrize("empty", ["", None, "   "])
+def test_an_empty_value_without_default_refuses_to_render_and_says_which_token(empty: str | None) -> None:
+    with pytest.raises(MissingValueError) as raised:
+        render("Hi {{ contact.first_name }}!", {"contact": {"first_name": empty}})
+    assert str(raised.value) == "{{ contact.first_name }} has no value and no default"
+
+
+def test_a_missing_token_in_a_step_names_the_parameter_it_is_in() -> None:
+    params = {"subject": "Order {{ event.order.status }}", "body": {"text": ["Hi {{ contact.first_name }}"]}}
+    with pytest.raises(MissingValueError) as raised:
+        render_params(params, CONTEXT)
+    assert str(raised.value) == "body: {{ contact.first_name }} has no value and no default"
+
+
+def test_zero_and_false_are_values_not_empty() -> None:
+    assert render("{{ a }} {{ b }}", {"a": 0, "b": False}) == "0 False"
