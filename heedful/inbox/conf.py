@@ -101,8 +101,9 @@ def business_name() -> str:
 
 
 def csat_after_resolve() -> bool:
-    """Ask the customer how it went when a conversation is resolved. Turn off when a workflow
-    (the gallery's "CSAT after resolution") asks instead; either way it is asked once."""
+    """Ask the customer how it went when a conversation is resolved. Even when on, the inbox
+    stands down for a conversation that an enabled workflow with an ``ask_csat`` step will
+    ask about (the gallery's "CSAT after resolution"); either way it is asked once."""
     return bool(_get("HEEDFUL_INBOX_CSAT_AFTER_RESOLVE", True))
 
 

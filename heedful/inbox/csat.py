@@ -7,7 +7,8 @@ sign-in and cannot be pointed at another conversation. The question is asked onc
 conversation (``CsatRequest`` is one-to-one with it); answering again updates the answer.
 
 ``send_csat_request`` is the one way to ask: ``resolve_conversation`` queues it (unless
-``HEEDFUL_INBOX_CSAT_AFTER_RESOLVE`` is off) and a workflow action may call it too.
+``HEEDFUL_INBOX_CSAT_AFTER_RESOLVE`` is off, or an enabled workflow with an ``ask_csat`` step
+will ask later instead) and that workflow step calls it through ``inbox.ask_csat``.
 """
 
 from __future__ import annotations

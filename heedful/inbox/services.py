@@ -33,7 +33,7 @@ from heedful.inbox.models import (
 )
 from heedful.inbox.triage import MessageTriage, priority_for, triage_message
 from heedful.knowledge import services as knowledge
-from heedful.workflows.events import emit_event
+from heedful.workflows.events import emit_event, has_enabled_listener
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -60,7 +60,7 @@ def subject_of(conversation: Conversation) -> Subject:
     return Subject("conversation", str(conversation.pk), str(conversation)[:200])
 
 
-def _emit(name: str, conversation: Conversation, **extra: Any) -> None:
+def _emit(name: str, conversation: Conversation, **extra: Any) -> dict[str, Any]:
     """A workflow event about this conversation (names and keys: heedful/workflows/catalogue.py).
 
     Called inside the service's transaction, so the event exists exactly when the change does.
@@ -72,6 +72,7 @@ def _emit(name: str, conversation: Conversation, **extra: Any) -> None:
         **extra,
     }
     emit_event(name, payload, subject_of(conversation), source="inbox")
+    return payload
 
 
 def _email_of(user: User | None) -> str:
@@ -542,8 +543,13 @@ def resolve_conversation(*, conversation: Conversation, user: User) -> Conversat
         action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
     )
     webhooks.emit("conversation.resolved", conversation)
-    _emit("conversation.resolved", conversation, assignee_email=_email_of(conversation.assignee))
-    if conf.csat_after_resolve():
+    payload = _emit("conversation.resolved", conversation, assignee_email=_email_of(conversation.assignee))
+    # An enabled workflow that asks for CSAT on this event (the gallery's "CSAT after
+    # resolution") asks in its own time; asking here as well would make its question a
+    # no-op (one question per conversation), so the built-in one stands down.
+    if conf.csat_after_resolve() and not has_enabled_listener(
+        "conversation.resolved", payload, subject_of(conversation), action="ask_csat"
+    ):
         from heedful.inbox.tasks import send_csat_task
 
         transaction.on_commit(lambda: send_csat_task.delay(conversation.pk))

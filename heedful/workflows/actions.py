@@ -197,6 +197,32 @@ def _build_notify(params: dict[str, Any], context: dict[str, Any]) -> Built:
     )
 
 
+def _build_ask_csat(params: dict[str, Any], context: dict[str, Any]) -> Built:
+    # The conversation's events (conversation.resolved, …) carry its id; a step may name
+    # another with {{ … }}, but asking about the triggering conversation is the usual case.
+    raw = params.get("conversation_id") or context.get("event", {}).get("conversation_id")
+    if raw in (None, ""):
+        raise ActionError("This run is not about a conversation (its event has no conversation_id).")
+    try:
+        conversation_id = int(raw)
+    except (TypeError, ValueError):
+        raise ActionError(f"conversation_id must be a number, not {raw!r}.") from None
+    return Built(
+        "inbox.ask_csat",
+        {"conversation_id": conversation_id, **_run_ref(context)},
+        f"Ask the customer of conversation #{conversation_id} how it went (1–5)",
+    )
+
+
+def _check_conversation(params: dict[str, Any]) -> list[str]:
+    value = params.get("conversation_id")
+    if value is None or isinstance(value, int) or (isinstance(value, str) and "{{" in value):
+        return []
+    if isinstance(value, str) and value.strip().isdigit():
+        return []
+    return ['conversation_id: must be a number or a token like "{{ event.conversation_id }}"']
+
+
 WORKFLOW_ACTIONS: dict[str, WorkflowAction] = {
     a.name: a
     for a in (
@@ -244,6 +270,17 @@ WORKFLOW_ACTIONS: dict[str, WorkflowAction] = {
             _build_notify,
             _check_email,
             ("user_email", "subject", "body"),
+        ),
+        # The inbox's own question (signed rating links, reply "5", results per agent), asked
+        # once per conversation whoever asks: see heedful/inbox/csat.py.
+        WorkflowAction(
+            "ask_csat",
+            _("Ask the customer how it went (CSAT)"),
+            (),
+            ("conversation_id",),
+            _build_ask_csat,
+            _check_conversation,
+            ("conversation_id",),
         ),
     )
 }

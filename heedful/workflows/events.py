@@ -47,8 +47,18 @@ def _anyone_listens(name: str) -> bool:
     )
 
 
+def _has_action_step(definition: Mapping[str, Any], action: str) -> bool:
+    return any(
+        step.get("type") == "action" and step.get("action") == action for step in definition.get("steps", [])
+    )
+
+
 def has_enabled_listener(
-    name: str, payload: Mapping[str, Any] | None = None, subject: Subject | models.Model | None = None
+    name: str,
+    payload: Mapping[str, Any] | None = None,
+    subject: Subject | models.Model | None = None,
+    *,
+    action: str | None = None,
 ) -> bool:
     """Whether an enabled workflow will start on ``name`` (with this payload, when given).
 
@@ -56,6 +66,8 @@ def has_enabled_listener(
     the emitter asks inside its transaction and does the built-in thing only when no
     workflow will, so one change is never announced twice. With a payload, the trigger's
     conditions count too: a workflow "shipped with DHL" leaves UPS orders to the built-in.
+    With ``action``, only a workflow with a step doing that action counts: a workflow that
+    merely tags resolved conversations does not take over the inbox's CSAT question.
     """
     from heedful.workflows.engine import initial_context, subject_dict, values_for
     from heedful.workflows.expressions import evaluate_all
@@ -65,9 +77,12 @@ def has_enabled_listener(
     )
     who = _as_subject(subject)
     for workflow in listeners:
-        if payload is None or workflow.current_version is None:
+        version = workflow.current_version
+        if action is not None and (version is None or not _has_action_step(version.definition, action)):
+            continue
+        if payload is None or version is None:
             return True
-        trigger = workflow.current_version.definition["trigger"]
+        trigger = version.definition["trigger"]
         values = values_for(
             context={**initial_context(None, dict(payload)), "event_name": name},
             subject=subject_dict(who.type, who.id, who.label) if who else {},

@@ -77,7 +77,7 @@ def test_it_reports_missing_action_params_unknown_params_and_duplicate_ids() -> 
         "steps[0].params.body: is required for send_email",
         "steps[0].params.colour: send_email has no such setting",
         "steps[1].action: must be one of "
-        "add_timeline_entry, call_webhook, create_task, notify_user, send_email, tag",
+        "add_timeline_entry, ask_csat, call_webhook, create_task, notify_user, send_email, tag",
     ]
 
 
