@@ -41,10 +41,16 @@ def _as_subject(subject: Subject | models.Model | None) -> Subject | None:
 
 
 def _anyone_listens(name: str) -> bool:
-    return (
-        WorkflowDefinition.objects.filter(trigger_event=name).exists()
-        or WorkflowRun.objects.filter(status=RunStatus.WAITING, waiting_event=name).exists()
-    )
+    """Whether a workflow (on or off: the event log explains "off") or a waiting run cares.
+
+    One query: a waiting run belongs to a workflow, so when any run waits there is a
+    definition row for the uncorrelated ``EXISTS`` to be asked on. Not cached per process:
+    a workflow switched on in the web process must count at once in the worker, and the
+    only stamp both could share in the embedded mode (no Redis, each process with its own
+    local-memory cache) is a database row, whose read costs as much as this indexed query.
+    """
+    waiting = WorkflowRun.objects.filter(status=RunStatus.WAITING, waiting_event=name)
+    return WorkflowDefinition.objects.filter(models.Q(trigger_event=name) | models.Exists(waiting)).exists()
 
 
 def _has_action_step(definition: Mapping[str, Any], action: str) -> bool:
