@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 RUNS = 3
-ENCODERS = ("tfidf", "minilm", "hybrid")
+ENCODERS = ("tfidf", "static", "minilm", "hybrid")
 
 # Runs in a fresh interpreter: load one matcher, time it, report JSON on stdout.
 PROBE = r"""
@@ -75,6 +75,7 @@ if mode == "match":
 lat.sort()
 print(json.dumps({"cold_start_s": cold, "qps_batch1": b1, "qps_batch64": b64,
     "qps_batch1_per_cpu_second": cpu_b1, "escalated_share": escalated / len(lat),
+    "first_pass": matcher.first_pass,
     "p50_ms": 1000 * lat[len(lat) // 2], "p95_ms": 1000 * lat[int(len(lat) * 0.95)],
     "peak_rss_mb": peak_rss_mb()}))
 """
@@ -118,6 +119,9 @@ def speed(encoder: str, mode: str, queries: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"encoder": encoder, "mode": mode, "runs": RUNS}
     for key in runs[0]:
         values = [r[key] for r in runs if r[key] is not None]
+        if values and isinstance(values[0], str):
+            result[key] = values[0]
+            continue
         result[key] = round(statistics.median(values), 3) if values else None
     return result
 
@@ -134,7 +138,12 @@ def install_size_mb() -> dict[str, float]:
             sizes[dist] = 0.0
     from heedful.ml.paths import model_dir
 
-    for name in ("minilm-l6-v2-int8.onnx", "minilm-l6-v2-tokenizer.json", "sentiment.hml"):
+    for name in (
+        "minilm-l6-v2-int8.onnx",
+        "minilm-l6-v2-tokenizer.json",
+        "minilm-l6-v2-static.hml",
+        "sentiment.hml",
+    ):
         p = model_dir() / name
         sizes[f"artefact {name}"] = round(p.stat().st_size / 1e6, 1) if p.is_file() else 0.0
     sizes["total"] = round(sum(sizes.values()), 1)
@@ -156,11 +165,16 @@ def quality(cache: Path) -> dict[str, Any]:
 
     jobs = {
         "intents/tfidf": lambda: intents("tfidf"),
+        "intents/static": lambda: intents("static"),
         "intents/hybrid": lambda: intents("hybrid"),
         "sentiment": lambda: evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv"),
         "themes/minilm": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="minilm"),
         "themes/tfidf": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="tfidf"),
     }
+    from heedful.ml.encoders import static_available
+
+    if not static_available():
+        del jobs["intents/static"]
     for name, job in jobs.items():
         if name not in done:
             done[name] = job()
@@ -209,6 +223,17 @@ def markdown(result: dict[str, Any]) -> str:
             "| paper: MLP, oos-threshold | 93.4 | 49.1 | – | – | – | – | – |",
             "| paper: SVM, oos-train | 91.0 | 14.5 | – | – | – | – | – |",
             "",
+        ]
+        for enc, r in q["intents"].items():
+            first = r.get("first_pass", {})
+            if first.get("kind", "none") != "none":
+                lines.append(
+                    f"heedful {enc} is scored as it answers: its first pass ({first['kind']}) settled "
+                    f"{pct(first['settled_share'])} % of the test questions, {pct(first['settled_right'])} % "
+                    "of them rightly; the rest went through the full model."
+                )
+        lines += [
+            "",
             "Other val-calibrated operating points of the same models (test figures):",
             "",
             "| system | target wrong rate on val | threshold | in-scope acc | OOS recall | "
@@ -239,6 +264,11 @@ def markdown(result: dict[str, Any]) -> str:
                     "fast_model": "heedful fast (TF-IDF, LR)",
                 }[name]
                 lines.append(f"| {label} | {pct(s[name]['accuracy'])} | {pct(s[name]['macro_f1'])} |")
+        if "auto_escalated_share" in s:
+            lines.append(
+                f"| (default: {pct(s['auto_escalated_share'])} % of test tweets escalated to full; "
+                f"fast model with static embeddings: {s.get('fast_static', False)}) | | |"
+            )
         for name, m in s.get("baselines", {}).items():
             if "accuracy" in m:
                 lines.append(f"| {name} (same split) | {pct(m['accuracy'])} | {pct(m['macro_f1'])} |")
@@ -268,7 +298,8 @@ def markdown(result: dict[str, Any]) -> str:
         "Queries: the 5,500 CLINC150 test questions (18 % out of scope) in a fixed shuffled order; "
         "batch 1 runs the first 1,500. *q/s per CPU-s* divides by the process's CPU time instead "
         "of wall time, which is less distorted by other load; *escalated* is the share of "
-        "messages for which the sentence encoder ran (the rest were decided by the TF-IDF pass).",
+        "messages for which the sentence encoder ran (the rest were decided by the first pass, "
+        "TF-IDF + static embeddings when the static table is built, else TF-IDF alone).",
         "",
         "| encoder | mode | q/s batch 1 | q/s per CPU-s, batch 1 | escalated | q/s batch 64 "
         "| p50 ms | p95 ms | cold start s | peak RSS MB |",
@@ -361,6 +392,11 @@ def main() -> int:
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--fresh", action="store_true", help="Ignore cached quality results.")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks-text-engine.md")
+    parser.add_argument(
+        "--encoders",
+        default=",".join(ENCODERS),
+        help="Comma-separated encoders to time (those not built are skipped); triage uses the last.",
+    )
     args = parser.parse_args()
     from heedful.ml.datasets import load
     from heedful.ml.encoders import minilm_available
@@ -376,7 +412,14 @@ def main() -> int:
 
     qfile = Path(tempfile.gettempdir()) / "heedful-bench-queries.json"
     qfile.write_text(json.dumps(queries))
-    encoders = ENCODERS if minilm_available() else ("tfidf",)
+    from heedful.ml.encoders import static_available
+
+    wanted = [e.strip() for e in args.encoders.split(",") if e.strip()]
+    encoders = tuple(
+        e
+        for e in wanted
+        if e == "tfidf" or (e == "static" and static_available()) or (e != "static" and minilm_available())
+    )
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     result: dict[str, Any] = {"speed": [speed(e, "match", qfile) for e in encoders]}

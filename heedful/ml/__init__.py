@@ -12,7 +12,8 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
     m = matcher.match("what time do you open?")
     m.answer_id            # "hours", or None: out of scope / hand off to a person
     m.confidence, m.threshold, m.candidates, m.neighbours, m.reason, m.model_version
-    m.escalated            # True when MiniLM ran, False when the TF-IDF first pass decided
+    m.escalated            # True when MiniLM ran, False when the first pass decided alone
+    matcher.first_pass     # "static" (TF-IDF + static embeddings), "tfidf" or "none"
     # confidence: probability x closeness to the nearest known variants (plain probability for
     # thin FAQs); see docs/model-cards/faq-matcher.md
     matcher.calibration    # how the threshold was chosen; ["thin"] is True when data is too thin
@@ -36,7 +37,7 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
 
 All results are frozen dataclasses of plain values, deterministic for the same input and model.
 Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),
-HEEDFUL_TEXT_ENCODER (auto|tfidf|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads),
+HEEDFUL_TEXT_ENCODER (auto|tfidf|static|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads),
 HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine).
 Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
 """

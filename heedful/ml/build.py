@@ -3,7 +3,10 @@
 1. MiniLM int8 ONNX + tokenizer (needs the ``build`` extra, torch; skipped with a clear message
    when it is missing). Run in this interpreter if torch is importable, else in the interpreter
    given by ``--build-python`` / ``HEEDFUL_BUILD_PYTHON`` (a separate venv with the extra).
-2. The sentiment model, trained from the airline tweets (train split; C and the escalation
+2. Static word-piece embeddings distilled from that ONNX file with onnxruntime alone
+   (:mod:`heedful.ml.distil_static`, 2-3 minutes; skipped with ``--no-static``). Rebuilt only
+   when the ONNX file or the recipe changed; the table's checksum is recorded in it.
+3. The sentiment model, trained from the airline tweets (train split; C and the escalation
    threshold chosen on the val split). Rebuilt only when the data, the code's format or the
    encoder availability changed (a stamp file records what was built from what).
 """
@@ -59,7 +62,7 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
 def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
     from heedful.ml import datasets as data
     from heedful.ml import sentiment
-    from heedful.ml.encoders import minilm_available
+    from heedful.ml.encoders import minilm_available, static_meta
     from heedful.ml.persist import FORMAT_VERSION
 
     tweets = datasets / "twitter-airline-sentiment" / "Tweets.csv"
@@ -67,7 +70,9 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
         echo(f"sentiment: skipped, {tweets} not found (set --datasets or HEEDFUL_DATASETS_DIR)")
         return False
     with_minilm = minilm_available(model_dir)
+    static = static_meta(model_dir)
     stamp = {
+        "static_table_sha256": static["table_sha256"] if static else None,
         "data_sha256": hashlib.sha256(tweets.read_bytes()).hexdigest(),
         "format_version": FORMAT_VERSION,
         "with_minilm": with_minilm,
@@ -87,7 +92,7 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
 
     _SHARED.clear()
     os.environ.setdefault("HEEDFUL_MODEL_DIR", str(model_dir))
-    model = sentiment.train(train, val, with_minilm=with_minilm)
+    model = sentiment.train(train, val, with_minilm=with_minilm, with_static=static is not None)
     digest = model.save(target)
     stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
     echo(
@@ -103,10 +108,14 @@ def build_all(
     echo: Echo,
     *,
     onnx: bool = True,
+    static: bool = True,
     build_python: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
+    from heedful.ml import distil_static
+
     model_dir.mkdir(parents=True, exist_ok=True)
     built_onnx = build_onnx(model_dir, echo, build_python) if onnx else False
+    built_static = distil_static.build(model_dir, echo, force=force) if static else False
     built_sentiment = build_sentiment(datasets, model_dir, echo, force=force)
-    return {"onnx": built_onnx, "sentiment": built_sentiment}
+    return {"onnx": built_onnx, "static": built_static, "sentiment": built_sentiment}

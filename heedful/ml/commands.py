@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-ENCODER_CHOICE = click.Choice(["auto", "tfidf", "minilm", "hybrid"])
+ENCODER_CHOICE = click.Choice(["auto", "tfidf", "static", "minilm", "hybrid"])
 
 
 def _default_datasets() -> Path:
@@ -83,6 +83,13 @@ def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
         ("encoder", r["encoder"]),
         ("fit seconds", str(r["fit_seconds"])),
     ]
+    first = r["first_pass"]
+    if first["kind"] != "none":
+        rows += [
+            ("first pass", first["kind"]),
+            ("first pass settled", _pct(first["settled_share"])),
+            ("first pass right when settled", _pct(first["settled_right"])),
+        ]
     _emit(r, as_json, rows)
 
 
@@ -97,6 +104,8 @@ def sentiment_cmd(data: Path, as_json: bool, no_baselines: bool) -> None:
 
     r = evaluate_sentiment(data, baselines=not no_baselines)
     rows = [("accuracy", _pct(r["accuracy"])), ("macro_f1", _pct(r["macro_f1"]))]
+    rows += [("fast model uses static", str(r["fast_static"]))]
+    rows += [("escalated to full (auto)", _pct(r["auto_escalated_share"]))]
     for name in ("fast_model", "full_model", "auto_model"):
         if name in r:
             rows.append((name, f"{_pct(r[name]['accuracy'])} / {_pct(r[name]['macro_f1'])}"))
@@ -152,8 +161,14 @@ def ml_group() -> None:
     default=None,
     help="Python of a venv with the build extra (default: HEEDFUL_BUILD_PYTHON).",
 )
+@click.option(
+    "--static/--no-static",
+    default=True,
+    show_default=True,
+    help="Distil static word-piece embeddings from the ONNX model (onnxruntime only, 2-3 min).",
+)
 @click.option("--force", is_flag=True, help="Retrain even if up to date.")
-def build(onnx: bool, datasets: Path | None, build_python: str | None, force: bool) -> None:
+def build(onnx: bool, static: bool, datasets: Path | None, build_python: str | None, force: bool) -> None:
     """Build artefacts into HEEDFUL_MODEL_DIR (idempotent)."""
     _quiet_blas()
     from heedful.ml.build import build_all
@@ -164,6 +179,7 @@ def build(onnx: bool, datasets: Path | None, build_python: str | None, force: bo
         model_dir(),
         click.echo,
         onnx=onnx,
+        static=static,
         build_python=build_python,
         force=force,
     )

@@ -5,9 +5,14 @@
 * ``minilm``: all-MiniLM-L6-v2 exported once to int8 ONNX (``heedful ml build``), run with
   onnxruntime + tokenizers; no torch at run time.
 * ``hybrid``: both, concatenated (the default when the ONNX file is built).
+* ``static``: TF-IDF plus static word-piece embeddings distilled from the ONNX model
+  (:mod:`heedful.ml.distil_static`): a sentence is the mean of its pieces' rows, a table look-up
+  instead of a transformer pass. The hybrid matcher and the sentiment model use it in their fast
+  first pass when the table is built.
 
-``HEEDFUL_TEXT_ENCODER`` (``auto`` | ``tfidf`` | ``minilm`` | ``hybrid``) picks one;
-``auto`` means ``hybrid`` when the ONNX artefact exists, else ``tfidf``.
+``HEEDFUL_TEXT_ENCODER`` (``auto`` | ``tfidf`` | ``static`` | ``minilm`` | ``hybrid``) picks
+one; ``auto`` means ``hybrid`` when the ONNX artefact exists, else ``static`` when the static
+table exists, else ``tfidf``.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import numpy.typing as npt
 
 from heedful.ml import paths
 
-ENCODER_NAMES = ("auto", "tfidf", "minilm", "hybrid")
+ENCODER_NAMES = ("auto", "tfidf", "static", "minilm", "hybrid")
 MAX_TOKENS = 128
+STATIC_KIND = "static-embeddings"  # persist kind of the table (heedful.ml.distil_static)
 
 
 class EncoderUnavailable(RuntimeError):
@@ -36,13 +42,37 @@ def minilm_available(model_dir: Path | None = None) -> bool:
     return (base / paths.MINILM_ONNX).is_file() and (base / paths.MINILM_TOKENIZER).is_file()
 
 
+def static_available(model_dir: Path | None = None) -> bool:
+    return ((model_dir or paths.model_dir()) / paths.STATIC_TABLE).is_file()
+
+
+def static_meta(model_dir: Path | None = None) -> dict[str, Any] | None:
+    """Metadata of the built static table (method, checksums, size), or None if there is none
+    or it does not verify."""
+    from heedful.ml.persist import ArtefactError, load_artefact
+
+    path = (model_dir or paths.model_dir()) / paths.STATIC_TABLE
+    if not path.is_file():
+        return None
+    try:
+        meta, _, _ = load_artefact(path, STATIC_KIND)
+    except ArtefactError:
+        return None
+    return meta
+
+
 def resolve_encoder_name(name: str | None = None) -> str:
     """Turn ``None``/``auto`` into a concrete encoder name using the setting and what is built."""
     chosen = (name or os.environ.get("HEEDFUL_TEXT_ENCODER", "auto")).strip().lower()
     if chosen not in ENCODER_NAMES:
         raise ValueError(f"unknown encoder {chosen!r}; choose one of {', '.join(ENCODER_NAMES)}")
     if chosen == "auto":
-        return "hybrid" if minilm_available() else "tfidf"
+        return "hybrid" if minilm_available() else "static" if static_available() else "tfidf"
+    if chosen == "static" and not static_available():
+        raise EncoderUnavailable(
+            f"encoder 'static' needs {paths.STATIC_TABLE} in {paths.model_dir()}; "
+            "run `heedful ml build` (distils it from the MiniLM ONNX model) or use encoder 'tfidf'."
+        )
     if chosen in ("minilm", "hybrid") and not minilm_available():
         raise EncoderUnavailable(
             f"encoder {chosen!r} needs {paths.MINILM_ONNX} in {paths.model_dir()}; "
@@ -128,3 +158,82 @@ def shared_minilm(model_dir: Path | None = None) -> MiniLMEncoder:
             _SHARED[key] = MiniLMEncoder(Path(key))
         encoder: MiniLMEncoder = _SHARED[key]
         return encoder
+
+
+class StaticEncoder:
+    """Static word-piece embeddings: text -> L2-normalised mean of its pieces' rows (float32).
+
+    The table (int8 rows, one float32 scale each, and the tokenizer) is one verified artefact,
+    ``paths.STATIC_TABLE``; ``table_sha256`` identifies it so that models trained on it can
+    check at load time that they get the same table.
+    """
+
+    def __init__(self, model_dir: Path | None = None):
+        from tokenizers import Tokenizer
+
+        from heedful.ml.persist import load_artefact
+
+        path = (model_dir or paths.model_dir()) / paths.STATIC_TABLE
+        if not path.is_file():
+            raise EncoderUnavailable(f"no static table {path}; run `heedful ml build`")
+        meta, arrays, _ = load_artefact(path, STATIC_KIND)
+        self.table: npt.NDArray[np.int8] = arrays["table"]
+        self.scale: npt.NDArray[np.float32] = arrays["scale"].astype(np.float32)
+        self.dim = int(self.table.shape[1])
+        self.table_sha256 = str(meta["table_sha256"])
+        self.meta = meta
+        self.tokenizer = Tokenizer.from_str(arrays["tokenizer"].tobytes().decode("utf-8"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.version = f"static-{self.table_sha256[:12]}"
+        self._encode_one = functools.lru_cache(maxsize=256)(self._encode_one_uncached)
+
+    def _ids(self, cleaned: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(cleaned, add_special_tokens=False)]
+
+    def _pool(self, ids: list[int]) -> npt.NDArray[np.float32]:
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        rows = np.asarray(ids, dtype=np.int64)
+        vector = (self.table[rows].astype(np.float32) * self.scale[rows, None]).mean(axis=0)
+        norm = float(np.linalg.norm(vector))
+        result: npt.NDArray[np.float32] = vector / np.float32(norm) if norm > 0 else vector
+        return result
+
+    def _encode_one_uncached(self, text: str) -> npt.NDArray[np.float32]:
+        from heedful.ml.text import clean
+
+        # encode(), not encode_batch(): one text is not worth waking the tokenizer's thread pool.
+        vector = self._pool(self.tokenizer.encode(clean(text), add_special_tokens=False).ids)
+        vector.setflags(write=False)
+        return vector
+
+    def encode_one(self, text: str) -> npt.NDArray[np.float32]:
+        """Embedding of one text (cached for the last 256 texts; the array is read-only)."""
+        result: npt.NDArray[np.float32] = self._encode_one(text)
+        return result
+
+    def encode(self, texts: list[str], batch_size: int = 1024) -> npt.NDArray[np.float32]:
+        from heedful.ml.text import clean
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            for row, ids in enumerate(self._ids([clean(t) for t in chunk])):
+                out[start + row] = self._pool(ids)
+        return out
+
+
+def shared_static(model_dir: Path | None = None) -> StaticEncoder:
+    """One static table per process and model directory."""
+    key = "static:" + str(model_dir or paths.model_dir())
+    with _LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = StaticEncoder(Path(key.removeprefix("static:")))
+        encoder: StaticEncoder = _SHARED[key]
+        return encoder
+
+
+def installed_static_table() -> str:
+    """table_sha256 of the static table in the model directory, "" when there is none."""
+    return shared_static().table_sha256 if static_available() else ""

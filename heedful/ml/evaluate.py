@@ -13,6 +13,11 @@ on val (or by internal hold-out when there is no val split), report on test:
   correctly while at most 1 % / 5 % of answers are wrong (an oracle curve read off the test set,
   for comparison only; the deployed threshold is the val-calibrated one);
 * ``calibrated``: what the val-chosen thresholds for 1 % and 5 % give on test.
+
+A matcher with a first pass (hybrid encoder) is evaluated as :meth:`FaqMatcher.match` answers:
+the first pass decides where it is sure, the full model elsewhere. ``first_pass`` gives its
+kind, the share of test questions it settled (``settled_share``; the rest escalate) and the
+accuracy among those; ``full_model`` gives the full model alone, for comparison.
 """
 
 from __future__ import annotations
@@ -84,9 +89,27 @@ def evaluate_intents(
     else:
         fit_seconds = None  # trained elsewhere
     labels = np.array([lab for _, lab in test])
-    predicted, conf = matcher.scores([t for t, _ in test])
+    test_texts = [t for t, _ in test]
+    predicted, conf = matcher.scores(test_texts)
     pred = np.array(predicted)
     in_scope = labels != OOS_LABEL
+    full_model: dict[str, Any] | None = None
+    first_pass: dict[str, Any] = {"kind": matcher.first_pass}
+    if matcher.fast is not None:
+        full_model = _intent_metrics(pred, conf, labels, matcher.threshold)
+        fast_pred, fast_conf, settled = matcher.first_pass_scores(test_texts)
+        fast_right = (np.array(fast_pred) == labels) & in_scope
+        fast_says = np.where(fast_conf >= matcher.threshold, np.array(fast_pred), OOS_LABEL)
+        first_pass |= {
+            "fast_accept": matcher.fast_accept,
+            "settled_share": _frac(settled.sum(), len(settled)),
+            # a settled question is right when the first pass answers it correctly or hands
+            # off an out-of-scope one
+            "settled_right": _frac(((fast_says == labels) & settled).sum(), settled.sum()),
+            "accuracy_no_rejection": _frac(fast_right.sum(), in_scope.sum()),
+        }
+        pred = np.where(settled, np.array(fast_pred), pred)
+        conf = np.where(settled, fast_conf, conf).astype(np.float32)
     correct = pred == labels
     answered = conf >= matcher.threshold
     handed_off = ~answered
@@ -110,7 +133,10 @@ def evaluate_intents(
         "answered_at_5pct": round(answered_at(conf, correct, in_scope, 0.05), 4),
         "wrong_answer_rate": _frac((answered & ~(correct & in_scope)).sum(), answered.sum()),
         "fit_seconds": fit_seconds,
+        "first_pass": first_pass,
     }
+    if full_model is not None:
+        result["full_model"] = full_model
     if val:  # the same model with val-chosen thresholds for other targets
         from heedful.ml.threshold import choose_threshold
 
@@ -135,19 +161,36 @@ def evaluate_intents(
     return result
 
 
+def _intent_metrics(pred: Any, conf: Any, labels: Any, threshold: float) -> dict[str, Any]:
+    in_scope = labels != OOS_LABEL
+    correct = pred == labels
+    answered = conf >= threshold
+    return {
+        "in_scope_accuracy": _frac((correct & answered & in_scope).sum(), in_scope.sum()),
+        "oos_recall": _frac((~answered & ~in_scope).sum(), (~in_scope).sum()),
+        "oos_precision": _frac((~answered & ~in_scope).sum(), (~answered).sum()),
+        "auroc": round(auroc(-conf[~in_scope], -conf[in_scope]), 4),
+        "accuracy_no_rejection": _frac((correct & in_scope).sum(), in_scope.sum()),
+        "answered_at_1pct": round(answered_at(conf, correct, in_scope, 0.01), 4),
+        "answered_at_5pct": round(answered_at(conf, correct, in_scope, 0.05), 4),
+    }
+
+
 def evaluate_sentiment(
     path: str | Path, *, baselines: bool = True, mode: str = "auto", train_model: bool = True
 ) -> dict[str, Any]:
     """Train on train (C and escalation chosen on val), report test accuracy and macro-F1."""
     from heedful.ml import sentiment
-    from heedful.ml.encoders import minilm_available
+    from heedful.ml.encoders import minilm_available, static_available
 
     rows = datasets.load(path)
     train = [(r.text, r.label) for r in rows if r.split == "train"]
     val = [(r.text, r.label) for r in rows if r.split == "val"]
     test = [(r.text, r.label) for r in rows if r.split == "test"]
     started = time.perf_counter()
-    model = sentiment.train(train, val or train, with_minilm=minilm_available())
+    model = sentiment.train(
+        train, val or train, with_minilm=minilm_available(), with_static=static_available()
+    )
     fit_seconds = time.perf_counter() - started
     y = [lab for _, lab in test]
     texts = [t for t, _ in test]
@@ -158,11 +201,14 @@ def evaluate_sentiment(
         "n_test": len(test),
         "model_version": model.version,
         "fit_seconds": round(fit_seconds, 1),
+        "fast_static": bool(model.fast_static),
+        "train_metrics": model.metrics,
     }
     for name in ("fast", "full", "auto"):
         if name != "fast" and model.full is None:
             continue
         result[f"{name}_model"] = _classification(y, model.predict(texts, mode=name))
+    result["auto_escalated_share"] = _frac(model.escalates(texts).sum(), len(texts))
     headline = result.get(f"{mode}_model") or result["fast_model"]
     result |= {"accuracy": headline["accuracy"], "macro_f1": headline["macro_f1"]}
     if baselines:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from heedful.ml.encoders import resolve_encoder_name
+from heedful.ml.encoders import installed_static_table, resolve_encoder_name
 from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
 from heedful.ml.text import NgramTfidf, clean
@@ -65,8 +65,9 @@ class Match:
     neighbours: tuple[Neighbour, ...]
     reason: str
     model_version: str
-    # True when the sentence encoder (MiniLM) was run for this question, False when the TF-IDF
-    # first pass decided alone; the triage benchmark reports the share of escalations.
+    # True when the sentence encoder (MiniLM) was run for this question, False when the first
+    # pass (TF-IDF, or TF-IDF + static embeddings) decided alone; the triage benchmark reports
+    # the share of escalations.
     escalated: bool = False
 
     @property
@@ -87,10 +88,16 @@ class FaqMatcher:
     _train_dense: F32 | None = field(default=None, repr=False)
     _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _sparse_by_label: dict[str, Any] = field(default_factory=dict, repr=False)
-    # Optional first pass over TF-IDF only (hybrid encoder): answers alone when it is at least
-    # ``fast_accept`` sure, which on the validation set agreed with the full decision >= 99.5 %.
+    # Optional first pass (hybrid encoder): answers alone when it is at least ``fast_accept``
+    # sure, which on the validation set agreed with the full decision >= 99.5 %. Its features are
+    # ``fast_encoder``: "static" (TF-IDF + static word-piece embeddings) when the static table
+    # was built, else "tfidf".
     fast: LinearSoftmax | None = field(default=None, repr=False)
     fast_accept: float = 2.0
+    fast_encoder: str = "tfidf"
+    # table_sha256 of the static table the model was trained with ("" if none): a different
+    # table at load time would feed the weights vectors they were not fitted on.
+    static_table: str = ""
     # How ``confidence`` is computed: "probability" (artefacts written before this existed) or
     # "probability*closeness": the answer's probability times the mean similarity of the question
     # to its K_CLOSE nearest training variants among the top candidates. The product separated
@@ -152,13 +159,40 @@ class FaqMatcher:
             return Match(None, 0.0, self.threshold, (), (), "empty question", self.version)
         idx, val = self.space.tfidf.vector(text) if self.space.uses_tfidf else ([], [])
         if self.fast is not None:
-            fast_probs = softmax(self.fast.logits_one(idx, val, None))
+            fast_dense = self._fast_dense([text])
+            fast_row = None if fast_dense is None else fast_dense[0]
+            fast_probs = softmax(self.fast.logits_one(idx, val, fast_row))
             if float(fast_probs.max()) >= self.fast_accept:
                 return self._decide(fast_probs, idx, val, None, fast=True)
         dense = self.space.dense([text])
         probs = softmax(self.model.logits_one(idx, val, None if dense is None else dense[0]))
         decided = self._decide(probs, idx, val, None if dense is None else dense[0])
-        return replace(decided, escalated=True) if dense is not None else decided
+        return replace(decided, escalated=True) if self.space.uses_minilm else decided
+
+    def _fast_dense(self, texts: list[str]) -> F32 | None:
+        if self.fast_encoder != "static":
+            return None
+        return FeatureSpace(self.space.tfidf, "static").dense(texts)
+
+    @property
+    def first_pass(self) -> str:
+        """Which first pass answers alone when sure: "static", "tfidf" or "none"."""
+        return self.fast_encoder if self.fast is not None else "none"
+
+    def first_pass_scores(self, texts: Sequence[str]) -> tuple[list[str], F32, Any]:
+        """What the first pass would answer for many texts: top answer, its confidence, and
+        whether the first pass is sure enough to answer alone (else :meth:`match` escalates)."""
+        if self.fast is None:
+            raise ValueError("this matcher has no first pass")
+        sparse, probs = self._first_pass_probs(list(texts))
+        predicted, conf = self.scores_with(self.fast, probs, sparse, None)
+        return predicted, conf, probs.max(axis=1) >= self.fast_accept
+
+    def _first_pass_probs(self, items: list[str]) -> tuple[Any, F32]:
+        if self.fast is None:
+            raise ValueError("this matcher has no first pass")
+        sparse = self.space.tfidf.transform(items)
+        return sparse, softmax(self.fast.logits_batch(sparse, self._fast_dense(items)))
 
     def match_batch(self, texts: Sequence[str]) -> list[Match]:
         return [self.match(t) for t in texts] if len(texts) < 8 else self._match_many(texts)
@@ -249,7 +283,7 @@ class FaqMatcher:
             return Match(None, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
         reason = f"answer {top!r}: confidence {conf:.2f}{how} >= threshold {self.threshold:.2f}"
         if fast:
-            reason += " (first pass)"
+            reason += f" (first pass: {self.fast_encoder})"
         return Match(top, round(conf, 4), self.threshold, candidates, neighbours, reason, self.version)
 
     def _similarities(
@@ -321,6 +355,8 @@ class FaqMatcher:
         if self.fast is not None:
             arrays |= self.fast.to_arrays("fast_")
         meta["fast_accept"] = self.fast_accept
+        meta["fast_encoder"] = self.fast_encoder
+        meta["static_table_sha256"] = self.static_table
         meta["confidence_kind"] = self.confidence_kind
         sp = self._train_sparse
         arrays |= {"x_data": sp.data, "x_indices": sp.indices, "x_indptr": sp.indptr}
@@ -337,8 +373,14 @@ class FaqMatcher:
         try:
             tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
             space = FeatureSpace(tfidf, meta["encoder"], float(meta["dense_weight"]))
-            if space.uses_dense:
+            if space.uses_minilm:
                 resolve_encoder_name("minilm")  # clear error when the ONNX file is missing
+            static_table = str(meta.get("static_table_sha256", ""))
+            if space.encoder == "static" and installed_static_table() != static_table:
+                raise ArtefactError(
+                    f"{path}: trained on static table {static_table[:12]}, installed: "
+                    f"{installed_static_table()[:12] or 'none'}; retrain the matcher"
+                )
             model = LinearSoftmax.from_arrays(meta["classes"], arrays, "clf_")
             x = sp.csr_matrix(
                 (arrays["x_data"], arrays["x_indices"], arrays["x_indptr"]),
@@ -359,9 +401,18 @@ class FaqMatcher:
             dense,
         )
         matcher.confidence_kind = str(meta.get("confidence_kind", "probability"))
+        matcher.static_table = static_table
         if "fast_w_sparse" in arrays:
-            matcher.fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
-            matcher.fast_accept = float(meta["fast_accept"])
+            matcher.fast_encoder = str(meta.get("fast_encoder", "tfidf"))
+            if matcher.fast_encoder == "static" and installed_static_table() != static_table:
+                # The full model is still valid: every question takes the full path, and the
+                # calibration says why, until the matcher is retrained.
+                matcher.calibration = dict(matcher.calibration) | {
+                    "first_pass": "off: the static table it was trained with is not installed"
+                }
+            else:
+                matcher.fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
+                matcher.fast_accept = float(meta["fast_accept"])
         matcher._index_rows()
         return matcher
 
@@ -411,9 +462,11 @@ def _fit(
 
     stacked = sparse if dense is None else sps.hstack([sparse, sps.csr_matrix(dense)]).tocsr()
     model = LinearSoftmax.fit(stacked, fit_labels, tfidf.n_features, c=c)
-    digest = hashlib.sha256(
-        json.dumps([encoder, c, sorted(zip(texts, labels, strict=True))]).encode("utf-8")
-    ).hexdigest()[:12]
+    static_table = installed_static_table() if encoder == "static" else ""
+    identity: list[Any] = [encoder, c, sorted(zip(texts, labels, strict=True))]
+    if static_table:  # the same questions on another table give other answers
+        identity.append(static_table)
+    digest = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:12]
     matcher = FaqMatcher(
         space,
         model,
@@ -423,29 +476,44 @@ def _fit(
         list(labels),
         f"faq-{encoder}-{digest}",
         sparse[: len(texts)],
-        None if dense is None else dense[: len(texts)],
+        # Rounded as :meth:`save` stores it, so that a reloaded matcher finds the same neighbours
+        # with the same similarities as the one that was trained.
+        None if dense is None else dense[: len(texts)].astype(np.float16).astype(np.float32),
         confidence_kind=kind,
+        static_table=static_table,
     )
     matcher._index_rows()
     return matcher
 
 
 def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None:
-    """Train the TF-IDF-only first pass; accept it where it agrees with the full decision."""
+    """Train the first pass (TF-IDF, plus static embeddings when the table is built); accept it
+    where it agrees with the full decision."""
+    from heedful.ml.encoders import static_available
+
     tfidf = matcher.space.tfidf
     fit_labels = matcher.labels if len(set(matcher.labels)) > 1 else None
     if fit_labels is None or not held_texts:
         return
-    fast = LinearSoftmax.fit(matcher._train_sparse, fit_labels, tfidf.n_features, c=c)
+    fast_encoder = "static" if static_available() else "tfidf"
+    features = matcher._train_sparse
+    if fast_encoder == "static":
+        import scipy.sparse as sps
+
+        train_dense = FeatureSpace(tfidf, "static").dense(matcher.texts)
+        features = sps.hstack([features, sps.csr_matrix(train_dense)]).tocsr()
+    fast = LinearSoftmax.fit(features, fit_labels, tfidf.n_features, c=c)
     if fast.classes != matcher.model.classes:
         return
     full_pred, full_conf = matcher.scores(held_texts)
     full_dec = [
         p if cf >= matcher.threshold else None for p, cf in zip(full_pred, full_conf.tolist(), strict=True)
     ]
-    held_sparse = tfidf.transform(held_texts)
-    probs = softmax(fast.logits_batch(held_sparse, None))
-    matcher.fast = fast
+    matcher.fast, matcher.fast_accept, matcher.fast_encoder = fast, 0.0, fast_encoder
+    if fast_encoder == "static":
+        matcher.static_table = installed_static_table()
+        matcher.version += f"+static-{matcher.static_table[:8]}"
+    held_sparse, probs = matcher._first_pass_probs(held_texts)
     fast_pred, fast_conf = matcher.scores_with(fast, probs, held_sparse, None)
     fast_dec = [
         p if cf >= matcher.threshold else None for p, cf in zip(fast_pred, fast_conf.tolist(), strict=True)
@@ -458,6 +526,7 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
     matcher.fast_accept = float(top[order][ok.max()]) if len(ok) else 2.0
     matcher.fast_accept = max(matcher.fast_accept, 0.5)
     matcher.calibration["fast_accept"] = round(matcher.fast_accept, 4)
+    matcher.calibration["first_pass"] = fast_encoder
     matcher.calibration["fast_share_on_validation"] = round(float((top >= matcher.fast_accept).mean()), 4)
 
 

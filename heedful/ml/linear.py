@@ -22,26 +22,30 @@ class FeatureSpace:
     """TF-IDF block plus an optional dense embedding block scaled by ``dense_weight``."""
 
     tfidf: NgramTfidf
-    encoder: str  # "tfidf" | "minilm" | "hybrid"
+    encoder: str  # "tfidf" | "static" | "minilm" | "hybrid"
     dense_weight: float = 1.0
 
     @property
     def uses_tfidf(self) -> bool:
-        return self.encoder in ("tfidf", "hybrid")
+        return self.encoder in ("tfidf", "static", "hybrid")
 
     @property
     def uses_dense(self) -> bool:
+        return self.encoder in ("static", "minilm", "hybrid")
+
+    @property
+    def uses_minilm(self) -> bool:
+        """Whether a question runs through the transformer (what ``escalated`` reports)."""
         return self.encoder in ("minilm", "hybrid")
 
     def dense(self, texts: list[str]) -> F32 | None:
         if not self.uses_dense:
             return None
-        from heedful.ml.encoders import shared_minilm
+        from heedful.ml.encoders import shared_minilm, shared_static
 
-        encoder = shared_minilm()
-        if len(texts) == 1:
-            return encoder.encode_one(texts[0])[None, :] * np.float32(self.dense_weight)
-        return encoder.encode(texts) * np.float32(self.dense_weight)
+        encoder: Any = shared_static() if self.encoder == "static" else shared_minilm()
+        vectors: F32 = encoder.encode_one(texts[0])[None, :] if len(texts) == 1 else encoder.encode(texts)
+        return vectors * np.float32(self.dense_weight)
 
     def sparse(self, texts: list[str]) -> Any:
         import scipy.sparse as sp

@@ -19,6 +19,8 @@ REPO_ROOT = PACKAGE_DIR.parent.parent
 MINILM_ONNX = "minilm-l6-v2-int8.onnx"
 MINILM_TOKENIZER = "minilm-l6-v2-tokenizer.json"
 SENTIMENT_ARTEFACT = "sentiment.hml"
+# Static word-piece embeddings distilled from the ONNX model (``heedful ml build``).
+STATIC_TABLE = "minilm-l6-v2-static.hml"
 
 
 def model_dir() -> Path:

@@ -1,11 +1,12 @@
 """Three-class customer sentiment (negative / neutral / positive) with probabilities and reasons.
 
 Model: multinomial logistic regression over the word + char n-gram TF-IDF of :mod:`heedful.ml.text`
-("fast"), and, when the MiniLM ONNX encoder is built, a second one over TF-IDF + MiniLM features
-("full"). ``analyse_sentiment`` answers with the fast model and escalates to the full one only
-when the fast model is unsure (top probability below ``escalate_below``, chosen on the validation
-split at build time). Trained by ``heedful ml build`` from the airline tweets (see
-docs/model-cards/sentiment.md); the artefact is not shipped in git because of the data license.
+plus, when the static table is built, static word-piece embeddings ("fast"), and, when the MiniLM
+ONNX encoder is built, a second one over TF-IDF + MiniLM features ("full"). ``analyse_sentiment``
+answers with the fast model and escalates to the full one only when the fast model is unsure (top
+probability below ``escalate_below``, chosen on the validation split at build time). Trained by
+``heedful ml build`` from the airline tweets (see docs/model-cards/sentiment.md); the artefact is
+not shipped in git because of the data license.
 
 When the artefact has not been built, :func:`analyse_sentiment` raises :class:`SentimentUnavailable`
 with the command to run. It never silently falls back to a different model.
@@ -56,6 +57,12 @@ class SentimentModel:
     escalate_below: float
     version: str
     metrics: dict[str, Any]
+    # table_sha256 of the static table the fast model's dense block was fitted on; "" when the
+    # fast model is TF-IDF only.
+    fast_static: str = ""
+
+    def _fast_dense(self, texts: list[str]) -> F32 | None:
+        return FeatureSpace(self.tfidf, "static").dense(texts) if self.fast_static else None
 
     def analyse(self, text: str, *, mode: str = "auto") -> Sentiment:
         if not isinstance(text, str):
@@ -66,7 +73,8 @@ class SentimentModel:
             probs = {"negative": 0.0, "neutral": 1.0, "positive": 0.0}
             return Sentiment("neutral", probs, (), "fast", self.version)
         idx, val = self.tfidf.vector(text)
-        p = softmax(self.fast.logits_one(idx, val, None))
+        fast_dense = self._fast_dense([text])
+        p = softmax(self.fast.logits_one(idx, val, None if fast_dense is None else fast_dense[0]))
         used, model = "fast", self.fast
         if self.full is not None and (mode == "full" or (mode == "auto" and p.max() < self.escalate_below)):
             space = FeatureSpace(self.tfidf, "hybrid")
@@ -83,7 +91,7 @@ class SentimentModel:
         """Labels for many texts (batched; used by the evaluation)."""
         items = list(texts)
         sparse = self.tfidf.transform(items)
-        p = softmax(self.fast.logits_batch(sparse, None))
+        p = softmax(self.fast.logits_batch(sparse, self._fast_dense(items)))
         if self.full is not None and mode != "fast":
             pick = np.ones(len(items), bool) if mode == "full" else p.max(1) < self.escalate_below
             if pick.any():
@@ -91,6 +99,14 @@ class SentimentModel:
                 dense = FeatureSpace(self.tfidf, "hybrid").dense([items[i] for i in rows])
                 p[rows] = softmax(self.full.logits_batch(sparse[rows], dense))
         return [self.fast.classes[i] for i in p.argmax(1)]
+
+    def escalates(self, texts: Sequence[str]) -> Any:
+        """Which texts ``mode="auto"`` hands to the full model (a boolean array)."""
+        items = list(texts)
+        if self.full is None:
+            return np.zeros(len(items), dtype=bool)
+        p = softmax(self.fast.logits_batch(self.tfidf.transform(items), self._fast_dense(items)))
+        return p.max(1) < self.escalate_below
 
     def _top_words(
         self, idx: list[int], val: list[float], model: LinearSoftmax, best: int
@@ -120,6 +136,7 @@ class SentimentModel:
             "escalate_below": self.escalate_below,
             "version": self.version,
             "metrics": self.metrics,
+            "fast_static_sha256": self.fast_static,
         }
         arrays = dict(tf_arrays) | self.fast.to_arrays("fast_")
         if self.full is not None:
@@ -138,7 +155,19 @@ class SentimentModel:
             if not minilm_available():
                 full = None  # stated in the model version below, never silent
                 meta["version"] += "+fast-only(no-minilm)"
-        return cls(tfidf, fast, full, float(meta["escalate_below"]), meta["version"], meta["metrics"])
+        fast_static = str(meta.get("fast_static_sha256", ""))
+        if fast_static:
+            from heedful.ml.encoders import installed_static_table
+
+            installed = installed_static_table()
+            if installed != fast_static:
+                raise ArtefactError(
+                    f"{path}: trained with static table {fast_static[:12]}, installed: "
+                    f"{installed[:12] or 'none'}; rebuild with `heedful ml build`"
+                )
+        return cls(
+            tfidf, fast, full, float(meta["escalate_below"]), meta["version"], meta["metrics"], fast_static
+        )
 
 
 def train(
@@ -146,9 +175,13 @@ def train(
     val_rows: Sequence[tuple[str, str]],
     *,
     with_minilm: bool,
+    with_static: bool = False,
     grid: Sequence[float] = (2.0, 8.0),
 ) -> SentimentModel:
-    """Fit fast (and full) models; pick C and the escalation threshold on ``val_rows``."""
+    """Fit fast (and full) models; pick C and the escalation threshold on ``val_rows``.
+
+    ``with_static``: the fast model also gets the static word-piece embeddings (needs the
+    static table; see :mod:`heedful.ml.distil_static`)."""
     import hashlib
     import json
 
@@ -170,8 +203,19 @@ def train(
         acc, _, model = max(scored, key=lambda s: (s[0], s[1]))
         return model, acc
 
-    fast, fast_acc = best_model(x, xv, None)
-    metrics: dict[str, Any] = {"val_accuracy_fast": round(fast_acc, 4)}
+    fast_static = ""
+    fast_x, fast_dense_val = x, None
+    if with_static:
+        import scipy.sparse as sp
+
+        from heedful.ml.encoders import installed_static_table
+
+        fast_static = installed_static_table()
+        static_space = FeatureSpace(tfidf, "static")
+        fast_x = sp.hstack([x, sp.csr_matrix(_require(static_space.dense(texts)))]).tocsr()
+        fast_dense_val = static_space.dense(val_texts)
+    fast, fast_acc = best_model(fast_x, xv, fast_dense_val)
+    metrics: dict[str, Any] = {"val_accuracy_fast": round(fast_acc, 4), "fast_static": bool(fast_static)}
     full, escalate = None, 0.0
     if with_minilm:
         import scipy.sparse as sp
@@ -182,11 +226,16 @@ def train(
         stacked = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
         full, full_acc = best_model(stacked, xv, dense_val)
         metrics["val_accuracy_full"] = round(full_acc, 4)
-        escalate = _choose_escalation(fast, full, xv, dense_val, val_labels)
+        escalate = _choose_escalation(fast, full, xv, dense_val, val_labels, fast_dense_val)
         metrics["escalate_below"] = escalate
+        metrics["val_escalated_share"] = round(
+            float((softmax(fast.logits_batch(xv, fast_dense_val)).max(1) < escalate).mean()), 4
+        )
     digest = hashlib.sha256(json.dumps(sorted(zip(texts, labels, strict=True))).encode()).hexdigest()
     version = f"sentiment-{'full' if full else 'fast'}-{digest[:12]}"
-    return SentimentModel(tfidf, fast, full, escalate, version, metrics)
+    if fast_static:
+        version += f"+static-{fast_static[:8]}"
+    return SentimentModel(tfidf, fast, full, escalate, version, metrics, fast_static)
 
 
 def _require(dense: F32 | None) -> F32:
@@ -195,9 +244,11 @@ def _require(dense: F32 | None) -> F32:
     return dense
 
 
-def _choose_escalation(fast: LinearSoftmax, full: LinearSoftmax, xv: Any, dense_val: F32, y: Any) -> float:
+def _choose_escalation(
+    fast: LinearSoftmax, full: LinearSoftmax, xv: Any, dense_val: F32, y: Any, fast_dense_val: F32 | None
+) -> float:
     """Lowest escalation threshold whose validation accuracy is within 0.3 points of always-full."""
-    pf = softmax(fast.logits_batch(xv, None))
+    pf = softmax(fast.logits_batch(xv, fast_dense_val))
     pfull = softmax(full.logits_batch(xv, dense_val))
     classes = np.array(fast.classes)
     target = float((classes[pfull.argmax(1)] == y).mean()) - 0.003
