@@ -33,13 +33,14 @@ class LeaveRequestSerializer(serializers.ModelSerializer[LeaveRequest]):
             "start_half",
             "end_half",
             "days",
+            "days_by_year",
             "note",
             "status",
             "current_step",
             "created_at",
             "decided_at",
         ]
-        read_only_fields = ["days", "status", "current_step", "created_at", "decided_at"]
+        read_only_fields = ["days", "days_by_year", "status", "current_step", "created_at", "decided_at"]
 
 
 class DecisionSerializer(serializers.Serializer[Any]):

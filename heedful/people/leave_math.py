@@ -12,7 +12,9 @@ The balance rule, per leave year (calendar year)::
   month included, up to the month of ``as_of``. Rounded to hundredths once per year, never per
   month, so twelve months add up to exactly the yearly figure.
 * *used*: the days of every booking dated in that year (approved and pending requests, whose
-  days are reserved, plus adjustments; a negative booking gives days back).
+  days are reserved, plus adjustments; a negative booking gives days back). A request that
+  spans New Year is one booking per year (``split_by_year``): 30 December – 5 January spends
+  December's working days from the old year and January's from the new.
 * *carried over*: what was available at the end of the previous year, capped by the policy's
   carry-over cap when positive. A negative balance is carried in full: a debt does not lapse.
 
@@ -96,6 +98,43 @@ class Balance:
     @property
     def available(self) -> Decimal:
         return self.carried_over + self.accrued - self.used
+
+
+def split_by_year(
+    start: date,
+    end: date,
+    *,
+    holidays: Collection[date] = (),
+    start_half: bool = False,
+    end_half: bool = False,
+    weekend: Collection[int] = WEEKEND,
+) -> list[Booking]:
+    """The working days of ``start`` … ``end`` per calendar year, as bookings dated on the first
+    day of each year's part (only the year counts); years without a working day are left out.
+
+    The first day's half flag belongs to the first part and the last day's to the last, so the
+    parts always add up to ``working_days`` of the whole range.
+
+    >>> parts = split_by_year(date(2026, 12, 30), date(2027, 1, 5), holidays={date(2027, 1, 1)})
+    >>> [(part.on.isoformat(), part.days) for part in parts]
+    [('2026-12-30', Decimal('2')), ('2027-01-01', Decimal('2'))]
+    """
+    if end < start:
+        raise ValueError("the last day is before the first day")
+    parts = []
+    for year in range(start.year, end.year + 1):
+        first, last = max(start, date(year, 1, 1)), min(end, date(year, 12, 31))
+        days = working_days(
+            first,
+            last,
+            holidays=holidays,
+            start_half=start_half and first == start,
+            end_half=end_half and last == end,
+            weekend=weekend,
+        )
+        if days:
+            parts.append(Booking(on=first, days=days))
+    return parts
 
 
 def accrued_in_year(policy: Policy, start_date: date, year: int, as_of: date) -> Decimal:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from heedful.people import leave_math
 
 
 class Team(models.Model):
@@ -132,6 +137,9 @@ class LeaveRequest(models.Model):
     end_half = models.BooleanField(_("last day is a half day"), default=False)
     # Working days at the time of the request: later changes to holidays don't rewrite history.
     days = models.DecimalField(max_digits=6, decimal_places=2)
+    # The same days per calendar year ({"2026": "2", "2027": "1.5"}), each spent from that year's
+    # balance. Empty on rows written without it (fixtures): then all days count in the first year.
+    days_by_year = models.JSONField(default=dict, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
     status = models.CharField(max_length=12, choices=LeaveStatus.choices, default=LeaveStatus.PENDING)
     # Index into leave_type.approval_steps of the level that decides next.
@@ -151,6 +159,15 @@ class LeaveRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee}: {self.leave_type} {self.start_date}–{self.end_date}"
+
+    def year_parts(self) -> list[leave_math.Booking]:
+        """What this request spends from each year's balance (see ``leave_math.split_by_year``)."""
+        if not self.days_by_year:
+            return [leave_math.Booking(on=self.start_date, days=Decimal(str(self.days)))]
+        return [
+            leave_math.Booking(on=max(self.start_date, date(int(year), 1, 1)), days=Decimal(days))
+            for year, days in sorted(self.days_by_year.items())
+        ]
 
     @property
     def step_kind(self) -> str:

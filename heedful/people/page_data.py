@@ -52,6 +52,7 @@ def leave_detail(user: User, leave: LeaveRequest) -> dict[str, Any]:
         "can_cancel": leave.status in queries.BOOKED
         and (leave.employee.user_id == user.pk or user.can(Perm.MANAGE_PEOPLE)),
         "steps": list(leave.leave_type.approval_steps),
+        "year_parts": leave.year_parts(),
     }
 
 

@@ -75,7 +75,7 @@ def policy_of(leave_type: LeaveType) -> leave_math.Policy:
 def bookings_of(employee: Employee, leave_type: LeaveType) -> list[leave_math.Booking]:
     requests = LeaveRequest.objects.filter(employee=employee, leave_type=leave_type, status__in=BOOKED)
     adjustments = LeaveAdjustment.objects.filter(employee=employee, leave_type=leave_type)
-    return [leave_math.Booking(on=r.start_date, days=r.days) for r in requests] + [
+    return [part for r in requests for part in r.year_parts()] + [
         # An adjustment of +2 grants two days, i.e. it is a booking of −2.
         leave_math.Booking(on=a.effective_date, days=-a.days)
         for a in adjustments
@@ -95,14 +95,15 @@ def balances_of(employee: Employee, as_of: date) -> list[BalanceRow]:
         balance = leave_math.balance_on(
             policy_of(leave_type), employee.start_date, as_of, bookings_of(employee, leave_type)
         )
+        waiting = LeaveRequest.objects.filter(
+            employee=employee,
+            leave_type=leave_type,
+            status=LeaveStatus.PENDING,
+            start_date__year__lte=as_of.year,
+            end_date__year__gte=as_of.year,
+        )
         pending = sum(
-            LeaveRequest.objects.filter(
-                employee=employee,
-                leave_type=leave_type,
-                status=LeaveStatus.PENDING,
-                start_date__year=as_of.year,
-            ).values_list("days", flat=True),
-            Decimal(0),
+            (part.days for r in waiting for part in r.year_parts() if part.on.year == as_of.year), Decimal(0)
         )
         rows.append(BalanceRow(leave_type=leave_type, balance=balance, pending=pending))
     return rows

@@ -131,6 +131,10 @@ def link_account(user: User) -> Employee | None:
     return employee
 
 
+def _days(value: Decimal) -> str:
+    return f"{value.normalize():f}"  # 2.5, not 2.50; 3, not 3.00 or 3E+0
+
+
 def _new_nonce() -> str:
     return secrets.token_hex(8)
 
@@ -162,9 +166,11 @@ def request_leave(
         raise LeaveError(f"{leave_type} can no longer be requested.")
     employee = Employee.objects.select_for_update().get(pk=employee.pk)
     holidays = queries.holidays_for(employee.region, start_date, end_date)
-    days = leave_math.working_days(
+    # Over New Year each year's working days (and holidays) are spent from that year's balance.
+    parts = leave_math.split_by_year(
         start_date, end_date, holidays=holidays, start_half=start_half, end_half=end_half
     )
+    days = sum((part.days for part in parts), Decimal(0))
     if days <= 0:
         raise LeaveError("Those days are all weekends or public holidays: nothing to request.")
     clash = LeaveRequest.objects.filter(
@@ -173,13 +179,15 @@ def request_leave(
     if clash is not None:
         raise LeaveError(f"You already have leave from {clash.start_date} to {clash.end_date}.")
     policy = queries.policy_of(leave_type)
-    balance = leave_math.balance_on(
-        policy, employee.start_date, start_date, queries.bookings_of(employee, leave_type)
-    )
-    if not leave_math.can_take(policy, balance, days):
-        raise LeaveError(
-            f"This needs {days} days but only {balance.available} are left for {start_date.year}."
-        )
+    booked = queries.bookings_of(employee, leave_type)
+    for i, part in enumerate(parts):
+        # The old year's part is counted first: it lowers what carries over into the new one.
+        balance = leave_math.balance_on(policy, employee.start_date, part.on, [*booked, *parts[:i]])
+        if not leave_math.can_take(policy, balance, part.days):
+            needs = f"{_days(part.days)} days" + (f" in {part.on.year}" if len(parts) > 1 else "")
+            raise LeaveError(
+                f"This needs {needs} but only {_days(balance.available)} are left for {part.on.year}."
+            )
     request = LeaveRequest.objects.create(
         employee=employee,
         leave_type=leave_type,
@@ -188,6 +196,7 @@ def request_leave(
         start_half=start_half,
         end_half=end_half,
         days=days,
+        days_by_year={str(part.on.year): _days(part.days) for part in parts},
         note=note,
         decision_nonce=_new_nonce(),
     )

@@ -1,9 +1,11 @@
-"""Property tests for the balance arithmetic: accruals, carry-over, half days and cancellations."""
+"""Property tests for the balance arithmetic: accruals, carry-over, half days, requests over New
+Year and cancellations."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from heedful.people.leave_math import (
     accrued_in_year,
     balance_on,
     can_take,
+    split_by_year,
     working_days,
 )
 
@@ -170,3 +173,82 @@ def test_a_new_starter_gets_a_pro_rata_share_and_carries_over_at_most_the_cap() 
     later = balance_on(policy, started, date(2026, 3, 1), [Booking(date(2025, 12, 22), Decimal(2))])
     assert later == Balance(2026, carried_over=Decimal(4), accrued=Decimal(24), used=Decimal(0))
     assert later.available == Decimal(28)
+
+
+@FAST
+@given(days_in_range, st.integers(min_value=0, max_value=400), holiday_sets, st.booleans(), st.booleans())
+def test_a_request_split_by_year_adds_up_to_its_working_days_with_one_part_per_year(
+    start: date, length: int, holidays: frozenset[date], start_half: bool, end_half: bool
+) -> None:
+    end = start + timedelta(days=length)
+    flags = {"holidays": holidays, "start_half": start_half, "end_half": end_half}
+    parts = split_by_year(start, end, **flags)  # type: ignore[arg-type]
+    assert sum((part.days for part in parts), Decimal(0)) == working_days(start, end, **flags)  # type: ignore[arg-type]
+    years = [part.on.year for part in parts]
+    assert years == sorted(set(years))
+    assert all(start <= part.on <= end and part.days > 0 for part in parts)
+    for part in parts:
+        last = min(end, date(part.on.year, 12, 31))
+        assert part.days == working_days(
+            part.on,
+            last,
+            holidays=holidays,
+            start_half=start_half and part.on == start,
+            end_half=end_half and last == end,
+        )
+
+
+# A request from some day in December of one year to some day in January of the next.
+new_year_requests = st.builds(
+    lambda year, first, last, holidays, start_half, end_half: (
+        date(year, 12, 31 - first),
+        date(year + 1, 1, 1 + last),
+        holidays,
+        start_half,
+        end_half,
+    ),
+    st.integers(min_value=2022, max_value=2026),
+    st.integers(min_value=0, max_value=20),
+    st.integers(min_value=0, max_value=20),
+    holiday_sets,
+    st.booleans(),
+    st.booleans(),
+)
+
+
+def _parts(request: tuple[date, date, frozenset[date], bool, bool]) -> tuple[Decimal, Decimal, list[Booking]]:
+    start, end, holidays, start_half, end_half = request
+    parts = split_by_year(start, end, holidays=holidays, start_half=start_half, end_half=end_half)
+    old = sum((p.days for p in parts if p.on.year == start.year), Decimal(0))
+    new = sum((p.days for p in parts if p.on.year == end.year), Decimal(0))
+    return old, new, parts
+
+
+@FAST
+@given(policies, days_in_range, bookings, new_year_requests, st.integers(min_value=0, max_value=364))
+def test_cancelling_a_request_over_new_year_gives_the_old_year_exactly_its_part(
+    policy: Policy, start: date, others: list[Booking], request: Any, day_of_year: int
+) -> None:
+    old, _new, parts = _parts(request)
+    as_of = date(request[0].year, 1, 1) + timedelta(days=day_of_year)
+    with_it = balance_on(policy, start, as_of, [*others, *parts])
+    cancelled = balance_on(policy, start, as_of, others)
+    # The January days are next year's business: the old year's balance never sees them.
+    assert cancelled.available - with_it.available == old
+    assert with_it.used - cancelled.used == old
+
+
+@FAST
+@given(policies, days_in_range, bookings, new_year_requests, st.integers(min_value=0, max_value=364))
+def test_cancelling_a_request_over_new_year_gives_the_new_year_its_part_and_at_most_the_old_years(
+    policy: Policy, start: date, others: list[Booking], request: Any, day_of_year: int
+) -> None:
+    old, new, parts = _parts(request)
+    as_of = date(request[1].year, 1, 1) + timedelta(days=day_of_year)
+    with_it = balance_on(policy, start, as_of, [*others, *parts])
+    cancelled = balance_on(policy, start, as_of, others)
+    assert with_it.used - cancelled.used == new
+    # What the December days return reaches the new year through the carry-over cap, if at all.
+    assert new <= cancelled.available - with_it.available <= new + old
+    if policy.carry_over_cap is None:
+        assert cancelled.available - with_it.available == new + old

@@ -40,7 +40,7 @@ def test_it_refuses_leave_beyond_the_balance_and_changes_nothing(eli_employee: A
     tight = LeaveType.objects.create(
         name="Tight", accrual_days=Decimal(2), carry_over_cap=0, approval_steps=[]
     )
-    with pytest.raises(services.LeaveError, match=r"only 2\.00 are left"):
+    with pytest.raises(services.LeaveError, match=r"^This needs 5 days but only 2 are left for 2026\.$"):
         services.request_leave(
             employee=eli_employee, leave_type=tight, start_date=MON, end_date=FRI, user=employee
         )
@@ -215,3 +215,71 @@ def test_cancelling_a_request_that_waits_for_the_manager_tells_the_manager(
         "Eli Example: Annual leave, 2026-06-01 to 2026-06-05, 5 working days\n\n"
         "It was cancelled before your decision: nothing more to do.\n"
     )
+
+
+def test_leave_over_new_year_is_spent_from_each_years_balance_with_each_years_holidays(
+    eli_employee: Any, annual: LeaveType, employee: Any, hr: Any
+) -> None:
+    """Wed 30 Dec 2026 – Tue 5 Jan 2027, New Year's Day a holiday, the last day a half day."""
+    PublicHolidayFactory(date=date(2027, 1, 1))
+    leave = services.request_leave(
+        employee=eli_employee,
+        leave_type=annual,
+        start_date=date(2026, 12, 30),
+        end_date=date(2027, 1, 5),
+        end_half=True,
+        user=employee,
+    )
+    assert (leave.days, leave.days_by_year) == (Decimal("3.5"), {"2026": "2", "2027": "1.5"})
+    old, new = (
+        queries.balances_of(eli_employee, date(2026, 12, 31))[0],
+        queries.balances_of(eli_employee, date(2027, 1, 1))[0],
+    )
+    # 25 a year, up to 5 carried over: 2026 keeps 23 of which 5 carry; 2027 spends 1.5 of 30.
+    assert (old.balance.used, old.balance.available, old.pending) == (2, 23, 2)
+    assert (new.balance.carried_over, new.balance.used, new.balance.available, new.pending) == (
+        5,
+        Decimal("1.5"),
+        Decimal("28.5"),
+        Decimal("1.5"),
+    )
+    services.cancel_leave(request=leave, user=hr, today=date(2026, 12, 1))
+    old, new = (
+        queries.balances_of(eli_employee, date(2026, 12, 31))[0],
+        queries.balances_of(eli_employee, date(2027, 1, 1))[0],
+    )
+    assert (old.balance.used, old.balance.available, new.balance.used, new.balance.available) == (
+        0,
+        25,
+        0,
+        30,
+    )
+
+
+def test_leave_over_new_year_is_refused_when_the_new_years_part_does_not_fit(
+    eli_employee: Any, employee: Any
+) -> None:
+    """Two days a year, nothing carried: three days in January do not fit, two in December do."""
+    tight = LeaveType.objects.create(
+        name="Tight", accrual_days=Decimal(2), carry_over_cap=0, approval_steps=[]
+    )
+    with pytest.raises(
+        services.LeaveError, match=r"^This needs 3 days in 2027 but only 2 are left for 2027\.$"
+    ):
+        services.request_leave(
+            employee=eli_employee,
+            leave_type=tight,
+            start_date=date(2026, 12, 30),
+            end_date=date(2027, 1, 5),
+            user=employee,
+        )
+    assert LeaveRequest.objects.count() == 0
+    leave = services.request_leave(
+        employee=eli_employee,
+        leave_type=tight,
+        start_date=date(2026, 12, 30),
+        end_date=date(2027, 1, 4),
+        user=employee,
+    )
+    # Counted in 2026 alone (the old behaviour) these four days would have been refused.
+    assert (leave.status, leave.days_by_year) == (LeaveStatus.APPROVED, {"2026": "2", "2027": "2"})
