@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as pycalendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +15,16 @@ from heedful.governance.models import AuditEvent
 from heedful.people import queries
 from heedful.people.forms import LeaveRequestForm
 from heedful.people.ical import Event
-from heedful.people.models import Employee, LeaveRequest, LeaveStatus, Onboarding, OnboardingTask, TaskOwner
+from heedful.people.models import (
+    Employee,
+    LeaveRequest,
+    LeaveStatus,
+    LeaveType,
+    Onboarding,
+    OnboardingTask,
+    PublicHoliday,
+    TaskOwner,
+)
 
 
 def balance_year(value: str | None, today: date) -> int:
@@ -118,9 +128,17 @@ def calendar(user: User, month: date) -> dict[str, Any]:
     }
 
 
-def calendar_events(user: User, start: date, end: date) -> list[Event]:
+@dataclass(frozen=True)
+class Feed:
+    events: list[Event]
+    employee_ids: list[int]
+    show_type: bool  # reasons shown: an HR read, audited like the calendar page
+
+
+def calendar_feed(user: User, start: date, end: date) -> Feed:
     people, show_type = _calendar_people(user)
-    return [
+    absences = list(queries.absences_between(people, start, end))
+    events = [
         Event(
             uid=f"leave-{a.pk}@heedful",
             start=a.start_date,
@@ -128,8 +146,9 @@ def calendar_events(user: User, start: date, end: date) -> list[Event]:
             summary=f"{a.employee}: {a.leave_type if show_type else 'away'}"
             + ("" if a.status == LeaveStatus.APPROVED else " (not yet approved)"),
         )
-        for a in queries.absences_between(people, start, end)
+        for a in absences
     ]
+    return Feed(events, [a.employee_id for a in absences], show_type)
 
 
 def _with_progress(onboardings: Any) -> Any:
@@ -185,9 +204,31 @@ def about_me(user: User, employee: Employee) -> dict[str, Any]:
             "adjustments": employee.leave_adjustments.select_related("leave_type"),
             "surveys_answered": participation_of(employee),
             "audit": _audit_about(employee),
+            **_automation_about(employee),
         }
     )
     return context
+
+
+def _automation_about(employee: Employee, limit: int = 50) -> dict[str, Any]:
+    """What automations were told about this person (hired, asked for leave …) and the runs that
+    followed: workflow events copy parts of the record, so they are held about them too.
+
+    Read from the workflow models directly, like the audit log above: a read-only look at
+    rows keyed by subject, with nothing for the workflows app to decide.
+    """
+    from heedful.workflows.models import Event, WorkflowRun
+
+    about = {"subject_type": "employee", "subject_id": str(employee.pk)}
+    events = Event.objects.filter(**about).order_by("-occurred_at", "-pk")[:limit]
+    return {
+        "events": [(e.occurred_at, e.name, "; ".join(_flat(e.payload))) for e in events],
+        "runs": list(
+            WorkflowRun.objects.filter(**about)
+            .select_related("workflow")
+            .order_by("-started_at", "-pk")[:limit]
+        ),
+    }
 
 
 def _audit_about(employee: Employee, limit: int = 100) -> list[AuditEvent]:
@@ -214,3 +255,35 @@ def _audit_about(employee: Employee, limit: int = 100) -> list[AuditEvent]:
         if employee.pk in (event.changes or {}).get("employees", [])
     ]
     return sorted(direct + lists, key=lambda event: event.pk, reverse=True)[:limit]
+
+
+def leave_settings() -> dict[str, Any]:
+    return {"leave_types": LeaveType.objects.all()}
+
+
+def holidays(year: int, today: date) -> dict[str, Any]:
+    """The year's public holidays by region, and how many active employees each region has
+    (a region nobody is in is probably a typo)."""
+    by_region: dict[str, list[PublicHoliday]] = {}
+    for holiday in PublicHoliday.objects.filter(date__year=year).order_by("region", "date"):
+        by_region.setdefault(holiday.region, []).append(holiday)
+    staffed = dict(
+        Employee.objects.filter(is_active=True)
+        .values_list("region")
+        .annotate(n=Count("pk"))
+        .values_list("region", "n")
+    )
+    return {
+        "year": year,
+        "years": [today.year - 1, today.year, today.year + 1],
+        "regions": [(region, staffed.get(region, 0), days) for region, days in by_region.items()],
+        "unlisted": sorted(r for r in staffed if r and r not in by_region),
+    }
+
+
+def _flat(value: Any, prefix: str = "") -> list[str]:
+    """{"leave": {"days": 2}} → ["leave.days: 2"], for reading an event's payload on a page.
+    Sorted by key: PostgreSQL's jsonb does not keep the order the payload was written in."""
+    if isinstance(value, dict):
+        return [line for key, item in sorted(value.items()) for line in _flat(item, f"{prefix}{key}.")]
+    return [f"{prefix.rstrip('.')}: {value}"]

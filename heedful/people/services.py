@@ -5,8 +5,9 @@ Each service is atomic, audits what it changes and sends email on commit through
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -390,7 +391,14 @@ def audit_hr_read(*, user: User, employee: Employee, what: str) -> None:
 
 
 @transaction.atomic
-def audit_hr_list_read(*, user: User, what: str, employee_ids: Iterable[int]) -> None:
+def audit_hr_list_read(
+    *,
+    user: User,
+    what: str,
+    employee_ids: Iterable[int],
+    verb: str = "Viewed",
+    also: Mapping[str, str] | None = None,
+) -> None:
     """A list of other people's leave read at once: one audit row naming whose records it showed
     (one row per list, not per person, so the log stays readable)."""
     own = Employee.objects.filter(user=user).values_list("pk", flat=True).first()
@@ -401,8 +409,37 @@ def audit_hr_list_read(*, user: User, what: str, employee_ids: Iterable[int]) ->
         action="people.read",
         user=user,
         object_type="employee",
-        summary=f"Viewed {what} ({len(others)} {'person' if len(others) == 1 else 'people'})",
-        changes={"employees": others},
+        summary=f"{verb} {what} ({len(others)} {'person' if len(others) == 1 else 'people'})",
+        changes={"employees": others, **(also or {})},
+    )
+
+
+def audit_link_read(*, link: DecisionLink, leave: LeaveRequest) -> None:
+    """Opening an emailed decision link shows the request: a read by the approver it was sent to
+    (or by whoever has their mail; a mail scanner's visit shows up here too)."""
+    approver = User.objects.filter(pk=link.approver_id).first()
+    if approver is not None:
+        record_audit(
+            action="people.read",
+            user=approver,
+            obj=leave.employee,
+            summary=f"Opened the emailed decision link for leave request #{leave.pk} of {leave.employee}",
+        )
+
+
+def feed_fingerprint(token: str) -> str:
+    """Names a feed address in the audit log without writing down the address (which is a key)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def audit_feed_read(*, user: User, token: str, employee_ids: Iterable[int], client: str = "") -> None:
+    """One row per fetch of someone's private iCal feed: whose feed, which address, which app."""
+    audit_hr_list_read(
+        user=user,
+        what="the leave calendar feed",
+        verb="Fetched",
+        employee_ids=employee_ids,
+        also={"feed": feed_fingerprint(token), "client": client[:120]},
     )
 
 

@@ -164,6 +164,7 @@ def leave_link(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "people/leave_link.html", {"leave": leave, "done": True, "link": link})
         # Say at once when the link is spent, rather than offer a button that can only fail.
         services.check_decision_link(leave, link)
+        services.audit_link_read(link=link, leave=leave)
     except (LinkError, services.LeaveError) as exc:
         return render(request, "people/leave_link.html", {"error": str(exc)}, status=410)
     return render(request, "people/leave_link.html", {"leave": leave, "link": link, "token": token})
@@ -187,14 +188,26 @@ def leave_calendar(request: HtmxRequest) -> HttpResponse:
 
 
 def leave_ical(request: HttpRequest, token: str) -> HttpResponse:
-    """The private iCal feed; the signed token in the address stands in for a sign-in."""
+    """The private iCal feed; the signed token in the address stands in for a sign-in.
+
+    Each fetch that shows why people are away (HR's and managers' feeds) is one audited read,
+    as the calendar page is: a calendar app polls on its own, and a leaked address shows up as
+    reads nobody expected.
+    """
     try:
         user = User.objects.get(pk=read_ical_token(token), is_active=True)
     except (LinkError, User.DoesNotExist) as exc:
         raise Http404("Unknown calendar") from exc
     today = timezone.localdate()
-    events = page_data.calendar_events(user, today - timedelta(days=90), today + timedelta(days=365))
-    body = ical.calendar("Team leave", events, timezone.now())
+    feed = page_data.calendar_feed(user, today - timedelta(days=90), today + timedelta(days=365))
+    if feed.show_type:
+        services.audit_feed_read(
+            user=user,
+            token=token,
+            employee_ids=feed.employee_ids,
+            client=request.headers.get("User-Agent", ""),
+        )
+    body = ical.calendar("Team leave", feed.events, timezone.now())
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
 
 
@@ -212,6 +225,11 @@ def onboarding_list(request: AuthedRequest) -> HttpResponse:
             else:
                 return redirect("people:onboarding-detail", onboarding.pk)
     context = page_data.onboarding_overview(request.user)
+    services.audit_hr_list_read(
+        user=request.user,
+        what="the onboarding overview",
+        employee_ids=[o.employee_id for o in context["onboardings"]],
+    )
     context["form"] = form if request.user.can(Perm.MANAGE_PEOPLE) else None
     return render(request, "people/onboarding_list.html", context)
 

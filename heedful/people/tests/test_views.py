@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from heedful.governance.models import AuditEvent
 from heedful.people import services
-from heedful.people.links import make_ical_token
+from heedful.people.links import make_decision_token, make_ical_token
 from heedful.people.models import LeaveRequest, LeaveStatus, OnboardingTaskTemplate, OnboardingTemplate
 from heedful.people.tasks import send_onboarding_reminders_task
 from heedful.people.tests.factories import EmployeeFactory
@@ -257,4 +258,86 @@ def test_asking_for_leave_when_a_teammate_is_away_warns_the_asker(
     assert [str(m) for m in response.context["messages"]] == [
         "Requested 3 days of Annual leave.",
         "Also away from your team then: Mia Stone (2026-06-02 – 2026-06-02).",
+    ]
+
+
+def test_each_fetch_of_a_feed_that_shows_reasons_is_one_audited_read_naming_the_address(
+    manager: Any, employee: Any, client: Any, eli_employee: Any, annual: Any, packing: Any
+) -> None:
+    today = timezone.localdate()
+    _leave(eli_employee, annual, today + timedelta(days=3))
+    token = make_ical_token(manager.pk)
+    for _ in range(2):
+        assert (
+            client.get(f"/people/calendar/{token}.ics", HTTP_USER_AGENT="CalendarApp/1.0").status_code == 200
+        )
+    reads = AuditEvent.objects.filter(action="people.read").order_by("pk")
+    fingerprint = services.feed_fingerprint(token)
+    assert len(fingerprint) == 12
+    assert fingerprint not in token  # the log never holds the address itself
+    assert [(e.actor_user, e.summary, e.changes) for e in reads] == 2 * [
+        (
+            manager,
+            "Fetched the leave calendar feed (1 person)",
+            {"employees": [eli_employee.pk], "feed": fingerprint, "client": "CalendarApp/1.0"},
+        )
+    ]
+    # Eli's own feed says only "away" for teammates, like his calendar page: no HR read.
+    EmployeeFactory(first_name="Mia", team=packing)
+    assert client.get(f"/people/calendar/{make_ical_token(employee.pk)}.ics").status_code == 200
+    assert client.get("/people/calendar/forged.ics").status_code == 404
+    assert reads.count() == 2
+    # Eli sees on his own page that Max's feed read his leave, and through which address.
+    me = Client()
+    me.force_login(employee)
+    assert [e.summary for e in me.get("/people/me/").context["audit"]] == 2 * [
+        "Fetched the leave calendar feed (1 person)"
+    ]
+
+
+def test_the_me_page_lists_what_automations_were_told_about_the_person(
+    employee_client: Any, eli_employee: Any, annual: Any, packing: Any
+) -> None:
+    employee_client.post(
+        "/people/leave/", {"leave_type": annual.pk, "start_date": "2026-06-01", "end_date": "2026-06-02"}
+    )
+    leave = LeaveRequest.objects.get()
+    events = employee_client.get("/people/me/").context["events"]
+    assert [(name, data) for _at, name, data in events] == [
+        (
+            "leave.requested",
+            f"employee.first_name: Eli; employee.id: {eli_employee.pk}; leave.approval_levels: 2; "
+            "leave.approver_email: max@example.com; leave.days: 2.0; leave.end_date: 2026-06-02; "
+            f"leave.id: {leave.pk}; leave.start_date: 2026-06-01; leave.type: Annual leave",
+        )
+    ]
+
+
+def test_the_onboarding_overview_and_an_opened_decision_link_are_audited_reads(
+    hr: Any, hr_client: Any, manager: Any, client: Any, eli_employee: Any, employee: Any, annual: Any
+) -> None:
+    template = OnboardingTemplate.objects.create(name="Generic")
+    OnboardingTaskTemplate.objects.create(template=template, title="Locker", owner="manager")
+    services.launch_onboarding(employee=eli_employee, user=hr)
+    assert hr_client.get("/people/onboarding/").status_code == 200
+    leave = services.request_leave(
+        employee=eli_employee,
+        leave_type=annual,
+        start_date=date(2026, 6, 1),
+        end_date=date(2026, 6, 1),
+        user=employee,
+    )
+    link = make_decision_token(
+        request_id=leave.pk, approver_id=manager.pk, approve=True, nonce=leave.decision_nonce
+    )
+    assert client.get(f"/people/leave/link/{link}/").status_code == 200
+    reads = AuditEvent.objects.filter(action="people.read").order_by("pk")
+    assert [(e.actor_user, e.object_id, e.summary, e.changes) for e in reads] == [
+        (hr, "", "Viewed the onboarding overview (1 person)", {"employees": [eli_employee.pk]}),
+        (
+            manager,
+            str(eli_employee.pk),
+            f"Opened the emailed decision link for leave request #{leave.pk} of Eli Example",
+            {},
+        ),
     ]
