@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from heedful.people.models import Employee, LeaveType, OnboardingTemplate, Team
+from heedful.people.models import ApprovalStep, Employee, LeaveType, OnboardingTemplate, PublicHoliday, Team
 
 
 class DateInput(forms.DateInput):
@@ -53,3 +55,96 @@ class HireForm(forms.Form):
     start_onboarding = forms.BooleanField(
         label=_("Start the onboarding checklist from the best-fitting template"), required=False, initial=True
     )
+
+
+class ApprovalStepsField(forms.CharField):
+    """Approval levels typed in order, "manager, hr"; stored as the list ["manager", "hr"]."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list):
+            return value
+        text = super().to_python(value) or ""
+        steps = [step.strip().lower() for step in re.split(r"[,\s]+", text) if step.strip()]
+        unknown = [step for step in steps if step not in ApprovalStep.values]
+        if unknown:
+            raise forms.ValidationError(
+                _("Unknown level: %(unknown)s. Use manager and hr, in order, e.g. “manager, hr”."),
+                params={"unknown": ", ".join(unknown)},
+            )
+        return steps
+
+
+class LeaveTypeForm(forms.ModelForm):
+    """A leave type and its policy, as HR edits it on the leave settings page."""
+
+    approval_steps = ApprovalStepsField(
+        label=_("Approval levels"),
+        required=False,
+        help_text=_(
+            "In order, separated by commas: “manager, hr” asks the manager, then HR. "
+            "Empty: approved as soon as it is asked for."
+        ),
+    )
+
+    class Meta:
+        model = LeaveType
+        fields = [
+            "name",
+            "accrual_days",
+            "accrual_period",
+            "carry_over_cap",
+            "allow_negative",
+            "approval_steps",
+            "is_active",
+        ]
+        labels = {"is_active": _("Can be requested")}
+        help_texts = {
+            "accrual_days": _("The full year's entitlement; new starters get a share by months."),
+            "carry_over_cap": _(
+                "Unused days that move into the next year at most. Empty: no limit; 0: they lapse."
+            ),
+            "allow_negative": _("Lets people ask for more than they have (sick leave, say)."),
+        }
+
+    def clean_accrual_days(self) -> Decimal:
+        days: Decimal = self.cleaned_data["accrual_days"]
+        if not 0 <= days <= 366:
+            raise forms.ValidationError(_("Between 0 and 366 days a year."))
+        return days
+
+    def clean_carry_over_cap(self) -> Decimal | None:
+        cap: Decimal | None = self.cleaned_data.get("carry_over_cap")
+        if cap is not None and cap < 0:
+            raise forms.ValidationError(_("At least 0; leave it empty for no limit."))
+        return cap
+
+
+REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+class PublicHolidayForm(forms.ModelForm):
+    class Meta:
+        model = PublicHoliday
+        fields = ["region", "date", "name"]
+        widgets = {"date": DateInput}
+        help_texts = {"region": _("As on the employees' records, e.g. DE-BE or AT.")}
+
+    def clean_region(self) -> str:
+        region = self.cleaned_data["region"].strip().upper()
+        if not REGION.match(region):
+            raise forms.ValidationError(_("A country code, optionally with a region: DE, DE-BE, AT-9."))
+        return region
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        region, day = data.get("region"), data.get("date")
+        taken = PublicHoliday.objects.filter(region=region, date=day).first() if region and day else None
+        if taken is not None:
+            self.add_error(
+                "date",
+                _("Already a holiday in %(region)s: %(name)s.") % {"region": region, "name": taken.name},
+            )
+        return data

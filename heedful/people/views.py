@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
@@ -16,10 +18,16 @@ from django_htmx.middleware import HtmxDetails
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.people import ical, page_data, queries, services
-from heedful.people.forms import HireForm, LaunchOnboardingForm, LeaveRequestForm
+from heedful.people import ical, leave_config, page_data, queries, services
+from heedful.people.forms import (
+    HireForm,
+    LaunchOnboardingForm,
+    LeaveRequestForm,
+    LeaveTypeForm,
+    PublicHolidayForm,
+)
 from heedful.people.links import LinkError, make_ical_token, read_decision_token, read_ical_token
-from heedful.people.models import Employee, LeaveRequest, Onboarding, OnboardingTask
+from heedful.people.models import Employee, LeaveRequest, LeaveType, Onboarding, OnboardingTask, PublicHoliday
 
 
 class HtmxRequest(AuthedRequest):
@@ -273,3 +281,64 @@ def onboarding_task_toggle(request: HtmxRequest, pk: int, task_pk: int) -> HttpR
             {"task": task, "onboarding": onboarding, "can_tick": True},
         )
     return redirect("people:onboarding-detail", pk)
+
+
+# --- Leave settings (HR) ----------------------------------------------------------------------
+
+
+def _checking_only(request: HtmxRequest) -> bool:
+    """An htmx post from a field that changed: validate and show errors in place, save nothing."""
+    return bool(request.htmx) and "_check" in request.POST
+
+
+def _check_filled(form: forms.BaseForm, data: QueryDict) -> None:
+    """Validate for the inline check: fields not filled in yet are not scolded for being empty."""
+    form.is_valid()
+    for name in [n for n in form.errors if n != NON_FIELD_ERRORS and not data.get(n)]:
+        del form.errors[name]
+
+
+@require(Perm.MANAGE_PEOPLE)
+def leave_settings(request: AuthedRequest) -> HttpResponse:
+    return render(request, "people/leave_settings.html", page_data.leave_settings())
+
+
+@require(Perm.MANAGE_PEOPLE)
+def leave_type_edit(request: HtmxRequest, pk: int | None = None) -> HttpResponse:
+    leave_type = get_object_or_404(LeaveType, pk=pk) if pk is not None else None
+    form = LeaveTypeForm(request.POST or None, instance=leave_type)
+    context = {"form": form, "leave_type": leave_type}
+    if request.method == "POST" and _checking_only(request):
+        _check_filled(form, request.POST)
+        return render(request, "people/_leave_type_form.html", context)
+    if request.method == "POST" and form.is_valid():
+        saved = leave_config.save_leave_type(
+            user=request.user, leave_type=leave_type, values=form.cleaned_data
+        )
+        messages.success(request, f"Saved “{saved}”.")
+        return redirect("people:leave-settings")
+    return render(request, "people/leave_type_form.html", context)
+
+
+@require(Perm.MANAGE_PEOPLE)
+def holidays(request: HtmxRequest) -> HttpResponse:
+    form = PublicHolidayForm(request.POST or None)
+    today = timezone.localdate()
+    year = page_data.balance_year(request.GET.get("year"), today)
+    if request.method == "POST" and _checking_only(request):
+        _check_filled(form, request.POST)
+        return render(request, "people/_holiday_form.html", {"form": form, "year": year})
+    if request.method == "POST" and form.is_valid():
+        holiday = leave_config.add_public_holiday(user=request.user, values=form.cleaned_data)
+        messages.success(request, f"Added {holiday}.")
+        return redirect(f"{request.path}?year={holiday.date.year}")
+    return render(request, "people/holidays.html", {**page_data.holidays(year, today), "form": form})
+
+
+@require(Perm.MANAGE_PEOPLE)
+@require_POST
+def holiday_delete(request: AuthedRequest, pk: int) -> HttpResponse:
+    holiday = get_object_or_404(PublicHoliday, pk=pk)
+    leave_config.remove_public_holiday(user=request.user, holiday=holiday)
+    messages.success(request, f"Removed {holiday}.")
+    return redirect(f"{reverse('people:holidays')}?year={holiday.date.year}")
