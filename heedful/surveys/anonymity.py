@@ -36,10 +36,10 @@ How it is enforced
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+import random
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
-from itertools import combinations
+from typing import Any
 
 Cell = Hashable
 TOO_FEW = "too_few"
@@ -93,105 +93,183 @@ def _group_to_withhold(
     candidates = sorted(
         (g for g in shown if g.key != root), key=lambda g: (sum(cell_sizes.get(c, 0) for c in g.cells), g.key)
     )
+    breakers = _sole_supports(cell_sizes, shown, leak)
     for candidate in candidates:
-        rest = [g for g in shown if g is not candidate]
-        if not _derivable(_signatures(cell_sizes, rest), leak):
+        if candidate.key in breakers:
             return candidate
     # No single removal breaks this derivation; drop the smallest and look again.
     return candidates[0]
 
 
+def _sole_supports(cell_sizes: Mapping[Cell, int], shown: Sequence[Group], leak: frozenset[Cell]) -> set[str]:
+    """The shown groups without which ``leak`` (derivable from all of them) could not be derived.
+
+    Solve Σ c_g · group_g = leak once. Removing g breaks the derivation exactly when g's figures
+    do not follow from the other groups (no dependency among the groups involves g) and the
+    solution uses g (c_g ≠ 0; unique for such a g). One elimination instead of one per group.
+    """
+    cells = _reachable(cell_sizes, shown)
+    prime = _exact_prime(len(shown) + 1)
+    rows = [[int(c in g.cells) for g in shown] + [int(c in leak)] for c in cells]
+    matrix, pivots = _eliminate(rows, len(shown), prime)
+    free = [col for col in range(len(shown)) if col not in pivots]
+    # g takes part in a dependency when it is free, or a pivot whose row mentions a free column.
+    dependent = set(free) | {p for r, p in enumerate(pivots) if any(matrix[r][f] for f in free)}
+    solution = {p: matrix[r][-1] for r, p in enumerate(pivots)}  # free columns set to 0
+    return {g.key for i, g in enumerate(shown) if i not in dependent and solution.get(i, 0)}
+
+
 def find_small_derivable(
     cell_sizes: Mapping[Cell, int], shown: Sequence[Group], k: int
 ) -> frozenset[Cell] | None:
-    """A set of cells with 1 … k−1 respondents whose figures follow from the shown groups, if any."""
+    """A set of cells with 1 … k−1 respondents whose figures follow from the shown groups, if any.
+
+    Meet in the middle: every set of at most ⌈(k−1)/2⌉ cells under k people, paired with one
+    whose signature is its negative. Signatures are compared by a fingerprint first, a fixed
+    random linear combination of their coordinates: a sum that is zero has a zero fingerprint,
+    so no derivable set is missed, and the rare fingerprint that matches by chance is caught by
+    adding the full signatures before anything is returned.
+    """
     signatures = _signatures(cell_sizes, shown)
-    small = sorted((c for c in signatures if cell_sizes[c] < k), key=repr)
-    half = (k - 1 + 1) // 2
-    by_sum: dict[tuple[int, ...], list[tuple[frozenset[Cell], int]]] = {}
-    subsets: list[tuple[frozenset[Cell], int, tuple[int, ...]]] = []
-    for r in range(1, half + 1):
-        for combo in combinations(small, r):
-            size = sum(cell_sizes[c] for c in combo)
-            if size >= k:
-                continue
-            total = _add(signatures[c] for c in combo)
-            subset = frozenset(combo)
-            subsets.append((subset, size, total))
-            by_sum.setdefault(total, []).append((subset, size))
-    dimension = len(next(iter(signatures.values()), ()))
-    zero = tuple(0 for _ in range(dimension))
-    for subset, size, total in subsets:
-        if total == zero:
-            return subset
-        for other, other_size in by_sum.get(tuple(-x for x in total), ()):
-            if size + other_size < k and not (subset & other):
-                return subset | other
+    small = sorted((c for c in signatures.of if cell_sizes[c] < k), key=repr)
+    if not small:
+        return None
+    prime = signatures.prime
+    fingerprint = _fingerprints(signatures, small)
+    by_print: dict[int, list[tuple[tuple[Cell, ...], int]]] = {}
+    subsets = list(_light_subsets(small, cell_sizes, fingerprint, prime, most_cells=k // 2, below=k))
+    for combo, size, total in subsets:
+        by_print.setdefault(total, []).append((combo, size))
+    for combo, size, total in subsets:
+        if total == 0 and signatures.derivable(combo):
+            return frozenset(combo)
+        for other, other_size in by_print.get(-total % prime, ()):
+            if size + other_size < k and not set(combo) & set(other) and signatures.derivable(combo + other):
+                return frozenset(combo + other)
     return None
 
 
-def _derivable(signatures: Mapping[Cell, tuple[int, ...]], cells: Iterable[Cell]) -> bool:
-    cells = list(cells)
-    if any(c not in signatures for c in cells):
-        return False  # a cell in no shown group cannot be reached
-    return all(x == 0 for x in _add(signatures[c] for c in cells))
+def _fingerprints(signatures: Signatures, cells: Sequence[Cell]) -> dict[Cell, int]:
+    dimension, prime = signatures.dimension, signatures.prime
+    # Seeded, so the same organisation gets the same plan. Not a secret: nobody chooses the
+    # signatures, and a chance match is checked exactly, so predictable weights cost nothing.
+    rng = random.Random(dimension)  # noqa: S311
+    weights = [rng.randrange(1, prime) for _ in range(dimension)]
+    return {c: sum(w * x for w, x in zip(weights, signatures.of[c], strict=True)) % prime for c in cells}
 
 
-def _add(vectors: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
-    total: list[int] | None = None
-    for vector in vectors:
-        total = list(vector) if total is None else [a + b for a, b in zip(total, vector, strict=True)]
-    return tuple(total or ())
+def _light_subsets(
+    cells: Sequence[Cell],
+    sizes: Mapping[Cell, int],
+    fingerprint: Mapping[Cell, int],
+    prime: int,
+    *,
+    most_cells: int,
+    below: int,
+) -> Iterator[tuple[tuple[Cell, ...], int, int]]:
+    """Sets of 1 … ``most_cells`` cells with fewer than ``below`` people, with their size and
+    fingerprint, by number of cells and then in ``combinations`` order; a set already too heavy
+    is not extended."""
+    for count in range(1, most_cells + 1):
+
+        def extend(start: int, chosen: tuple[Cell, ...], size: int, printed: int, count: int = count) -> Any:
+            if len(chosen) == count:
+                yield chosen, size, printed % prime
+                return
+            for i in range(start, len(cells)):
+                cell = cells[i]
+                weight = size + sizes[cell]
+                if weight < below:
+                    yield from extend(i + 1, (*chosen, cell), weight, printed + fingerprint[cell])
+
+        yield from extend(0, (), 0, 0)
 
 
-def _signatures(cell_sizes: Mapping[Cell, int], shown: Sequence[Group]) -> dict[Cell, tuple[int, ...]]:
-    """Each reachable cell's coordinates in a basis of the null space of the group × cell matrix.
+@dataclass(frozen=True)
+class Signatures:
+    """Each reachable cell's coordinates in a basis of the null space of the group × cell matrix,
+    modulo ``prime``: a set of cells is derivable from the shown groups exactly when its
+    coordinates sum to zero."""
 
-    A set of cells is derivable from the shown groups exactly when its coordinates sum to zero.
-    """
-    cells = sorted({c for g in shown for c in g.cells if cell_sizes.get(c, 0) > 0}, key=repr)
+    of: Mapping[Cell, tuple[int, ...]]
+    dimension: int
+    prime: int
+
+    def derivable(self, cells: Iterable[Cell]) -> bool:
+        cells = list(cells)
+        if any(c not in self.of for c in cells):
+            return False  # a cell in no shown group cannot be reached
+        return all(sum(column) % self.prime == 0 for column in zip(*(self.of[c] for c in cells), strict=True))
+
+
+def _reachable(cell_sizes: Mapping[Cell, int], shown: Sequence[Group]) -> list[Cell]:
+    return sorted({c for g in shown for c in g.cells if cell_sizes.get(c, 0) > 0}, key=repr)
+
+
+def _signatures(cell_sizes: Mapping[Cell, int], shown: Sequence[Group]) -> Signatures:
+    cells = _reachable(cell_sizes, shown)
     index = {c: i for i, c in enumerate(cells)}
     rows = []
     for g in shown:
-        row = [Fraction(0)] * len(cells)
+        row = [0] * len(cells)
         for c in g.cells:
             if c in index:
-                row[index[c]] = Fraction(1)
+                row[index[c]] = 1
         rows.append(row)
-    # Each basis vector scaled to whole numbers: a coordinate's sum over a set of cells is zero
-    # exactly when it was before scaling, and adding ints is many times faster than Fractions.
-    basis = [_whole(vector) for vector in _null_space(rows, len(cells))]
-    return {c: tuple(vector[i] for vector in basis) for c, i in index.items()}
+    prime = _exact_prime(len(shown) + 1)
+    basis = _null_space(rows, len(cells), prime)
+    return Signatures({c: tuple(vector[i] for vector in basis) for c, i in index.items()}, len(basis), prime)
 
 
-def _whole(vector: list[Fraction]) -> list[int]:
-    scale = math.lcm(*(x.denominator for x in vector)) if vector else 1
-    return [int(x * scale) for x in vector]
+# Mersenne exponents whose 2**e − 1 is prime, for _exact_prime.
+_MERSENNE_EXPONENTS = (61, 127, 521, 607, 1279, 2203, 2281, 3217, 4253, 4423, 9689)
 
 
-def _null_space(rows: list[list[Fraction]], width: int) -> list[list[Fraction]]:
-    matrix = [list(r) for r in rows]
+def _exact_prime(size: int) -> int:
+    """A prime above every minor of a 0/1 matrix with at most ``size`` rows (Hadamard's bound,
+    size^(size/2)). A minor is then zero modulo the prime exactly when it is zero, so ranks,
+    null spaces and solutions modulo it are those over the rationals, exactly, with machine-ish
+    integers instead of fractions.
+
+    >>> _exact_prime(10) == 2**61 - 1, _exact_prime(40) == 2**127 - 1
+    (True, True)
+    """
+    bits = math.ceil(size / 2 * math.log2(max(size, 2))) + 1
+    exponent = next((e for e in _MERSENNE_EXPONENTS if e > bits), None)
+    if exponent is None:
+        raise ValueError(f"{size} groups are more than the exact search is built for")
+    return (1 << exponent) - 1
+
+
+def _eliminate(rows: list[list[int]], width: int, prime: int) -> tuple[list[list[int]], list[int]]:
+    """Reduced row echelon form modulo ``prime`` over the first ``width`` columns, and the pivot columns."""
+    matrix = [[x % prime for x in r] for r in rows]
     pivots: list[int] = []
     rank = 0
     for col in range(width):
-        pivot = next((r for r in range(rank, len(matrix)) if matrix[r][col] != 0), None)
+        pivot = next((r for r in range(rank, len(matrix)) if matrix[r][col]), None)
         if pivot is None:
             continue
         matrix[rank], matrix[pivot] = matrix[pivot], matrix[rank]
-        lead = matrix[rank][col]
-        matrix[rank] = [x / lead for x in matrix[rank]]
+        inverse = pow(matrix[rank][col], -1, prime)
+        lead = matrix[rank] = [x * inverse % prime for x in matrix[rank]]
         for r in range(len(matrix)):
-            if r != rank and matrix[r][col] != 0:
-                factor = matrix[r][col]
-                matrix[r] = [a - factor * b for a, b in zip(matrix[r], matrix[rank], strict=True)]
+            factor = matrix[r][col]
+            if r != rank and factor:
+                matrix[r] = [(a - factor * b) % prime for a, b in zip(matrix[r], lead, strict=True)]
         pivots.append(col)
         rank += 1
+    return matrix, pivots
+
+
+def _null_space(rows: list[list[int]], width: int, prime: int) -> list[list[int]]:
+    matrix, pivots = _eliminate(rows, width, prime)
     free = [c for c in range(width) if c not in pivots]
     basis = []
     for f in free:
-        vector = [Fraction(0)] * width
-        vector[f] = Fraction(1)
+        vector = [0] * width
+        vector[f] = 1
         for r, p in enumerate(pivots):
-            vector[p] = -matrix[r][f]
+            vector[p] = -matrix[r][f] % prime
         basis.append(vector)
     return basis

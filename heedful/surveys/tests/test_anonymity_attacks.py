@@ -15,7 +15,9 @@ BANDS = ("<1y", "1-3y", "3y+")
 
 
 @st.composite
-def organisations(draw: st.DrawFn) -> tuple[list[tuple[int | None, str]], dict[int, int | None], int]:
+def organisations(
+    draw: st.DrawFn, ks: tuple[int, ...] = (3, 4, 5)
+) -> tuple[list[tuple[int | None, str]], dict[int, int | None], int]:
     """Respondents as (team, band), a team tree (team → parent) and k."""
     n_teams = draw(st.integers(min_value=1, max_value=6))
     parents: dict[int, int | None] = {}
@@ -27,7 +29,7 @@ def organisations(draw: st.DrawFn) -> tuple[list[tuple[int | None, str]], dict[i
             max_size=draw(st.sampled_from([12, 30])),
         )
     )
-    return people, parents, draw(st.sampled_from([3, 4, 5]))
+    return people, parents, draw(st.sampled_from(ks))
 
 
 def groups_for(parents: dict[int, int | None]) -> list[Group]:
@@ -97,7 +99,20 @@ def test_no_linear_combination_of_shown_figures_isolates_fewer_than_k_people(org
     """The strongest attacker: any sum and difference of any shown figures, found by linear
     algebra over individual respondents (independent of the implementation's cell search)."""
     people, parents, k = org
-    people = people[:14]
+    _assert_no_small_set_in_the_span(people[:14], parents, k)
+
+
+@settings(max_examples=100, deadline=None)
+@given(organisations(ks=(6, 7)))
+def test_with_a_larger_k_no_combination_isolates_fewer_than_k_people_either(org: tuple) -> None:  # type: ignore[type-arg]
+    """k of 6 and 7: the cell search pairs sets of up to three cells, not two."""
+    people, parents, k = org
+    _assert_no_small_set_in_the_span(people[:16], parents, k)
+
+
+def _assert_no_small_set_in_the_span(
+    people: list[tuple[int | None, str]], parents: dict[int, int | None], k: int
+) -> None:
     shown = shown_sets(people, parents, k)
     if not shown:
         return
