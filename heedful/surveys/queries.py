@@ -7,11 +7,16 @@ never leave this module.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count
 
 from heedful.people.models import Employee, Team
 from heedful.surveys import instruments
@@ -104,13 +109,59 @@ def _reason(group: Group, why: str, k: int, labels: dict[str, str]) -> str:
     return f"Fewer than {k} people answered, so it is not shown on its own. Its answers count in {where}."
 
 
+# A closed round's results change only when what they are computed from changes, and every such
+# thing is in the key (see _results_key); the time limit only bounds how long an older comment
+# analysis (the text engine may improve) is kept.
+RESULTS_TTL_SECONDS = 24 * 3600
+
+
 def round_results(survey_round: SurveyRound, today: date, *, analyse: bool = True) -> RoundResults:
     """Results of one round. An open round shows nothing: watching figures move as answers
-    arrive would reveal each new answer."""
+    arrive would reveal each new answer.
+
+    The disclosure rule and the comment analysis take seconds for a few hundred people, and a
+    results page, a survey's trend and the daily brief ask for the same rounds again and again,
+    so a closed round's results are cached (analysed results also serve a call without analysis).
+    """
     k = survey_round.survey.k
-    is_closed = survey_round.closes_on < today
-    if not is_closed:
+    if survey_round.closes_on >= today:
         return RoundResults(survey_round, k, False, [], [])
+    teams = list(Team.objects.all())
+    base = _results_key(survey_round, teams)
+    keys = [f"{base}:analysed"] + ([] if analyse else [f"{base}:plain"])
+    found = cache.get_many(keys)
+    cached = next((found[key] for key in keys if key in found), None)
+    if cached is not None:
+        return replace(cached, round=survey_round)
+    results = _compute_round_results(survey_round, teams, analyse)
+    cache.set(keys[-1], results, RESULTS_TTL_SECONDS)
+    return results
+
+
+def _results_key(survey_round: SurveyRound, teams: Sequence[Team]) -> str:
+    """Everything the results depend on: the round and its answers (a new answer changes the
+    count, so it invalidates the entry), k, the team tree and names. The survey's creation time
+    keeps a reused primary key (a test database rolled back, say) from meeting an old entry."""
+    survey = survey_round.survey
+    answers = Answer.objects.filter(response__round=survey_round).aggregate(
+        responses=Count("response_id", distinct=True), answers=Count("id")
+    )
+    parts = [
+        survey.pk,
+        survey.created_at.isoformat(),
+        survey.k,
+        survey_round.pk,
+        survey_round.closes_on.isoformat(),
+        answers["responses"],
+        answers["answers"],
+        [(t.pk, t.parent_id, t.name) for t in teams],
+    ]
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return f"surveys:round-results:v1:{survey_round.pk}:{digest}"
+
+
+def _compute_round_results(survey_round: SurveyRound, teams: list[Team], analyse: bool) -> RoundResults:
+    k = survey_round.survey.k
     rows = list(
         Answer.objects.filter(response__round=survey_round).values_list(
             "response_id", "response__team_id", "response__tenure_band", "question", "value", "text"
@@ -122,7 +173,6 @@ def round_results(survey_round: SurveyRound, today: date, *, analyse: bool = Tru
     sizes: dict[Cell, int] = defaultdict(int)
     for cell in cell_of.values():
         sizes[cell] += 1
-    teams = list(Team.objects.all())
     groups = groups_for_round(
         teams, [(t.pk, b) for t in teams for b, _ in BANDS] + [(None, b) for b, _ in BANDS]
     )
@@ -174,6 +224,7 @@ class Flag:
     before: float
     after: float
     text: str
+    survey_id: int = 0
 
 
 def closed_rounds(survey: Survey, today: date) -> list[SurveyRound]:
@@ -233,6 +284,7 @@ def early_flags(survey: Survey, today: date, *, weeks: int = 4, drop: float = 0.
                         # "employee NPS", not "employee nps": only the first letter goes small.
                         f"{group.label}: {s.name[0].lower()}{s.name[1:]} fell {amount} in {weeks} weeks "
                         f"({was} → {s.value}).",
+                        survey.pk,
                     )
                 )
     return flags

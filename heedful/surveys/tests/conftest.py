@@ -13,3 +13,13 @@ def run_tasks_inline() -> Any:
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Closed rounds' results are cached; each test starts without another test's entries."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

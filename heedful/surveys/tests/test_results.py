@@ -135,3 +135,24 @@ def test_a_drop_of_a_fifth_over_four_weeks_raises_an_early_flag(owner: Any) -> N
         "The whole company: engagement fell 40 % in 4 weeks (5.0 → 3.0).",
         "More than 3 years: engagement fell 40 % in 4 weeks (5.0 → 3.0).",
     ]
+
+
+def test_a_closed_rounds_results_are_cached_until_an_answer_or_the_team_tree_changes(
+    owner: Any, employee: Any, django_assert_num_queries: Any
+) -> None:
+    survey_round, care = _org_and_answers(owner, employee)
+    survey_round = SurveyRound.objects.select_related("survey").get(pk=survey_round.pk)
+    first = queries.round_results(survey_round, CLOSED_AFTER)
+    with django_assert_num_queries(2):  # the teams and the answer count: the key, nothing more
+        again = queries.round_results(survey_round, CLOSED_AFTER, analyse=False)
+    assert again == first
+    # An answer arriving (here one stored while the round was open) changes the count, so the key.
+    late = EmployeeFactory(team=care)
+    services.submit_response(survey_round=survey_round, employee=late, answers={"enps": 10}, today=OPEN)
+    company = queries.round_results(survey_round, CLOSED_AFTER).group("company")
+    assert company is not None
+    assert (company.respondents, {s.instrument: s.value for s in company.scores}["enps"]) == (10, 0.0)
+    care.name = "Care & Support"
+    care.save(update_fields=["name"])
+    withheld = [w.label for w in queries.round_results(survey_round, CLOSED_AFTER).withheld]
+    assert withheld == ["Care & Support", "Shop", "Less than a year", "1 to 3 years"]
