@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.utils import timezone
 
 from heedful.accounts.models import User
 from heedful.accounts.roles import Perm
 from heedful.governance.models import DecisionRecord, ProposalStatus, ProposedAction
+from heedful.surveys.queries import Flag, all_early_flags
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,14 @@ def home_counts(user: User) -> HomeCounts:
         else None,
         contacts=Contact.objects.count() if user.can(Perm.VIEW_CONTACTS) else None,
     )
+
+
+def survey_flags(user: User, today: date) -> list[Flag] | None:
+    """Teams whose mood dropped, for the people who look after teams (None: not for this role).
+
+    The flags come from the same results as the survey pages, so they name only groups shown
+    there: at least k people, not withheld to protect others, in both rounds compared.
+    """
+    if not (user.can(Perm.VIEW_PEOPLE) or user.can(Perm.MANAGE_SURVEYS)):
+        return None
+    return all_early_flags(today)

@@ -4,15 +4,20 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from heedful.accounts.permissions import AuthedRequest
-from heedful.brief.queries import home_counts
+from heedful.brief.queries import home_counts, survey_flags
 
 
 @login_required
 def home(request: AuthedRequest) -> HttpResponse:
     """The owner's morning page; the daily brief will live here."""
-    return render(request, "brief/home.html", {"counts": home_counts(request.user)})
+    context = {
+        "counts": home_counts(request.user),
+        "survey_flags": survey_flags(request.user, timezone.localdate()),
+    }
+    return render(request, "brief/home.html", context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
