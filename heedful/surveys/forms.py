@@ -8,11 +8,24 @@ from django.utils.translation import gettext_lazy as _
 from heedful.surveys import instruments
 from heedful.surveys.models import DEFAULT_K, Recurrence
 
+PRESETS = {"pulse": instruments.PULSE, "culture": instruments.CULTURE_CHECK}
+
 
 class SurveyForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    question_codes = forms.MultipleChoiceField(
+    preset = forms.ChoiceField(
         label=_("Questions"),
+        required=False,
+        choices=[
+            ("", _("The questions ticked below")),
+            ("pulse", _("Pulse: eNPS, engagement, wellbeing, workload and a comment")),
+            ("culture", _("Culture check: the seven-item psychological safety scale and a comment")),
+        ],
+        help_text=_("The culture check is scored 1 to 7 and explained in plain words on the results page."),
+    )
+    question_codes = forms.MultipleChoiceField(
+        label=_("Or these questions"),
+        required=False,
         choices=[
             (q.code, f"{instruments.INSTRUMENTS[q.instrument].name}: {q.text}")
             for q in instruments.QUESTIONS.values()
@@ -28,6 +41,15 @@ class SurveyForm(forms.Form):
     first_round_on = forms.DateField(
         label=_("First round opens"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        preset = data.pop("preset", "")
+        if preset:
+            data["question_codes"] = list(PRESETS[preset])
+        elif not data.get("question_codes"):
+            self.add_error("question_codes", _("Choose a set of questions or tick at least one."))
+        return data
 
 
 class AnswerForm(forms.Form):
