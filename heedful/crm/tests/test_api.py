@@ -202,7 +202,7 @@ def test_the_openapi_schema_describes_the_contacts_api(owner_client):
 
     paths = schema["paths"]
     assert set(paths["/api/v1/contacts/"]) == {"get", "post"}
-    assert set(paths["/api/v1/contacts/{id}/"]) == {"get", "patch"}
+    assert set(paths["/api/v1/contacts/{id}/"]) == {"get", "patch", "delete"}  # delete erases
     assert set(paths["/api/v1/contacts/{id}/timeline/"]) == {"get", "post"}
     assert set(paths["/api/v1/contacts/import/"]) == {"post"}
     assert [p["name"] for p in paths["/api/v1/contacts/"]["get"]["parameters"]] == [
