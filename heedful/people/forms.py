@@ -148,3 +148,27 @@ class PublicHolidayForm(forms.ModelForm):
                 _("Already a holiday in %(region)s: %(name)s.") % {"region": region, "name": taken.name},
             )
         return data
+
+
+class BalanceAdjustmentForm(forms.Form):
+    """HR's correction to a balance: an opening balance, a day granted, a day taken back."""
+
+    leave_type = forms.ModelChoiceField(LeaveType.objects.filter(is_active=True), label=_("Leave type"))
+    days = forms.DecimalField(
+        label=_("Days"),
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal(-366),
+        max_value=Decimal(366),
+        help_text=_("Positive adds days (e.g. 3 carried from the old system), negative takes them."),
+    )
+    effective_date = forms.DateField(
+        label=_("Counts in the year of"), widget=DateInput, help_text=_("The balance year it belongs to.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, help_text=_("The employee sees it."))
+
+    def clean_days(self) -> Decimal:
+        days: Decimal = self.cleaned_data["days"]
+        if days == 0:
+            raise forms.ValidationError(_("Zero days would change nothing."))
+        return days

@@ -189,6 +189,7 @@ def employee_record(employee: Employee) -> dict[str, Any]:
         "employee": employee,
         "balances": queries.balances_of(employee, timezone.localdate()),
         "requests": employee.leave_requests.select_related("leave_type")[:50],
+        "adjustments": employee.leave_adjustments.select_related("leave_type"),
         "onboardings": _with_progress(employee.onboardings.all()),
     }
 
@@ -201,7 +202,6 @@ def about_me(user: User, employee: Employee) -> dict[str, Any]:
     context.update(
         {
             "user_record": user,
-            "adjustments": employee.leave_adjustments.select_related("leave_type"),
             "surveys_answered": participation_of(employee),
             "audit": _audit_about(employee),
             **_automation_about(employee),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("me/", views.me, name="me"),
     path("new/", views.hire, name="hire"),
     path("<int:pk>/", views.employee_detail, name="employee-detail"),
+    path("<int:pk>/adjust/", views.balance_adjust, name="balance-adjust"),
     path("leave/", views.my_leave, name="my-leave"),
     path("leave/team/", views.leave_list, name="leave-list"),
     path("leave/<int:pk>/", views.leave_detail, name="leave-detail"),

@@ -20,6 +20,7 @@ from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 from heedful.people import ical, leave_config, page_data, queries, services
 from heedful.people.forms import (
+    BalanceAdjustmentForm,
     HireForm,
     LaunchOnboardingForm,
     LeaveRequestForm,
@@ -81,10 +82,29 @@ def hire(request: AuthedRequest) -> HttpResponse:
 
 
 @require(Perm.VIEW_PEOPLE)
-def employee_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+def employee_detail(
+    request: AuthedRequest, pk: int, form: BalanceAdjustmentForm | None = None
+) -> HttpResponse:
     employee = get_object_or_404(queries.visible_employees(request.user), pk=pk)
     services.audit_hr_read(user=request.user, employee=employee, what="the HR record")
-    return render(request, "people/employee_detail.html", page_data.employee_record(employee))
+    context = page_data.employee_record(employee)
+    if request.user.can(Perm.MANAGE_PEOPLE):
+        context["adjust_form"] = form or BalanceAdjustmentForm(
+            initial={"effective_date": timezone.localdate()}
+        )
+    return render(request, "people/employee_detail.html", context, status=400 if form else 200)
+
+
+@require(Perm.MANAGE_PEOPLE)
+@require_POST
+def balance_adjust(request: AuthedRequest, pk: int) -> HttpResponse:
+    employee = get_object_or_404(Employee, pk=pk)
+    form = BalanceAdjustmentForm(request.POST)
+    if not form.is_valid():
+        return employee_detail(request, pk, form=form)
+    adjustment = services.adjust_balance(employee=employee, user=request.user, **form.cleaned_data)
+    messages.success(request, f"{adjustment.leave_type}: {adjustment.days:+} days for {employee}.")
+    return redirect("people:employee-detail", pk)
 
 
 @login_required

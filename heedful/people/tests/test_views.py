@@ -341,3 +341,33 @@ def test_the_onboarding_overview_and_an_opened_decision_link_are_audited_reads(
             {},
         ),
     ]
+
+
+def test_hr_adjusts_a_balance_on_the_employees_page_and_the_employee_sees_it(
+    hr: Any, hr_client: Any, manager_client: Any, employee_client: Any, eli_employee: Any, annual: Any
+) -> None:
+    url = f"/people/{eli_employee.pk}/adjust/"
+    form = {
+        "leave_type": annual.pk,
+        "days": "3",
+        "effective_date": "2026-01-01",
+        "reason": "Carried from paper",
+    }
+    assert manager_client.post(url, form).status_code == 403
+    refused = hr_client.post(url, {**form, "days": "0"})
+    assert refused.status_code == 400
+    assert dict(refused.context["adjust_form"].errors) == {"days": ["Zero days would change nothing."]}
+    assert hr_client.post(url, form)["Location"] == f"/people/{eli_employee.pk}/"
+    adjust = AuditEvent.objects.get(action="leave.adjust")
+    assert (adjust.actor_user, adjust.summary, adjust.changes) == (
+        hr,
+        "Annual leave balance +3 days: Carried from paper",
+        {"days": [None, "3"], "effective_date": [None, "2026-01-01"]},
+    )
+    row = employee_client.get("/people/leave/?year=2026").context["balances"][0]
+    assert (row.balance.year, row.balance.used, row.balance.available) == (2026, -3, 28)
+    me = employee_client.get("/people/me/")
+    assert [(a.effective_date, a.days, a.reason) for a in me.context["adjustments"]] == [
+        (date(2026, 1, 1), 3, "Carried from paper")
+    ]
+    assert "Annual leave 3 — Carried from paper" in me.content.decode()
