@@ -166,7 +166,11 @@ def record_csat_answer(*, request: CsatRequest, rating: int, comment: str | None
     """
     if rating not in RATINGS:
         raise CsatError("Please choose a rating from 1 to 5.")
-    request = CsatRequest.objects.select_for_update().select_related("conversation").get(pk=request.pk)
+    # Lock the question only: its conversation is nullable (kept after an erasure) and
+    # PostgreSQL cannot lock the nullable side of the outer join select_related makes.
+    request = (
+        CsatRequest.objects.select_for_update(of=("self",)).select_related("conversation").get(pk=request.pk)
+    )
     new_comment = request.comment if comment is None else comment.strip()[:2000]
     if request.rating == rating and request.comment == new_comment:
         return request
