@@ -14,13 +14,14 @@ contract (issue 4, part 4), each backed by a test:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from heedful.governance.services import policy_for
 from heedful.inbox import conf, orders
 from heedful.inbox.models import Conversation
-from heedful.knowledge.matching import MatchResult, match_question
+from heedful.knowledge.matching import MatchResult, active_entry, match_question
 from heedful.knowledge.models import FaqEntry
 
 ACTION_TYPE = "inbox.auto_answer"
@@ -87,8 +88,15 @@ def intent_of(text: str) -> str:
 
 
 def decide(
-    conversation: Conversation, text: str, *, earlier_customer_texts: list[str], last_bot_entry_id: int | None
+    conversation: Conversation,
+    text: str,
+    *,
+    earlier_customer_texts: Callable[[], list[str]],
+    last_bot_entry_id: Callable[[], int | None],
 ) -> BotDecision:
+    """The bot's decision for ``text``. The history is asked for (called) only when a check
+    needs it: the customer's earlier messages for an order question, the last answered entry
+    for a "didn't help"."""
     intent = intent_of(text)
     if not conversation.bot_may_answer:
         return BotDecision(kind="silent", reason="a person holds this conversation", intent=intent)
@@ -96,7 +104,7 @@ def decide(
         return _handoff("the customer asked for a person", intent=intent)
     if intent == "not_helped":
         return _handoff(
-            "the customer said the answer did not help", intent=intent, flag_entry_id=last_bot_entry_id
+            "the customer said the answer did not help", intent=intent, flag_entry_id=last_bot_entry_id()
         )
     limit = conf.max_unconfirmed_answers()
     if conversation.bot_answers_unconfirmed >= limit:
@@ -106,7 +114,7 @@ def decide(
             intent=intent,
         )
     if intent == "order_status" or (intent == "question" and orders.order_numbers_in(text)):
-        return _order_decision(conversation, text, earlier_customer_texts)
+        return _order_decision(conversation, text, earlier_customer_texts())
     if intent == "stock":
         product = orders.product_in_question(text)
         if product is not None:
@@ -165,7 +173,11 @@ def _faq_decision(text: str, intent: str) -> BotDecision:
     match = match_question(text)
     if match.unavailable_reason:
         return _handoff(match.unavailable_reason, intent=intent, match=match)
-    entry = FaqEntry.objects.filter(pk=match.entry_id, is_active=True).first() if match.entry_id else None
+    # The entry as the matcher was trained on it; read from the database only if another
+    # request's newer knowledge base took its place a moment ago.
+    entry = active_entry(match.entry_id) or (
+        FaqEntry.objects.filter(pk=match.entry_id, is_active=True).first() if match.entry_id else None
+    )
     if entry is None:
         return _handoff("no knowledge-base entry matched with enough confidence", intent=intent, match=match)
     mode = policy_for(ACTION_TYPE)

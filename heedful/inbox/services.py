@@ -129,13 +129,11 @@ def receive_customer_message(
     stay silent). ``email`` carries the threading headers of an inbound email."""
     now = timezone.now()
     body = body[: conf.max_body_chars()]
-    earlier = list(
-        conversation.messages.filter(author_kind=Author.CUSTOMER)
-        .order_by("-created_at", "-id")[:2]
-        .values_list("body", flat=True)
-    )[::-1]
-    # "Wrote again": anything was said in this conversation before (by them or by us).
     we_wrote = conversation.messages.filter(direction=Direction.OUT).exists()
+    # "Wrote again": anything was said in this conversation before, by them or by us. Every
+    # customer message comes through here and sets last_customer_message_at, so the field
+    # answers for their side without reading their messages (this is the chat's hot path).
+    said_before = we_wrote or conversation.last_customer_message_at is not None
     intent = autoanswer.intent_of(body)
     this_week = _contacts_this_week(conversation, now)
     waited = (now - conversation.waiting_since).total_seconds() / 60 if conversation.waiting_since else 0.0
@@ -169,12 +167,12 @@ def receive_customer_message(
     conversation.waiting_since = conversation.waiting_since or now
     contacts.add_to_timeline(conversation, message)
     webhooks.emit("message.received", conversation, message={"id": message.pk, "text": body[:2000]})
-    if earlier or we_wrote:
+    if said_before:
         _emit("conversation.customer_replied", conversation, assignee_email=_email_of(conversation.assignee))
     if we_wrote and contacts.is_open_lead(conversation.contact_id):
         _emit("lead.replied", conversation)
     if bot:
-        _let_bot_respond(conversation, message, earlier)
+        _let_bot_respond(conversation, message)
     _reprioritise(conversation, triage, this_week, now)
     conversation.save()
     return message
@@ -227,12 +225,24 @@ def _last_bot_entry_id(conversation: Conversation) -> int | None:
     )
 
 
-def _let_bot_respond(conversation: Conversation, message: Message, earlier: list[str]) -> None:
+def _earlier_customer_texts(conversation: Conversation, message: Message) -> list[str]:
+    """The customer's two messages before ``message``, oldest first (an order number given earlier)."""
+    return list(
+        conversation.messages.filter(author_kind=Author.CUSTOMER)
+        .exclude(pk=message.pk)
+        .order_by("-created_at", "-id")[:2]
+        .values_list("body", flat=True)
+    )[::-1]
+
+
+def _let_bot_respond(conversation: Conversation, message: Message) -> None:
+    # The bot reads the history only when the decision needs it: earlier messages for an order
+    # question, the last answer for a "didn't help". Most messages need neither.
     decision = autoanswer.decide(
         conversation,
         message.body,
-        earlier_customer_texts=earlier,
-        last_bot_entry_id=_last_bot_entry_id(conversation),
+        earlier_customer_texts=lambda: _earlier_customer_texts(conversation, message),
+        last_bot_entry_id=lambda: _last_bot_entry_id(conversation),
     )
     if decision.kind == "silent":
         return

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from heedful.knowledge.models import FaqEntry
 
@@ -60,14 +61,74 @@ def _engine() -> Any | None:
     return None
 
 
+@dataclass(frozen=True)
+class _KnownBase:
+    stamp: tuple[Any, ...]
+    examples: list[tuple[str, str]]
+    version: str
+    entries: dict[int, FaqEntry]
+
+
+_known: _KnownBase | None = None
+
+
+def _stamp() -> tuple[Any, ...]:
+    """A one-row fingerprint of the entries: it changes when one is added, deleted, edited or
+    (de)activated, in any process, because the database is what every process shares.
+
+    Count and id sum catch additions and deletions (ids are never reused); the sum of
+    ``revision``, which every ``save()`` raises by one, catches edits. Edits go through
+    ``save()`` (services, imports); the counters that ``update()`` moves are not training data.
+    """
+    meta, quote = FaqEntry._meta, connection.ops.quote_name
+    pk, revision = quote(str(meta.pk.column)), quote(str(meta.get_field("revision").column))
+    # Plain SQL, names from the model: the ORM's aggregate() spends 0.2 ms of Python building
+    # what SQLite answers in 0.01 ms, on every customer message.
+    sql = f"SELECT COUNT(*), SUM({pk}), SUM({revision}) FROM {quote(meta.db_table)}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return (*row, _encoder())
+
+
+def current_examples() -> tuple[list[tuple[str, str]], str]:
+    """The training examples and their version, read again only when the stamp changed."""
+    known = _current()
+    return known.examples, known.version
+
+
+def _current() -> _KnownBase:
+    global _known
+    stamp = _stamp()
+    known = _known
+    if known is None or known.stamp != stamp:
+        # Read after the stamp: an edit committed in between makes the next stamp differ, so a
+        # newer base kept under an older stamp is read once more, never served stale.
+        entries = list(FaqEntry.objects.filter(is_active=True).select_related("article").order_by("pk"))
+        examples = _examples_of(entries)
+        known = _KnownBase(stamp, examples, kb_version(examples), {e.pk: e for e in entries})
+        _known = known
+    return known
+
+
+def active_entry(entry_id: int | None) -> FaqEntry | None:
+    """The active entry the matcher was trained with, from the same read as its examples (no
+    query). Shared between requests: read it, never change it."""
+    known = _known
+    return known.entries.get(entry_id) if known is not None and entry_id is not None else None
+
+
+def _examples_of(entries: list[FaqEntry]) -> list[tuple[str, str]]:
+    examples: list[tuple[str, str]] = []
+    for entry in entries:
+        examples.append((entry.question, str(entry.pk)))
+        examples.extend((line.strip(), str(entry.pk)) for line in entry.variants.splitlines() if line.strip())
+    return examples
+
+
 def training_examples() -> list[tuple[str, str]]:
     """(text, entry id) pairs: each active entry's question and its variants."""
-    rows = FaqEntry.objects.filter(is_active=True).order_by("pk").values_list("pk", "question", "variants")
-    examples: list[tuple[str, str]] = []
-    for pk, question, variants in rows:
-        examples.append((question, str(pk)))
-        examples.extend((line.strip(), str(pk)) for line in variants.splitlines() if line.strip())
-    return examples
+    return _examples_of(list(FaqEntry.objects.filter(is_active=True).order_by("pk")))
 
 
 def _encoder() -> str:
@@ -114,18 +175,19 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
 def warm() -> str:
     """Train or load the matcher for the current knowledge base; returns its version ("" if none)."""
     engine = _engine()
-    examples = training_examples()
+    examples, version = current_examples()
     if engine is None or not examples:
         return ""
-    version = kb_version(examples)
     _trained(engine, examples, version)
     return version
 
 
 def forget_trained() -> None:
-    """Drop the in-memory matcher (tests; a worker after a KB import)."""
+    """Drop the in-memory matcher and examples (tests; a worker after a KB import)."""
+    global _known
     with _lock:
         _cache.clear()
+        _known = None
 
 
 def _unavailable(reason: str) -> MatchResult:
@@ -139,11 +201,11 @@ def match_question(text: str) -> MatchResult:
     engine = _engine()
     if engine is None:
         return _unavailable(ENGINE_UNAVAILABLE)
-    examples = training_examples()
+    examples, version = current_examples()
     if not examples:
         return _unavailable(NO_ENTRIES)
     try:
-        matcher = _trained(engine, examples, kb_version(examples))
+        matcher = _trained(engine, examples, version)
         found = matcher.match(text)
     except Exception:
         # The bot must never answer on a broken engine; log it and hand off.

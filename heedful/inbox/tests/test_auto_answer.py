@@ -11,6 +11,7 @@ from heedful.governance.models import ActionPolicy, DecisionRecord
 from heedful.inbox import services
 from heedful.inbox.models import Author, Status
 from heedful.inbox.tests.factories import ConversationFactory
+from heedful.knowledge.services import update_faq_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -263,3 +264,16 @@ def test_a_hand_off_outside_business_hours_says_when_we_open(fake_engine, shippi
         "(our hours: Mon–Fri 09:00–17:00), so you can expect a reply on Monday 30 November by 13:00."
     )
     assert conversation.first_response_due_at == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+
+
+def test_an_edited_answer_is_what_the_next_customer_gets_even_within_the_same_clock_tick(
+    fake_engine, shipping_entry
+):
+    # The clock is frozen in this module: the knowledge base's fingerprint must not rely on it.
+    first = say(ConversationFactory(), "how long does shipping take")[-1]
+    update_faq_entry(entry=shipping_entry, answer="We ship the same day.")
+
+    second = say(ConversationFactory(), "how long does shipping take")[-1]
+
+    assert first.body.startswith("We ship within 2 working days")
+    assert second.body.startswith("We ship the same day.")

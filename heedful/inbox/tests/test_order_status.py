@@ -58,6 +58,15 @@ def test_chat_answers_with_order_number_and_postcode_given_in_two_messages(bens_
     assert reply.body.startswith("Your order HF-20002 is shipped.")
 
 
+def test_chat_finds_the_postcode_in_an_earlier_message_when_the_number_comes_later(bens_order):
+    conversation = ConversationFactory(channel=Channel.CHAT)
+    last_reply(conversation, "How is my order doing? My postcode is SW1A 1AA.")
+
+    reply = last_reply(conversation, "It is HF-20002")
+
+    assert reply.body.startswith("Your order HF-20002 is shipped.")
+
+
 def test_chat_gives_the_same_reply_for_someone_elses_order_and_a_missing_one(annas_order, bens_order):
     someone_elses = ConversationFactory(channel=Channel.CHAT)
     missing = ConversationFactory(channel=Channel.CHAT)

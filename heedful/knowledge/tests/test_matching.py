@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from heedful.knowledge import matching
+from heedful.knowledge.models import FaqEntry
 from heedful.knowledge.services import create_faq_entry
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +111,30 @@ def test_warming_trains_ahead_so_the_first_question_does_not(fake_engine, small_
 
     assert version == matching.kb_version(matching.training_examples())
     assert fake_engine.trained == 1
+
+
+def test_a_question_reads_one_row_when_the_knowledge_base_is_unchanged(
+    fake_engine, small_kb, django_assert_num_queries
+):
+    shipping = small_kb[0]
+    assert matching.match_question("delivery time").entry_id == shipping.pk
+
+    with django_assert_num_queries(1):  # the fingerprint, not the entries
+        assert matching.match_question("How long does shipping take?").entry_id == shipping.pk
+
+
+def test_a_change_made_by_another_process_is_seen_by_the_next_question(fake_engine, small_kb):
+    shipping, returns, hours = small_kb
+    assert matching.match_question("delivery time").entry_id == shipping.pk
+    assert matching.match_question("can I get a refund").entry_id == returns.pk
+
+    # Straight through the ORM, as another process would: nothing in this one is told.
+    FaqEntry.objects.filter(pk=shipping.pk).delete()
+    edited = FaqEntry.objects.get(pk=returns.pk)
+    edited.variants = "money back"
+    edited.save()
+
+    assert matching.match_question("delivery time").entry_id is None
+    assert matching.match_question("can I get a refund").entry_id is None
+    assert matching.match_question("money back").entry_id == returns.pk
+    assert matching.match_question("opening times").entry_id == hours.pk
