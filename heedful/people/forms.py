@@ -2,12 +2,21 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from heedful.people.models import ApprovalStep, Employee, LeaveType, OnboardingTemplate, PublicHoliday, Team
+from heedful.accounts.models import User
+from heedful.people.models import (
+    ApprovalStep,
+    Employee,
+    LeaveType,
+    OnboardingTaskTemplate,
+    OnboardingTemplate,
+    PublicHoliday,
+    Team,
+)
 
 
 class DateInput(forms.DateInput):
@@ -172,3 +181,38 @@ class BalanceAdjustmentForm(forms.Form):
         if days == 0:
             raise forms.ValidationError(_("Zero days would change nothing."))
         return days
+
+
+class OnboardingTemplateForm(forms.ModelForm):
+    class Meta:
+        model = OnboardingTemplate
+        fields = ["name", "team", "job_title"]
+        help_texts = {
+            "team": _("Empty: any team. The most specific template (team and job title) is chosen."),
+            "job_title": _("Empty: any job title."),
+        }
+
+
+class OnboardingTaskForm(forms.ModelForm):
+    class Meta:
+        model = OnboardingTaskTemplate
+        fields = ["title", "owner", "due_offset_days", "assignee"]
+        labels = {"assignee": _("Done by (for IT and HR tasks)")}
+        help_texts = {"due_offset_days": _("−3 is three days before the first day; 0 the first day.")}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Staff who do tasks (IT, HR, a manager); employees tick their own tasks as the new hire.
+        assignee = cast(forms.ModelChoiceField, self.fields["assignee"])
+        assignee.queryset = User.objects.filter(is_active=True).exclude(role="employee").order_by("email")
+
+    def clean_due_offset_days(self) -> int:
+        offset: int = self.cleaned_data["due_offset_days"]
+        if not -90 <= offset <= 365:
+            raise forms.ValidationError(_("Between 90 days before the start and a year after it."))
+        return offset
+
+
+OnboardingTaskFormSet = forms.inlineformset_factory(
+    OnboardingTemplate, OnboardingTaskTemplate, form=OnboardingTaskForm, extra=2, can_delete=True
+)

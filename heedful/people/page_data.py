@@ -22,6 +22,7 @@ from heedful.people.models import (
     LeaveType,
     Onboarding,
     OnboardingTask,
+    OnboardingTemplate,
     PublicHoliday,
     TaskOwner,
 )
@@ -255,6 +256,11 @@ def _audit_about(employee: Employee, limit: int = 100) -> list[AuditEvent]:
         if employee.pk in (event.changes or {}).get("employees", [])
     ]
     return sorted(direct + lists, key=lambda event: event.pk, reverse=True)[:limit]
+
+
+def onboarding_templates() -> dict[str, Any]:
+    templates = OnboardingTemplate.objects.select_related("team").annotate(task_count=Count("tasks"))
+    return {"templates": templates}
 
 
 def leave_settings() -> dict[str, Any]:

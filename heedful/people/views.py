@@ -18,17 +18,27 @@ from django_htmx.middleware import HtmxDetails
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.people import ical, leave_config, page_data, queries, services
+from heedful.people import ical, leave_config, onboarding_config, page_data, queries, services
 from heedful.people.forms import (
     BalanceAdjustmentForm,
     HireForm,
     LaunchOnboardingForm,
     LeaveRequestForm,
     LeaveTypeForm,
+    OnboardingTaskFormSet,
+    OnboardingTemplateForm,
     PublicHolidayForm,
 )
 from heedful.people.links import LinkError, make_ical_token, read_decision_token, read_ical_token
-from heedful.people.models import Employee, LeaveRequest, LeaveType, Onboarding, OnboardingTask, PublicHoliday
+from heedful.people.models import (
+    Employee,
+    LeaveRequest,
+    LeaveType,
+    Onboarding,
+    OnboardingTask,
+    OnboardingTemplate,
+    PublicHoliday,
+)
 
 
 class HtmxRequest(AuthedRequest):
@@ -362,3 +372,21 @@ def holiday_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     leave_config.remove_public_holiday(user=request.user, holiday=holiday)
     messages.success(request, f"Removed {holiday}.")
     return redirect(f"{reverse('people:holidays')}?year={holiday.date.year}")
+
+
+@require(Perm.MANAGE_PEOPLE)
+def onboarding_templates(request: AuthedRequest) -> HttpResponse:
+    return render(request, "people/onboarding_templates.html", page_data.onboarding_templates())
+
+
+@require(Perm.MANAGE_PEOPLE)
+def onboarding_template_edit(request: AuthedRequest, pk: int | None = None) -> HttpResponse:
+    template = get_object_or_404(OnboardingTemplate, pk=pk) if pk is not None else None
+    form = OnboardingTemplateForm(request.POST or None, instance=template)
+    tasks = OnboardingTaskFormSet(request.POST or None, instance=template or OnboardingTemplate())
+    if request.method == "POST" and form.is_valid() and tasks.is_valid():
+        saved = onboarding_config.save_onboarding_template(user=request.user, form=form, tasks=tasks)
+        messages.success(request, f"Saved “{saved}”.")
+        return redirect("people:onboarding-templates")
+    context = {"form": form, "tasks": tasks, "template": template}
+    return render(request, "people/onboarding_template_form.html", context)
