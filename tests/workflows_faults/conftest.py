@@ -31,12 +31,16 @@ class FaultEnv:
     redis: PrivateRedis
     sink: SmtpSink
     workers: Workers
+    # How often the sweep re-queued a run left untouched (its task lost with a worker, or late).
+    rescued_runs: int = 0
 
     def sweep(self, stall_seconds: float = 2.0) -> dict[str, int]:
         """What beat does, done by the test so it can run every fraction of a second."""
         from heedful.workflows import services
 
-        return services.sweep(stall_after=timedelta(seconds=stall_seconds))
+        found = services.sweep(stall_after=timedelta(seconds=stall_seconds))
+        self.rescued_runs += found["stalled"]
+        return found
 
 
 @pytest.fixture

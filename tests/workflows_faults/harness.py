@@ -148,6 +148,7 @@ class Workers:
         }
         self.procs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        self._log_of: dict[int, Path] = {}
         self.data_dir = data_dir
 
     def start(self, concurrency: int = 2) -> subprocess.Popen[bytes]:
@@ -164,7 +165,22 @@ class Workers:
                 preexec_fn=_die_with_parent,
             )
         self.procs.append(proc)
+        self._log_of[proc.pid] = log
         return proc
+
+    def is_ready(self, proc: subprocess.Popen[bytes]) -> bool:
+        """Whether the worker has connected and takes tasks (Celery logs "<name> ready.")."""
+        log = self._log_of.get(proc.pid)
+        return log is not None and log.exists() and b" ready." in log.read_bytes()
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """kill -9 one worker and its pool, like a power cut of one machine."""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc in self.procs:
+            self.procs.remove(proc)
 
     def assert_alive(self) -> None:
         """A worker that exits on its own (a broken import, a bad setting) fails the test now."""
