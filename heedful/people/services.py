@@ -189,6 +189,7 @@ def request_leave(
             raise LeaveError(
                 f"This needs {needs} but only {_days(balance.available)} are left for {part.on.year}."
             )
+    _check_later_years(policy, employee, booked, parts)
     request = LeaveRequest.objects.create(
         employee=employee,
         leave_type=leave_type,
@@ -215,6 +216,27 @@ def request_leave(
     else:
         _notify(request.pk, "decide")
     return request
+
+
+def _check_later_years(
+    policy: leave_math.Policy,
+    employee: Employee,
+    booked: list[leave_math.Booking],
+    parts: list[leave_math.Booking],
+) -> None:
+    """Days taken now lower what carries over, so leave already booked in a later year may no
+    longer fit; refuse rather than leave that year short (judged at its end, all accrued)."""
+    if policy.allow_negative:
+        return
+    later = sorted({b.on.year for b in booked if b.on.year > parts[-1].on.year})
+    for year in later:
+        before = leave_math.balance_on(policy, employee.start_date, date(year, 12, 31), booked)
+        after = leave_math.balance_on(policy, employee.start_date, date(year, 12, 31), [*booked, *parts])
+        if after.available < 0 <= before.available:
+            raise LeaveError(
+                f"This would leave {year} short by {_days(-after.available)} days: less would carry over "
+                f"into it than the leave already booked there needs."
+            )
 
 
 def _emit_leave_requested(request: LeaveRequest) -> None:

@@ -283,3 +283,33 @@ def test_leave_over_new_year_is_refused_when_the_new_years_part_does_not_fit(
     )
     # Counted in 2026 alone (the old behaviour) these four days would have been refused.
     assert (leave.status, leave.days_by_year) == (LeaveStatus.APPROVED, {"2026": "2", "2027": "2"})
+
+
+def test_leave_that_would_leave_a_later_year_short_through_the_carry_over_is_refused(
+    eli_employee: Any, employee: Any
+) -> None:
+    """Two days a year, two carried over: four days booked in January 2027 need December's two."""
+    tight = LeaveType.objects.create(
+        name="Tight", accrual_days=Decimal(2), carry_over_cap=Decimal(2), approval_steps=[]
+    )
+    january = services.request_leave(
+        employee=eli_employee,
+        leave_type=tight,
+        start_date=date(2027, 1, 4),
+        end_date=date(2027, 1, 7),
+        user=employee,
+    )
+    assert january.days == 4
+    with pytest.raises(
+        services.LeaveError,
+        match=r"^This would leave 2027 short by 2 days: less would carry over into it than the leave "
+        r"already booked there needs\.$",
+    ):
+        services.request_leave(
+            employee=eli_employee,
+            leave_type=tight,
+            start_date=date(2026, 12, 7),
+            end_date=date(2026, 12, 8),
+            user=employee,
+        )
+    assert LeaveRequest.objects.count() == 1
