@@ -5,7 +5,8 @@
   approvers' email, then shows on the team calendar and in the iCal feed, and the balance the
   employee sees drops by exactly the requested days;
 * the pulse survey is answered by the demo employees on the answer pages, and the results page
-  shows the company's figures while the three-person Tea Lab is withheld with the reason.
+  shows the company's figures while the three-person Tea Lab is withheld with the reason;
+* HR's home page (the daily brief's place) shows the pulse's early flags, never the Tea Lab.
 """
 
 from __future__ import annotations
@@ -353,3 +354,23 @@ def test_the_pulse_is_answered_by_the_demo_staff_and_the_tea_lab_is_withheld_wit
     assert page.locator(f'section[id="team:{lab.pk}"]').count() == 0
     shown = page.locator("section.card").evaluate_all("els => els.map(e => e.id)")
     assert shown == ["company", "tenure:3y+"]  # everyone has been here more than three years
+
+
+# --- (d) the daily brief shows the pulse's early flags, never a group under k ----------------
+
+
+def test_the_brief_shows_the_demos_mood_drop_to_hr_and_never_the_tea_lab(
+    demo: str, page: Any, live_server: Any
+) -> None:
+    """The demo's second pulse round is lower on purpose; the Tea Lab (3 people) is never named."""
+    base = live_server.url
+    _sign_in(page, base, "hana@demo.heedful.local")
+    flags = page.locator("#survey-flags p.message")
+    assert flags.evaluate_all("els => els.map(e => e.firstChild.textContent.trim())") == [
+        "The whole company: employee NPS fell 119 points in 4 weeks (55.0 → -64.0).",
+        "The whole company: workload fell 30 % in 4 weeks (4.0 → 2.82).",
+        "More than 3 years: employee NPS fell 119 points in 4 weeks (55.0 → -64.0).",
+        "More than 3 years: workload fell 30 % in 4 weeks (4.0 → 2.82).",
+    ]
+    assert flags.first.get_by_role("link").inner_text() == "Monthly pulse"
+    assert "Tea Lab" not in page.locator("#survey-flags").inner_text()
