@@ -44,12 +44,18 @@ def read_decision_token(token: str) -> DecisionLink:
     return DecisionLink(request_id=data["r"], approver_id=data["u"], approve=bool(data["a"]), nonce=data["n"])
 
 
-def make_ical_token(user_id: int) -> str:
-    return signing.dumps(user_id, salt=ICAL_SALT)
+def make_ical_token(user_id: int, key: str = "") -> str:
+    """The feed address's token. Without a key it is the first kind (the signed id alone), so
+    addresses people subscribed to before keys existed keep working until they ask for a new one."""
+    return signing.dumps({"u": user_id, "k": key} if key else user_id, salt=ICAL_SALT)
 
 
-def read_ical_token(token: str) -> int:
+def read_ical_token(token: str) -> tuple[int, str]:
+    """The account id and the key the token was made with ("" for the first kind)."""
     try:
-        return int(signing.loads(token, salt=ICAL_SALT))
-    except (signing.BadSignature, ValueError, TypeError) as exc:
+        data = signing.loads(token, salt=ICAL_SALT)
+        if isinstance(data, dict):
+            return int(data["u"]), str(data["k"])
+        return int(data), ""
+    except (signing.BadSignature, ValueError, TypeError, KeyError) as exc:
         raise LinkError("This calendar link is not valid.") from exc

@@ -199,6 +199,19 @@ class LeaveDecision(models.Model):
         return f"{self.step_kind}: {'approved' if self.approved else 'rejected'}"
 
 
+class FeedKey(models.Model):
+    """The current key of someone's private leave feed address. Asking for a new address makes a
+    new key, and the old address stops working (a leaked one can be retired). Nobody who never
+    asked has a row: their address is the first kind, the signed account id alone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=32)
+    issued_at = models.DateTimeField(auto_now=True)  # when the current address was made
+
+    def __str__(self) -> str:
+        return f"leave feed key of user {self.user_id}"
+
+
 class SentNotification(models.Model):
     """Claims an email before it is sent, so a retried task never sends it twice."""
 

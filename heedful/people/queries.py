@@ -14,6 +14,7 @@ from heedful.accounts.roles import Perm, Role
 from heedful.people import leave_math
 from heedful.people.models import (
     Employee,
+    FeedKey,
     LeaveAdjustment,
     LeaveRequest,
     LeaveStatus,
@@ -165,3 +166,7 @@ def absences_between(employees: Iterable[Employee], start: date, end: date) -> Q
         .select_related("employee", "leave_type")
         .order_by("start_date", "employee__first_name")
     )
+
+
+def feed_key_of(user: User) -> str:
+    return FeedKey.objects.filter(user=user).values_list("key", flat=True).first() or ""

@@ -21,6 +21,7 @@ from heedful.people import leave_math, queries
 from heedful.people.links import DecisionLink, LinkError, read_decision_token
 from heedful.people.models import (
     Employee,
+    FeedKey,
     LeaveAdjustment,
     LeaveDecision,
     LeaveRequest,
@@ -447,6 +448,22 @@ def audit_link_read(*, link: DecisionLink, leave: LeaveRequest) -> None:
             obj=leave.employee,
             summary=f"Opened the emailed decision link for leave request #{leave.pk} of {leave.employee}",
         )
+
+
+@transaction.atomic
+def new_feed_address(*, user: User) -> str:
+    """Retire the user's leave feed address and return the key of the new one."""
+    key = secrets.token_hex(16)
+    FeedKey.objects.update_or_create(user=user, defaults={"key": key})
+    record_audit(
+        action="people.feed_address_renewed",
+        user=user,
+        object_type="user",
+        object_id=str(user.pk),
+        object_repr=user.email,
+        summary="Asked for a new leave feed address; the old one no longer works",
+    )
+    return key
 
 
 def feed_fingerprint(token: str) -> str:

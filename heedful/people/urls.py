@@ -17,6 +17,7 @@ urlpatterns = [
     path("leave/link/<str:token>/", views.leave_link, name="leave-link"),
     path("calendar/", views.leave_calendar, name="calendar"),
     path("calendar/<str:token>.ics", views.leave_ical, name="ical"),
+    path("calendar/new-address/", views.calendar_new_address, name="calendar-new-address"),
     path("settings/leave/", views.leave_settings, name="leave-settings"),
     path("settings/leave/types/new/", views.leave_type_edit, name="leave-type-create"),
     path("settings/leave/types/<int:pk>/", views.leave_type_edit, name="leave-type-edit"),

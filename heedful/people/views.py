@@ -218,9 +218,8 @@ def leave_calendar(request: HtmxRequest) -> HttpResponse:
             what=f"the leave calendar for {month:%B %Y}",
             employee_ids=[a.employee_id for a in context["absences"]],
         )
-    context["ical_url"] = request.build_absolute_uri(
-        f"/people/calendar/{make_ical_token(request.user.pk)}.ics"
-    )
+    token = make_ical_token(request.user.pk, queries.feed_key_of(request.user))
+    context["ical_url"] = request.build_absolute_uri(f"/people/calendar/{token}.ics")
     template = "people/_calendar.html" if request.htmx else "people/calendar.html"
     return render(request, template, context)
 
@@ -233,9 +232,12 @@ def leave_ical(request: HttpRequest, token: str) -> HttpResponse:
     reads nobody expected.
     """
     try:
-        user = User.objects.get(pk=read_ical_token(token), is_active=True)
+        user_id, key = read_ical_token(token)
+        user = User.objects.get(pk=user_id, is_active=True)
     except (LinkError, User.DoesNotExist) as exc:
         raise Http404("Unknown calendar") from exc
+    if key != queries.feed_key_of(user):
+        raise Http404("This calendar address has been replaced by a newer one.")
     today = timezone.localdate()
     feed = page_data.calendar_feed(user, today - timedelta(days=90), today + timedelta(days=365))
     if feed.show_type:
@@ -247,6 +249,14 @@ def leave_ical(request: HttpRequest, token: str) -> HttpResponse:
         )
     body = ical.calendar("Team leave", feed.events, timezone.now())
     return HttpResponse(body, content_type="text/calendar; charset=utf-8")
+
+
+@login_required
+@require_POST
+def calendar_new_address(request: AuthedRequest) -> HttpResponse:
+    services.new_feed_address(user=request.user)
+    messages.success(request, "Your calendar feed has a new address; the old one no longer works.")
+    return redirect("people:calendar")
 
 
 @require(Perm.VIEW_PEOPLE)

@@ -371,3 +371,22 @@ def test_hr_adjusts_a_balance_on_the_employees_page_and_the_employee_sees_it(
         (date(2026, 1, 1), 3, "Carried from paper")
     ]
     assert "Annual leave 3 — Carried from paper" in me.content.decode()
+
+
+def test_a_new_feed_address_retires_the_old_one_and_is_audited(
+    manager: Any, manager_client: Any, client: Any, eli_employee: Any, annual: Any
+) -> None:
+    first = f"/people/calendar/{make_ical_token(manager.pk)}.ics"
+    assert manager_client.get("/people/calendar/").context["ical_url"] == f"http://testserver{first}"
+    assert client.get(first).status_code == 200
+    assert manager_client.post("/people/calendar/new-address/")["Location"] == "/people/calendar/"
+    second = manager_client.get("/people/calendar/").context["ical_url"].removeprefix("http://testserver")
+    assert second != first
+    assert client.get(first).status_code == 404
+    assert client.get(second).status_code == 200
+    assert manager_client.post("/people/calendar/new-address/").status_code == 302
+    assert client.get(second).status_code == 404
+    renewed = AuditEvent.objects.filter(action="people.feed_address_renewed")
+    assert [(e.actor_user, e.object_id, e.summary) for e in renewed] == 2 * [
+        (manager, str(manager.pk), "Asked for a new leave feed address; the old one no longer works")
+    ]
