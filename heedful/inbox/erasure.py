@@ -6,7 +6,8 @@ an inbound email from that address, and chat conversations in which the visitor 
 address (as chat visitors do to prove they own an order). Each goes whole: its messages,
 attachments (and their files), SLA breaches and notices, chat visitors and outgoing webhook
 deliveries. Orders placed with the address go too, with the updates told about them: the shop
-system stays their record of account.
+system stays their record of account. In the embedded mode, where outgoing mail is kept as
+files (data/sent-mail), the copies of messages naming the address go as well.
 
 CSAT answers are kept without the person: the question loses its conversation, message,
 decision and comment, and keeps the agent, the rating and when it was asked and answered, so
@@ -18,7 +19,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -78,6 +81,7 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
         "inbox.csat_anonymised": CsatRequest.objects.filter(**in_conversations),
     }
     counts = {name: rows.count() for name, rows in kinds.items()}
+    counts["inbox.sent_mail_copies"] = erase_sent_mail(email, dry_run=True)
     if dry_run:
         return counts
     files = _files_of(ids)
@@ -92,7 +96,46 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     forgotten = forget_subjects(subject_type="conversation", subject_ids=ids)
     counts.update({f"inbox.{kind}": n for kind, n in forgotten.items()})
     transaction.on_commit(partial(_delete_files, files))
+    transaction.on_commit(partial(erase_sent_mail, email, dry_run=False))
     return counts
+
+
+# Django's file-based mail backend (the embedded mode's outgoing mail, data/sent-mail) writes
+# each message followed by this line; one file may hold several people's messages.
+_SENT_MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+
+
+def _sent_mail_dir() -> Path | None:
+    if settings.EMAIL_BACKEND != "django.core.mail.backends.filebased.EmailBackend":
+        return None
+    path = Path(getattr(settings, "EMAIL_FILE_PATH", "") or "")
+    return path if str(path) and path.is_dir() else None
+
+
+def erase_sent_mail(email: str, *, dry_run: bool) -> int:
+    """Count or remove the copies of outgoing mail that name the address (file backend only).
+
+    A file keeps the messages that do not name it; a file left empty goes. Files are not
+    transactional: ``erase_person`` calls this only after its transaction committed.
+    """
+    folder = _sent_mail_dir()
+    if folder is None or not email:
+        return 0
+    needle = email.lower().encode()
+    removed = 0
+    for path in sorted(folder.glob("*.log")):
+        parts = [p for p in path.read_bytes().split(_SENT_MAIL_SEPARATOR) if p.strip()]
+        kept = [p for p in parts if needle not in p.lower()]
+        if len(kept) == len(parts):
+            continue
+        removed += len(parts) - len(kept)
+        if dry_run:
+            continue
+        if kept:
+            path.write_bytes(b"".join(p + _SENT_MAIL_SEPARATOR for p in kept))
+        else:
+            path.unlink()
+    return removed
 
 
 def _files_of(conversation_ids: list[int]) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
+from django.core.mail import EmailMessage, get_connection
 from django.test import Client
 from django.utils import timezone
 
@@ -193,6 +194,7 @@ def test_erasing_a_contact_removes_everything_the_inbox_holds_about_them(
         "inbox.orders": 2,
         "inbox.proposals_anonymised": 0,
         "inbox.proposals_withdrawn": 0,
+        "inbox.sent_mail_copies": 0,  # mail goes to the test outbox here; see the last test
         "inbox.sla_breaches": 1,
         "inbox.sla_notices": 1,
         "inbox.webhook_deliveries": 8,
@@ -278,3 +280,31 @@ def test_the_widget_token_of_an_erased_visitor_reaches_nothing(world):
     crm.erase_contact(contact=world["rosa"], user=world["manager"])
 
     assert client.get("/inbox/widget/api/messages", **poll).status_code == 401
+
+
+def test_kept_copies_of_outgoing_mail_that_name_the_person_go_and_the_rest_stay(
+    world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path / "sent-mail"
+    (tmp_path / "sent-mail").mkdir()
+    with get_connection() as connection:  # one file holding both customers' mail
+        connection.send_messages(
+            [
+                EmailMessage("Your teapot", "On its way.", "help@shop.example", [ROSA]),
+                EmailMessage("Your order", "Shipped.", "help@shop.example", [BEN]),
+            ]
+        )
+    with get_connection() as connection:
+        connection.send_messages([EmailMessage("Rated", "Thanks!", "help@shop.example", [ROSA.upper()])])
+    files = sorted((tmp_path / "sent-mail").iterdir(), key=lambda f: BEN not in f.read_text())
+    assert [BEN in f.read_text() for f in files] == [True, False]
+
+    assert crm.erasure_preview(world["rosa"]).rows["inbox.sent_mail_copies"] == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        report = crm.erase_contact(contact=world["rosa"], user=world["manager"])
+
+    assert report.rows["inbox.sent_mail_copies"] == 2
+    assert [f.exists() for f in files] == [True, False]
+    kept = files[0].read_text()
+    assert (kept.count("Subject:"), BEN in kept, ROSA in kept) == (1, True, False)
