@@ -12,7 +12,7 @@ on val (or by internal hold-out when there is no val split), report on test:
 * ``answered_at_1pct`` / ``answered_at_5pct``: the best share of in-scope test questions answered
   correctly while at most 1 % / 5 % of answers are wrong (an oracle curve read off the test set,
   for comparison only; the deployed threshold is the val-calibrated one);
-* ``calibrated``: what the val-chosen thresholds for 1 % and 5 % give on test.
+* ``calibrated``: what the val-chosen thresholds for 1 % and 5 % give on test (full model).
 
 A matcher with a first pass (hybrid encoder) is evaluated as :meth:`FaqMatcher.match` answers:
 the first pass decides where it is sure, the full model elsewhere. ``first_pass`` gives its
@@ -92,6 +92,7 @@ def evaluate_intents(
     test_texts = [t for t, _ in test]
     predicted, conf = matcher.scores(test_texts)
     pred = np.array(predicted)
+    full_pred, full_conf = pred, conf
     in_scope = labels != OOS_LABEL
     full_model: dict[str, Any] | None = None
     first_pass: dict[str, Any] = {"kind": matcher.first_pass}
@@ -137,8 +138,13 @@ def evaluate_intents(
     }
     if full_model is not None:
         result["full_model"] = full_model
-    if val:  # the same model with val-chosen thresholds for other targets
+    if val:
+        # The full model with val-chosen thresholds for other targets. Not the first pass: its
+        # confidences use TF-IDF closeness, on another scale, and its acceptance level was set
+        # for the trained threshold only (another target means another trained matcher).
         from heedful.ml.threshold import choose_threshold
+
+        correct, conf = full_pred == labels, full_conf
 
         vl = np.array([OOS_LABEL if lab == OOS_LABEL else lab for _, lab in val])
         vp, vc = matcher.scores([t for t, _ in val])
