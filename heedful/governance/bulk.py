@@ -24,7 +24,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from heedful.db_bulk import update_each
+from heedful.db_bulk import insert_each, update_each
 from heedful.governance.actions import ActionError, ActionOutcome, ActionType, get_action_type
 from heedful.governance.models import (
     AuditEvent,
@@ -64,7 +64,9 @@ class Draft:
 
 def record_decisions(decisions: Sequence[DecisionRecord]) -> list[DecisionRecord]:
     """Insert decision records made with ``record_decision(..., commit=False)``, in one statement."""
-    return DecisionRecord.objects.bulk_create(list(decisions))
+    rows = list(decisions)
+    insert_each(rows)
+    return rows
 
 
 def propose_actions(
@@ -107,9 +109,10 @@ def propose_actions(
         # A savepoint: another proposer winning a key in the meantime must not spoil the caller's
         # transaction; the one-by-one path then returns the winner's proposals.
         with transaction.atomic():
-            proposals = ProposedAction.objects.bulk_create(rows)
+            insert_each(rows)
     except IntegrityError:
         return _one_by_one(kind, drafts, proposed_by, expires_in)
+    proposals = rows
     audits = [_proposed(kind, p) for p in proposals]
     if status == ProposalStatus.APPROVED:
         outcomes = _run_many(kind, proposals)
@@ -117,7 +120,7 @@ def propose_actions(
             return _run_one_by_one(proposals, audits)
         audits.extend(_settle_outcomes(proposals, outcomes))
     _save_outcomes(proposals)
-    AuditEvent.objects.bulk_create(audits)
+    insert_each(audits)
     return proposals
 
 
@@ -205,7 +208,7 @@ def _save_outcomes(proposals: list[ProposedAction]) -> None:
 def _run_one_by_one(proposals: list[ProposedAction], audits: list[AuditEvent]) -> list[ProposedAction]:
     """No bulk handler: the proposals are in, each runs through ``execute_action``."""
     _save_outcomes(proposals)
-    AuditEvent.objects.bulk_create(audits)
+    insert_each(audits)
     for proposal in proposals:
         execute_action(proposal.pk)
     fresh = ProposedAction.objects.select_related("decision").in_bulk([p.pk for p in proposals])
@@ -226,9 +229,7 @@ def _one_by_one(
             decision=d.decision,
             expires_in=expires_in,
             idempotency_key=d.idempotency_key,
+            run_inline=True,
         )
-        if proposal.status == ProposalStatus.APPROVED:
-            execute_action(proposal.pk)
-            proposal.refresh_from_db()
         proposals.append(proposal)
     return proposals

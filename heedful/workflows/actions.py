@@ -32,6 +32,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from heedful.db_bulk import insert_each
 from heedful.governance.actions import ActionError, ActionOutcome, ActionType, register_action
 from heedful.workflows import crm_bridge
 from heedful.workflows.expressions import parse_duration, tokens_in
@@ -487,19 +488,18 @@ def send_emails(proposals: Sequence[ProposedAction]) -> list[ActionOutcome | Act
         else:
             outcomes.append(ActionError(f"{to!r} is not an email address."))
     runs = _existing_run_ids(p.params for p in going)
-    messages = OutboxMessage.objects.bulk_create(
-        [
-            _email_row(
-                key=f"proposal:{p.pk}",
-                to=str(p.params["to"]),
-                subject=str(p.params["subject"]),
-                body=str(p.params["body"]),
-                run_id=runs.get(p.params.get("workflow_run_id")),
-                proposal_id=p.pk,
-            )
-            for p in going
-        ]
-    )
+    messages = [
+        _email_row(
+            key=f"proposal:{p.pk}",
+            to=str(p.params["to"]),
+            subject=str(p.params["subject"]),
+            body=str(p.params["body"]),
+            run_id=runs.get(p.params.get("workflow_run_id")),
+            proposal_id=p.pk,
+        )
+        for p in going
+    ]
+    insert_each(messages)
     _deliver_many_on_commit([m.pk for m in messages])
     on_timeline = crm_bridge.add_timeline_entries(
         [_email_entry(p.params, p, m.payload["message_id"]) for p, m in zip(going, messages, strict=True)]

@@ -29,7 +29,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from heedful.db_bulk import update_each
+from heedful.db_bulk import insert_each, update_each
 from heedful.governance import bulk as trust_bulk
 from heedful.workflows import crm_bridge
 from heedful.workflows.actions import APPROVAL_EXPIRES_IN, WORKFLOW_ACTIONS, Built
@@ -211,7 +211,7 @@ def _take_step_together(members: list[WorkflowRun], attempts: dict[int, int]) ->
                 logged.append(failed(sc.run, sc, str(exc), retryable=exc.retryable))
                 continue
             logged.append(applied(sc.run, sc, result, steps))
-    StepRun.objects.bulk_create(logged)
+    insert_each(logged)
     update_each(members, _RUN_FIELDS)
     return len(members)
 
@@ -315,12 +315,13 @@ def _consider_together(pairs: list[_Pair]) -> tuple[list[int], list[_Pair]]:
             skipped.append(verdict)
             continue
         starting.append((_new_run(event, workflow, version, reentry, verdict.details), verdict))
-    runs = WorkflowRun.objects.bulk_create([run for run, _verdict in starting])
+    runs = [run for run, _verdict in starting]
+    insert_each(runs)
     for run, verdict in starting:
         verdict.started = True
         verdict.reason = f"Started run #{run.pk}"
         verdict.run = run
-    Consideration.objects.bulk_create(skipped + [verdict for _run, verdict in starting])
+    insert_each(skipped + [verdict for _run, verdict in starting])
     return [run.pk for run in runs], later
 
 

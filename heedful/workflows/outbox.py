@@ -123,9 +123,23 @@ def _send_webhook(message: OutboxMessage) -> None:
 
 
 def _mark_sent(message_id: int) -> None:
-    OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error=""
+    # filter(pk=…, status=sending).update(status=sent, …) as one plain statement: it runs once per
+    # email, and building the ORM query cost more than the database's work (cProfile, 2,000 emails).
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, sent_at = %s, locked_until = NULL, last_error = ''"  # noqa: S608
+        " WHERE id = %s AND status = %s"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                OutboxStatus.SENT.value,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                message_id,
+                OutboxStatus.SENDING.value,
+            ],
+        )
 
 
 def _claim(message_id: int) -> OutboxMessage | None:
