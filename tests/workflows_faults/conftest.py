@@ -34,8 +34,13 @@ class FaultEnv:
     # How often the sweep re-queued a run left untouched (its task lost with a worker, or late).
     rescued_runs: int = 0
 
-    def sweep(self, stall_seconds: float = 2.0) -> dict[str, int]:
-        """What beat does, done by the test so it can run every fraction of a second."""
+    def sweep(self, stall_seconds: float = 5.0) -> dict[str, int]:
+        """What beat does, done by the test so it can run every fraction of a second.
+
+        The stall time stands in for WORKFLOWS_STALL_SECONDS (120 s). At 2 s, tasks merely
+        late in a loaded queue were re-queued too: 250-750 extra tasks per kill test (108
+        runs) that the survivors then had to work off, 14-37 s of the settle instead of 4-6 s.
+        """
         from heedful.workflows import services
 
         found = services.sweep(stall_after=timedelta(seconds=stall_seconds))
