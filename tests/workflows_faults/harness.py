@@ -13,6 +13,7 @@ import ctypes
 import email
 import email.message
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+_TASK_LINE = re.compile(rb"Task [\w.]+\[([0-9a-f-]+)\] (\w+)")
 
 
 def free_port() -> int:
@@ -172,6 +176,26 @@ class Workers:
         """Whether the worker has connected and takes tasks (Celery logs "<name> ready.")."""
         log = self._log_of.get(proc.pid)
         return log is not None and log.exists() and b" ready." in log.read_bytes()
+
+    def unfinished_tasks(self, proc: subprocess.Popen[bytes]) -> int:
+        """Tasks the worker has received and not finished, by its log (Celery logs "Task
+        name[id] received", then "… succeeded" / "… retry" / "… raised" for each)."""
+        log = self._log_of.get(proc.pid)
+        if log is None or not log.exists():
+            return 0
+        received, finished = set(), set()
+        for task_id, word in _TASK_LINE.findall(log.read_bytes()):
+            (received if word == b"received" else finished).add(task_id)
+        return len(received - finished)
+
+    def wait_until_busy(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        """Watch the worker's log closely until it holds an unfinished task; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.unfinished_tasks(proc):
+                return True
+            time.sleep(0.005)
+        return False
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """kill -9 one worker and its pool, like a power cut of one machine."""
