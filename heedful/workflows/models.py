@@ -164,6 +164,9 @@ class WorkflowRun(models.Model):
             models.Index(fields=["status", "wake_at"]),
             models.Index(fields=["status", "touched_at"]),
             models.Index(fields=["waiting_event", "subject_type", "subject_id"]),
+            # Re-entry rules ask for a workflow's runs about one subject; without it, each asking
+            # read every run of the workflow (a campaign of a million: a million rows per batch).
+            models.Index(fields=["workflow", "subject_type", "subject_id"]),
         ]
 
     def __str__(self) -> str:
