@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the text engine's models once (needs ../shared/datasets or HEEDFUL_DATASETS_DIR):
-# MiniLM exported to int8 ONNX in a separate venv with torch (never in the run-time venv),
+# MiniLM exported to int8 ONNX in a separate venv with torch (never in the run-time venv), static
+# word-piece embeddings distilled from that ONNX file (run-time venv, onnxruntime only, 2-3 min),
 # and the sentiment model trained from it. Idempotent: a second run says "up to date".
 set -euo pipefail
 cd "$(dirname "$0")/.."
