@@ -159,6 +159,10 @@ def test_hybrid_first_pass_uses_static_and_falls_back_without_it(static_dir: Pat
         assert m.match(q) == first
         answered_by_first_pass = not first.escalated and first.answer_id is not None
         assert ("(first pass: static)" in first.reason) == answered_by_first_pass
+    for text in ["", "🙂🙂🙂", "\x00\x01\u202e", "¿dónde está mi reembolso?", "when do you open " * 70_000]:
+        first = m.match(text)
+        assert 0.0 <= first.confidence <= 1.0
+        assert m.match(text) == first
     path = tmp_path / "hybrid.hml"
     m.save(path)
     assert [FaqMatcher.load(path).match(q) for q in questions] == firsts
