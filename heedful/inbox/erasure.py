@@ -7,7 +7,8 @@ address (as chat visitors do to prove they own an order). Each goes whole: its m
 attachments (and their files), SLA breaches and notices, chat visitors and outgoing webhook
 deliveries. Orders placed with the address go too, with the updates told about them: the shop
 system stays their record of account. In the embedded mode, where outgoing mail is kept as
-files (data/sent-mail), the copies of messages naming the address go as well.
+files (data/sent-mail), the copies of messages naming the address or linking to one of the
+conversations go as well.
 
 CSAT answers are kept without the person: the question loses its conversation, message,
 decision and comment, and keeps the agent, the rating and when it was asked and answered, so
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 
 from heedful.crm.erasure import forget_subjects
 from heedful.crm.models import Contact
@@ -81,7 +83,7 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
         "inbox.csat_anonymised": CsatRequest.objects.filter(**in_conversations),
     }
     counts = {name: rows.count() for name, rows in kinds.items()}
-    counts["inbox.sent_mail_copies"] = erase_sent_mail(email, dry_run=True)
+    counts["inbox.sent_mail_copies"] = erase_sent_mail(email, ids, dry_run=True)
     if dry_run:
         return counts
     files = _files_of(ids)
@@ -96,7 +98,7 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     forgotten = forget_subjects(subject_type="conversation", subject_ids=ids)
     counts.update({f"inbox.{kind}": n for kind, n in forgotten.items()})
     transaction.on_commit(partial(_delete_files, files))
-    transaction.on_commit(partial(erase_sent_mail, email, dry_run=False))
+    transaction.on_commit(partial(erase_sent_mail, email, ids, dry_run=False))
     return counts
 
 
@@ -112,20 +114,26 @@ def _sent_mail_dir() -> Path | None:
     return path if str(path) and path.is_dir() else None
 
 
-def erase_sent_mail(email: str, *, dry_run: bool) -> int:
-    """Count or remove the copies of outgoing mail that name the address (file backend only).
+def erase_sent_mail(email: str, conversation_ids: list[int], *, dry_run: bool) -> int:
+    """Count or remove the copies of outgoing mail about the person (file backend only): those
+    naming the address, and those linking to one of their conversations (an SLA notice to an
+    agent names the customer and links the conversation, without the address).
 
-    A file keeps the messages that do not name it; a file left empty goes. Files are not
-    transactional: ``erase_person`` calls this only after its transaction committed.
+    A file keeps its other messages; a file left empty goes. Files are not transactional:
+    ``erase_person`` calls this only after its transaction committed.
     """
     folder = _sent_mail_dir()
-    if folder is None or not email:
+    if folder is None:
         return 0
-    needle = email.lower().encode()
+    needles = [email.lower().encode()] if email else []
+    # "/inbox/12/" is a link to conversation 12 and never part of one to 123.
+    needles += [reverse("inbox:conversation", args=[pk]).encode() for pk in conversation_ids]
+    if not needles:
+        return 0
     removed = 0
     for path in sorted(folder.glob("*.log")):
         parts = [p for p in path.read_bytes().split(_SENT_MAIL_SEPARATOR) if p.strip()]
-        kept = [p for p in parts if needle not in p.lower()]
+        kept = [p for p in parts if not any(n in p.lower() for n in needles)]
         if len(kept) == len(parts):
             continue
         removed += len(parts) - len(kept)

@@ -297,14 +297,23 @@ def test_kept_copies_of_outgoing_mail_that_name_the_person_go_and_the_rest_stay(
         )
     with get_connection() as connection:
         connection.send_messages([EmailMessage("Rated", "Thanks!", "help@shop.example", [ROSA.upper()])])
-    files = sorted((tmp_path / "sent-mail").iterdir(), key=lambda f: BEN not in f.read_text())
-    assert [BEN in f.read_text() for f in files] == [True, False]
+    # The overdue notice to the agent names her ("Rosa D.") and links her old thread, no address.
+    assert sla.send_notice_email(SlaNotice.objects.get().pk) is True
+    files = sorted(
+        (tmp_path / "sent-mail").iterdir(),
+        key=lambda f: ("Overdue" in f.read_text(), BEN not in f.read_text()),
+    )
+    assert [(BEN in f.read_text(), ROSA in f.read_text().lower()) for f in files] == [
+        (True, True),
+        (False, True),
+        (False, False),
+    ]
 
-    assert crm.erasure_preview(world["rosa"]).rows["inbox.sent_mail_copies"] == 2
+    assert crm.erasure_preview(world["rosa"]).rows["inbox.sent_mail_copies"] == 3
     with django_capture_on_commit_callbacks(execute=True):
         report = crm.erase_contact(contact=world["rosa"], user=world["manager"])
 
-    assert report.rows["inbox.sent_mail_copies"] == 2
-    assert [f.exists() for f in files] == [True, False]
+    assert report.rows["inbox.sent_mail_copies"] == 3
+    assert [f.exists() for f in files] == [True, False, False]
     kept = files[0].read_text()
     assert (kept.count("Subject:"), BEN in kept, ROSA in kept) == (1, True, False)
