@@ -102,3 +102,34 @@ def test_deleting_in_the_admin_erases_through_the_same_service(owner, rosa):
     assert _left(rosa.pk) == (0, 0, 0)
     event = AuditEvent.objects.get(action="contact.erase")
     assert event.actor_user == owner
+
+
+def test_the_admins_bulk_delete_erases_each_contact(owner, rosa):
+    other = ContactFactory()
+    owner.is_staff = owner.is_superuser = True
+    owner.save(update_fields=["is_staff", "is_superuser"])
+    client = Client()
+    client.force_login(owner)
+    chosen = {"action": "delete_selected", "_selected_action": [rosa.pk, other.pk]}
+
+    confirm = client.post("/admin/crm/contact/", chosen)
+    done = client.post("/admin/crm/contact/", {**chosen, "post": "yes"})
+
+    assert "Crm.contacts: 2" in confirm.content.decode()
+    assert done.status_code == 302
+    assert not Contact.objects.exists()
+    assert sorted(
+        AuditEvent.objects.filter(action="contact.erase").values_list("object_id", flat=True)
+    ) == sorted([str(rosa.pk), str(other.pk)])
+
+
+def test_a_superuser_whose_role_may_not_erase_cannot_delete_contacts_in_the_admin(agent, rosa):
+    agent.is_staff = agent.is_superuser = True  # the role decides, not the admin flags
+    agent.save(update_fields=["is_staff", "is_superuser"])
+    client = Client()
+    client.force_login(agent)
+
+    response = client.post(f"/admin/crm/contact/{rosa.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 403
+    assert _left(rosa.pk) == (1, 1, 2)
