@@ -100,6 +100,7 @@ def advance_many(run_ids: list[int], max_steps: int = 50) -> tuple[int, list[int
     )
     left = {run.pk: max_steps for run in runs}
     ran = 0
+    unfinished: list[int] = []
     while runs:
         together = len(runs) >= TOGETHER_AT_LEAST
         groups, alone = _at_the_same_action(runs) if together else ([], runs)
@@ -112,8 +113,10 @@ def advance_many(run_ids: list[int], max_steps: int = 50) -> tuple[int, list[int
             run.save()
             ran += steps
             left[run.pk] -= max(steps, 1)
-        runs = [run for run in runs if run.status == RunStatus.RUNNING and left[run.pk] > 0]
-    return ran, [pk for pk, steps in left.items() if steps <= 0]
+        going = [run for run in runs if run.status == RunStatus.RUNNING]
+        unfinished.extend(run.pk for run in going if left[run.pk] <= 0)
+        runs = [run for run in going if left[run.pk] > 0]
+    return ran, unfinished
 
 
 _Group = tuple[list[WorkflowRun], dict[int, int]]

@@ -376,3 +376,25 @@ def test_the_sweep_queues_a_backlog_of_stalled_runs_in_batches(tasks: TaskQueue,
     }
     assert tasks.drain() == ["advance-many", "deliver-many"]
     assert sorted(m.to[0] for m in mail.outbox) == ["s0@example.com", "s1@example.com", "s2@example.com"]
+
+
+def test_runs_that_used_up_their_steps_are_handed_on_and_finished_ones_are_not(tasks: TaskQueue) -> None:
+    from django.db import transaction
+
+    from heedful.workflows.bulk import advance_many
+
+    checks = [{**CHECK, "id": f"c{n}"} for n in range(12)]
+    make_workflow(*checks, event="customer.onboarded")
+    make_workflow(CHECK, name="Short", event="customer.onboarded")
+    emit_events("customer.onboarded", [({"n": 1}, Subject("contact", "s1", "S1"))])
+    tasks.queued.clear()
+    run_ids = services.match_events(list(Event.objects.values_list("pk", flat=True)))
+    tasks.queued.clear()
+
+    with transaction.atomic():
+        ran, unfinished = advance_many(run_ids, max_steps=5)
+
+    runs = {r.workflow.slug: r for r in WorkflowRun.objects.select_related("workflow")}
+    assert (ran, unfinished) == (6, [runs["shipped"].pk])
+    assert (runs["shipped"].status, runs["shipped"].cursor) == (RunStatus.RUNNING, 5)
+    assert runs["short"].status == RunStatus.COMPLETED
