@@ -265,7 +265,8 @@ def _record_failure(message: OutboxMessage, error: str) -> str:
 def retry_failed(message_id: int) -> bool:
     """A person asks to try a failed message again."""
     return bool(
-        OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.FAILED).update(
-            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
-        )
+        # An email to a person since erased has nothing left to send (workflows/erasure.py).
+        OutboxMessage.objects.filter(pk=message_id, status=OutboxStatus.FAILED)
+        .exclude(payload__erased=True)
+        .update(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=timezone.now())
     )

@@ -1,0 +1,120 @@
+"""Erasing a contact empties what workflows hold about them and stops what was still to come."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from heedful.crm.erasure import erase_contact
+from heedful.crm.services import create_contact
+from heedful.governance.services import Subject
+from heedful.workflows import outbox, services
+from heedful.workflows.events import emit_event
+from heedful.workflows.models import (
+    Consideration,
+    Event,
+    OutboxMessage,
+    OutboxStatus,
+    RunStatus,
+    StepRun,
+    WorkflowRun,
+)
+from heedful.workflows.tests.conftest import TaskQueue
+from heedful.workflows.tests.factories import email_step, make_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _everything_workflows_hold() -> str:
+    rows = [
+        list(model.objects.values())
+        for model in (Event, WorkflowRun, StepRun, OutboxMessage, Consideration)  # type: ignore[attr-defined]
+    ]
+    return json.dumps(rows, default=str)
+
+
+def test_erasing_a_contact_cancels_their_runs_and_empties_events_logs_and_emails(
+    tasks: TaskQueue, auto_email: None
+) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    sami = create_contact(email="sami@example.com", first_name="Sami")
+    make_workflow(
+        email_step("shipped"),
+        {"id": "pause", "type": "wait", "duration": "2d"},
+        email_step("check-in"),
+    )
+    for person, number in ((rosa, "A-1"), (sami, "A-2")):
+        emit_event(
+            "order.shipped",
+            {
+                "contact": {"email": person.email, "first_name": person.first_name},
+                "order": {"number": number, "tracking_url": "https://t.example/1"},
+            },
+            Subject.of(person, "contact"),
+        )
+    tasks.drain()
+    assert [m.to for m in mail.outbox] == [["rosa@example.com"], ["sami@example.com"]]
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.WAITING}
+
+    report = erase_contact(contact=rosa)
+
+    assert {k: v for k, v in report.rows.items() if k.startswith("workflows.")} == {
+        "workflows.emails": 1,
+        "workflows.emails_not_sent": 0,
+        "workflows.events": 2,  # contact.created and order.shipped
+        "workflows.runs": 1,
+        "workflows.runs_cancelled": 1,
+    }
+    held = _everything_workflows_hold()
+    assert "rosa" not in held.lower()
+    assert "sami@example.com" in held  # nobody else's data goes
+    erased_run = WorkflowRun.objects.get(subject_label="(erased)")
+    assert (erased_run.status, erased_run.error, erased_run.context) == (
+        RunStatus.CANCELLED,
+        "Cancelled: the person it was about was erased.",
+        {"erased": True},
+    )
+    assert Event.objects.filter(payload={"erased": True}).count() == 2
+    assert OutboxMessage.objects.filter(payload={"erased": True}).count() == 1
+
+    # Two days later only Sami's run goes on to the check-in email.
+    services.sweep(timezone.now() + timedelta(days=2, minutes=1))
+    tasks.drain()
+    assert [m.to for m in mail.outbox] == [["rosa@example.com"], ["sami@example.com"], ["sami@example.com"]]
+    assert WorkflowRun.objects.get(pk=erased_run.pk).status == RunStatus.CANCELLED
+
+
+def test_an_email_not_sent_yet_never_goes_out_and_cannot_be_retried(
+    tasks: TaskQueue, auto_email: None
+) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    make_workflow()
+    emit_event(
+        "order.shipped", {"order": {"number": "A-3", "tracking_url": "x"}}, Subject.of(rosa, "contact")
+    )
+    for _ in range(10):  # up to the moment the email is written to the outbox, not delivered
+        if OutboxMessage.objects.exists() or not tasks.queued:
+            break
+        _name, fn, args = tasks.queued.pop(0)
+        fn(*args)
+    [message] = OutboxMessage.objects.all()
+    assert message.status == OutboxStatus.PENDING
+
+    report = erase_contact(contact=rosa)
+
+    assert report.rows["workflows.emails_not_sent"] == 1
+    tasks.drain()
+    services.sweep(timezone.now() + timedelta(hours=1))
+    tasks.drain()
+    message.refresh_from_db()
+    assert (message.status, message.last_error, message.payload) == (
+        OutboxStatus.FAILED,
+        "Not sent: the person was erased.",
+        {"erased": True},
+    )
+    assert outbox.retry_failed(message.pk) is False
+    assert mail.outbox == []
