@@ -59,9 +59,8 @@ from heedful.workflows.models import (
     StepStatus,
     WorkflowDefinition,
     WorkflowRun,
-    WorkflowVersion,
 )
-from heedful.workflows.services import _match_locked, _subject_key, _wake_waiting_for, consider
+from heedful.workflows.services import _match_locked, _wake_waiting_for, consider, new_run
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +316,7 @@ def _consider_together(pairs: list[_Pair]) -> tuple[list[int], list[_Pair]]:
             verdict.reason = why_not[:300]
             skipped.append(verdict)
             continue
-        starting.append((_new_run(event, workflow, version, reentry, verdict.details), verdict))
+        starting.append((new_run(event, workflow, version, reentry, verdict.details), verdict))
     runs = [run for run, _verdict in starting]
     insert_each(runs)
     for run, verdict in starting:
@@ -363,27 +362,3 @@ def _reentry_refusal(reentry: str, event: Event, earlier: tuple[int | None, int 
     if reentry == "not_while_active" and active is not None:
         return f"Run #{active} for this {event.subject_type} is still going"
     return ""
-
-
-def _new_run(
-    event: Event, workflow: WorkflowDefinition, version: WorkflowVersion, reentry: str, details: list[Any]
-) -> WorkflowRun:
-    key = _subject_key(workflow, event)
-    has_subject = bool(event.subject_type)
-    return WorkflowRun(
-        workflow=workflow,
-        version=version,
-        event=event,
-        subject_type=event.subject_type,
-        subject_id=event.subject_id,
-        subject_label=event.subject_label,
-        context=initial_context(event),
-        started_because={
-            "summary": f"{event.name} (event #{event.pk}) matched the trigger of v{version.number}",
-            "event": event.name,
-            "event_id": event.pk,
-            "conditions": details,
-        },
-        once_key=key if reentry == "once_per_subject" and has_subject else None,
-        active_key=key if reentry == "not_while_active" and has_subject else None,
-    )

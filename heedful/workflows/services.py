@@ -171,6 +171,31 @@ def trigger_verdict(trigger: dict[str, Any], event: Event, seen_subjects: set[tu
     return ""
 
 
+def new_run(
+    event: Event, workflow: WorkflowDefinition, version: WorkflowVersion, reentry: str, details: list[Any]
+) -> WorkflowRun:
+    """The run an event starts, not yet saved; one by one (``consider``) and in bulk (bulk.py)."""
+    key = _subject_key(workflow, event)
+    has_subject = bool(event.subject_type)
+    return WorkflowRun(
+        workflow=workflow,
+        version=version,
+        event=event,
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        subject_label=event.subject_label,
+        context=initial_context(event),
+        started_because={
+            "summary": f"{event.name} (event #{event.pk}) matched the trigger of v{version.number}",
+            "event": event.name,
+            "event_id": event.pk,
+            "conditions": details,
+        },
+        once_key=key if reentry == "once_per_subject" and has_subject else None,
+        active_key=key if reentry == "not_while_active" and has_subject else None,
+    )
+
+
 def _subject_key(workflow: WorkflowDefinition, event: Event) -> str:
     return f"{workflow.pk}:{event.subject_type}:{event.subject_id}"
 
@@ -212,27 +237,11 @@ def consider(workflow: WorkflowDefinition, event: Event) -> tuple[Consideration,
         active = same_subject.filter(status__in=ACTIVE_RUN_STATUSES).first()
         if active is not None:
             return skip(f"Run #{active.pk} for this {event.subject_type} is still going", details)
-    key = _subject_key(workflow, event)
     try:
         # A savepoint: losing a race on the once/active keys must not spoil the caller's transaction.
         with transaction.atomic():
-            run = WorkflowRun.objects.create(
-                workflow=workflow,
-                version=version,
-                event=event,
-                subject_type=event.subject_type,
-                subject_id=event.subject_id,
-                subject_label=event.subject_label,
-                context=initial_context(event),
-                started_because={
-                    "summary": f"{event.name} (event #{event.pk}) matched the trigger of v{version.number}",
-                    "event": event.name,
-                    "event_id": event.pk,
-                    "conditions": details,
-                },
-                once_key=key if reentry == "once_per_subject" and has_subject else None,
-                active_key=key if reentry == "not_while_active" and has_subject else None,
-            )
+            run = new_run(event, workflow, version, reentry, details)
+            run.save(force_insert=True)
     except IntegrityError:
         return skip(
             f"Another run for this {event.subject_type or 'event'} started at the same moment", details
