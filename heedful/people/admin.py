@@ -13,6 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from heedful.governance.services import record_audit
+from heedful.people.forms import LEAVE_TYPE_FIELDS
 from heedful.people.models import (
     ApprovalStep,
     Employee,
@@ -59,15 +60,7 @@ class AuditedAdmin(admin.ModelAdmin):
 class LeaveTypeForm(forms.ModelForm):
     class Meta:
         model = LeaveType
-        fields = [
-            "name",
-            "accrual_days",
-            "accrual_period",
-            "carry_over_cap",
-            "allow_negative",
-            "approval_steps",
-            "is_active",
-        ]
+        fields = LEAVE_TYPE_FIELDS
         help_texts = {
             "approval_steps": 'Levels in order, e.g. ["manager", "hr"]; [] approves on request.',
         }

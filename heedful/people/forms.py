@@ -66,6 +66,18 @@ class HireForm(forms.Form):
     )
 
 
+# What HR sets on a leave type, on the settings page and in the admin alike.
+LEAVE_TYPE_FIELDS = [
+    "name",
+    "accrual_days",
+    "accrual_period",
+    "carry_over_cap",
+    "allow_negative",
+    "approval_steps",
+    "is_active",
+]
+
+
 class ApprovalStepsField(forms.CharField):
     """Approval levels typed in order, "manager, hr"; stored as the list ["manager", "hr"]."""
 
@@ -100,15 +112,7 @@ class LeaveTypeForm(forms.ModelForm):
 
     class Meta:
         model = LeaveType
-        fields = [
-            "name",
-            "accrual_days",
-            "accrual_period",
-            "carry_over_cap",
-            "allow_negative",
-            "approval_steps",
-            "is_active",
-        ]
+        fields = LEAVE_TYPE_FIELDS
         labels = {"is_active": _("Can be requested")}
         help_texts = {
             "accrual_days": _("The full year's entitlement; new starters get a share by months."),
