@@ -142,12 +142,17 @@ class FaqMatcher:
             )
         else:
             method = _cross_method(len(texts), counts)
-            choice = _cross_calibrate(texts, labels, counts, name, c, target_wrong_rate, oos_share, kind)
+            choice, folds = _cross_calibrate(
+                texts, labels, counts, name, c, target_wrong_rate, oos_share, kind
+            )
             matcher = _fit(texts, labels, name, c, kind)
         matcher.threshold = choice.threshold
         matcher.calibration = choice.as_dict() | {"method": method}
-        if validation is not None and name == "hybrid" and fast_first_pass:
-            _add_fast_pass(matcher, [t for t, _ in val], c)
+        if name == "hybrid" and fast_first_pass:
+            if validation is not None:
+                _add_fast_pass(matcher, [t for t, _ in val], c)
+            else:
+                _add_fast_pass_out_of_fold(matcher, folds, c)
         return matcher
 
     # ------------------------------------------------------------------ answering
@@ -488,45 +493,81 @@ def _fit(
 
 def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None:
     """Train the first pass (TF-IDF, plus static embeddings when the table is built); accept it
-    where it agrees with the full decision."""
+    where it agrees with the full decision on ``held_texts`` (questions neither model saw)."""
+    if not held_texts or not _fit_fast(matcher, c):
+        return
+    _set_fast_accept(matcher, *_first_pass_agreement(matcher, held_texts))
+
+
+def _fit_fast(matcher: FaqMatcher, c: float) -> bool:
+    """Give ``matcher`` a first pass fitted on its own training texts, accepting nothing until
+    :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only)."""
     from heedful.ml.encoders import static_available
 
-    tfidf = matcher.space.tfidf
-    fit_labels = matcher.labels if len(set(matcher.labels)) > 1 else None
-    if fit_labels is None or not held_texts:
-        return
+    if len(set(matcher.labels)) < 2:
+        return False
     fast_encoder = "static" if static_available() else "tfidf"
     features = matcher._train_sparse
     if fast_encoder == "static":
         import scipy.sparse as sps
 
-        train_dense = FeatureSpace(tfidf, "static").dense(matcher.texts)
+        train_dense = FeatureSpace(matcher.space.tfidf, "static").dense(matcher.texts)
         features = sps.hstack([features, sps.csr_matrix(train_dense)]).tocsr()
-    fast = LinearSoftmax.fit(features, fit_labels, tfidf.n_features, c=c)
+    fast = LinearSoftmax.fit(features, matcher.labels, matcher.space.tfidf.n_features, c=c)
     if fast.classes != matcher.model.classes:
-        return
-    full_pred, full_conf = matcher.scores(held_texts)
-    full_dec = [
-        p if cf >= matcher.threshold else None for p, cf in zip(full_pred, full_conf.tolist(), strict=True)
-    ]
-    matcher.fast, matcher.fast_accept, matcher.fast_encoder = fast, 0.0, fast_encoder
+        return False
+    matcher.fast, matcher.fast_accept, matcher.fast_encoder = fast, 2.0, fast_encoder
     if fast_encoder == "static":
         matcher.static_table = installed_static_table()
         matcher.version += f"+static-{matcher.static_table[:8]}"
+    return True
+
+
+def _add_fast_pass_out_of_fold(matcher: FaqMatcher, folds: list[_Fold], c: float) -> None:
+    """:func:`_add_fast_pass` without a validation set: each cross-calibration fold's matcher
+    gets a first pass fitted on the same questions it was, and the accept level comes from
+    how both decided the fold's held-out questions at the final threshold."""
+    tops: list[F32] = []
+    agrees: list[F32] = []
+    for fold in folds:
+        fold.matcher.threshold = matcher.threshold
+        if _fit_fast(fold.matcher, c):
+            top, agree = _first_pass_agreement(fold.matcher, fold.held, (fold.predicted, fold.conf))
+            tops.append(top)
+            agrees.append(agree)
+    if tops and _fit_fast(matcher, c):
+        _set_fast_accept(matcher, np.concatenate(tops), np.concatenate(agrees))
+        matcher.calibration["fast_accept_from"] = "out-of-fold questions"
+
+
+def _first_pass_agreement(
+    matcher: FaqMatcher, held_texts: list[str], full: tuple[list[str], F32] | None = None
+) -> tuple[F32, F32]:
+    """For held-out questions: how sure the first pass is (its top probability) and whether
+    its decision (answer, or hand-off at ``matcher.threshold``) is the full model's (``full``:
+    the full model's answers and confidences, when already computed)."""
+    full_pred, full_conf = full if full is not None else matcher.scores(held_texts)
     held_sparse, probs = matcher._first_pass_probs(held_texts)
-    fast_pred, fast_conf = matcher.scores_with(fast, probs, held_sparse, None)
-    fast_dec = [
-        p if cf >= matcher.threshold else None for p, cf in zip(fast_pred, fast_conf.tolist(), strict=True)
+    assert matcher.fast is not None  # noqa: S101 - _first_pass_probs raised otherwise
+    fast_pred, fast_conf = matcher.scores_with(matcher.fast, probs, held_sparse, None)
+    threshold = matcher.threshold
+    agree = [
+        (fp if fc >= threshold else None) == (p if cf >= threshold else None)
+        for p, cf, fp, fc in zip(full_pred, full_conf.tolist(), fast_pred, fast_conf.tolist(), strict=True)
     ]
-    top = probs.max(axis=1)
-    agree = np.array([a == b for a, b in zip(full_dec, fast_dec, strict=True)])
+    return probs.max(axis=1).astype(np.float32), np.array(agree, dtype=np.float32)
+
+
+def _set_fast_accept(matcher: FaqMatcher, top: F32, agree: F32) -> None:
+    """The lowest first-pass certainty above which its decisions agreed with the full model's
+    on >= 99.5 % of held-out questions (never below 0.5)."""
     order = np.argsort(-top, kind="stable")
     rate = np.cumsum(agree[order]) / np.arange(1, len(order) + 1)
     ok = np.where(rate >= 0.995)[0]
     matcher.fast_accept = float(top[order][ok.max()]) if len(ok) else 2.0
     matcher.fast_accept = max(matcher.fast_accept, 0.5)
     matcher.calibration["fast_accept"] = round(matcher.fast_accept, 4)
-    matcher.calibration["first_pass"] = fast_encoder
+    matcher.calibration["first_pass"] = matcher.fast_encoder
     matcher.calibration["fast_share_on_validation"] = round(float((top >= matcher.fast_accept).mean()), 4)
 
 
@@ -543,6 +584,17 @@ def _calibrate(
     return choose_threshold(conf.tolist(), correct, in_scope, target_wrong_rate=target, oos_share=oos_share)
 
 
+@dataclass
+class _Fold:
+    """One cross-calibration fold: the matcher fitted without the held-out questions, and its
+    answers and confidences for them."""
+
+    matcher: FaqMatcher
+    held: list[str]
+    predicted: list[str]
+    conf: F32
+
+
 def _cross_calibrate(
     texts: list[str],
     labels: list[str],
@@ -552,15 +604,16 @@ def _cross_calibrate(
     target: float,
     oos_share: float | None,
     kind: str = CONFIDENCE_KIND,
-) -> ThresholdChoice:
+) -> tuple[ThresholdChoice, list[_Fold]]:
     """Out-of-fold confidences: a 20 % stratified hold-out for big FAQs, k-fold for small ones."""
     n = len(texts)
     min_count = min(counts.values())
     folds = 5 if n >= 1000 else min(5, min_count)
     if folds < 2 or len(counts) < 2:
-        return choose_threshold([], [], [], target_wrong_rate=target)
+        return choose_threshold([], [], [], target_wrong_rate=target), []
     fold_of = _stratified_folds(labels, folds)
     used = range(1) if n >= 1000 else range(folds)
+    done: list[_Fold] = []
     conf_all: list[float] = []
     correct_all: list[bool] = []
     scope_all: list[bool] = []
@@ -570,11 +623,14 @@ def _cross_calibrate(
         if len({labels[i] for i in train_idx}) < 2:
             continue
         matcher = _fit([texts[i] for i in train_idx], [labels[i] for i in train_idx], encoder, c, kind)
-        predicted, conf = matcher.scores([texts[i] for i in held_idx])
+        held = [texts[i] for i in held_idx]
+        predicted, conf = matcher.scores(held)
+        done.append(_Fold(matcher, held, predicted, conf))
         conf_all += conf.tolist()
         correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
         scope_all += [labels[i] != OOS_LABEL for i in held_idx]
-    return choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share)
+    choice = choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share)
+    return choice, done
 
 
 def _held_out_count(n: int, counts: Counter[str]) -> int:
