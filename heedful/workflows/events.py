@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
@@ -195,7 +196,57 @@ def emit_event(
             raise
         return Event.objects.get(idempotency_key=idempotency_key)
     if listened:
-        from heedful.workflows.tasks import match_event_task
-
-        transaction.on_commit(lambda: match_event_task.delay(event.pk))
+        _match_after_commit(event.pk)
     return event
+
+
+class _Outgoing:
+    """The events of one transaction that are to be matched once it commits, sent together.
+
+    A service emitting several events in one transaction (or a loop emitting a hundred) gets
+    one matching task per ``MATCH_BATCH`` events, not one per event: matching them together
+    (``bulk.match_many``) leaves the same rows in a few statements for the batch. An event
+    emitted alone still goes to ``match_event_task`` on its own.
+    """
+
+    def __init__(self) -> None:
+        self.committed: list[int] = []
+        # Registered with no savepoint, so rolling one back never drops it (Django keeps such a
+        # callback until the transaction ends); it only sends what ``confirm`` saw survive.
+        self.entry: tuple[set[str], Any, bool] = (set(), self.send, False)
+
+    def confirm(self, event_id: int) -> None:
+        self.committed.append(event_id)
+
+    def send(self) -> None:
+        from heedful.workflows.tasks import match_event_task, match_events_task
+
+        ids = list(dict.fromkeys(self.committed))
+        if len(ids) == 1:
+            match_event_task.delay(ids[0])
+            return
+        for start in range(0, len(ids), MATCH_BATCH):
+            match_events_task.delay(ids[start : start + MATCH_BATCH])
+
+
+def _match_after_commit(event_id: int) -> None:
+    """Queue the event's matching for after the commit, in one batch with the transaction's others.
+
+    Each event gets its own on-commit callback, which Django drops with a savepoint that rolls
+    back; the callback only marks the event as committed. The batch is sent by one callback kept
+    last in the transaction's list (moved there at every emit, the only use of Django's private
+    ``run_on_commit``), so it runs after every surviving event was marked.
+    """
+    connection = transaction.get_connection()
+    hooks = connection.run_on_commit
+    outgoing = None
+    for index in range(len(hooks) - 1, -1, -1):
+        func = hooks[index][1]
+        if isinstance(getattr(func, "__self__", None), _Outgoing):
+            outgoing = func.__self__
+            del hooks[index]
+            break
+    if outgoing is None:
+        outgoing = _Outgoing()
+    transaction.on_commit(partial(outgoing.confirm, event_id))
+    connection.run_on_commit.append(outgoing.entry)

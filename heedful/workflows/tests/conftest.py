@@ -30,7 +30,7 @@ class TaskQueue:
         return [name for name, _fn, _args in self.queued]
 
     def drain(self, limit: int = 500) -> list[str]:
-        ran = []
+        ran: list[str] = []
         for _ in range(limit):
             if not self.queued:
                 return ran
