@@ -145,7 +145,8 @@ class FaqMatcher:
             choice, folds = _cross_calibrate(
                 texts, labels, counts, name, c, target_wrong_rate, oos_share, kind
             )
-            matcher = _fit(texts, labels, name, c, kind)
+            # The solver starts from the first fold's solution: most of the same questions.
+            matcher = _fit(texts, labels, name, c, kind, start=folds[0].matcher if folds else None)
         matcher.threshold = choice.threshold
         matcher.calibration = choice.as_dict() | {"method": method}
         if name == "hybrid" and fast_first_pass:
@@ -449,8 +450,16 @@ def _check_examples(examples: Sequence[tuple[str, str]]) -> list[tuple[str, str]
 
 
 def _fit(
-    texts: list[str], labels: list[str], encoder: str, c: float, kind: str = CONFIDENCE_KIND
+    texts: list[str],
+    labels: list[str],
+    encoder: str,
+    c: float,
+    kind: str = CONFIDENCE_KIND,
+    *,
+    start: FaqMatcher | None = None,
 ) -> FaqMatcher:
+    """Fit a matcher; ``start``: one fitted on most of the same questions, whose weights the
+    solver starts from."""
     tfidf = NgramTfidf.fit(texts)
     space = FeatureSpace(tfidf, encoder)
     sparse = tfidf.transform(texts)
@@ -466,7 +475,8 @@ def _fit(
     import scipy.sparse as sps
 
     stacked = sparse if dense is None else sps.hstack([sparse, sps.csr_matrix(dense)]).tocsr()
-    model = LinearSoftmax.fit(stacked, fit_labels, tfidf.n_features, c=c)
+    begin = None if start is None else _moved_to(start.model, start.space.tfidf, tfidf)
+    model = LinearSoftmax.fit(stacked, fit_labels, tfidf.n_features, c=c, start=begin)
     static_table = installed_static_table() if encoder == "static" else ""
     identity: list[Any] = [encoder, c, sorted(zip(texts, labels, strict=True))]
     if static_table:  # the same questions on another table give other answers
@@ -491,6 +501,16 @@ def _fit(
     return matcher
 
 
+def _moved_to(model: LinearSoftmax, source: NgramTfidf, target: NgramTfidf) -> LinearSoftmax:
+    """``model``'s weights re-indexed from ``source``'s vocabulary to ``target``'s (terms the
+    source did not have start at zero)."""
+    if source is target:
+        return model
+    rows = np.array([source.index.get(t, -1) for t in target.terms], dtype=np.int64)
+    w_sparse = np.where(rows[:, None] >= 0, model.w_sparse[np.maximum(rows, 0)], np.float32(0))
+    return LinearSoftmax(model.classes, w_sparse.astype(np.float32), model.w_dense, model.bias)
+
+
 def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None:
     """Train the first pass (TF-IDF, plus static embeddings when the table is built); accept it
     where it agrees with the full decision on ``held_texts`` (questions neither model saw)."""
@@ -499,9 +519,13 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
     _set_fast_accept(matcher, *_first_pass_agreement(matcher, held_texts))
 
 
-def _fit_fast(matcher: FaqMatcher, c: float) -> bool:
+def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) -> bool:
     """Give ``matcher`` a first pass fitted on its own training texts, accepting nothing until
-    :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only)."""
+    :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only).
+
+    ``start``: the solver starts from that matcher's first pass when it has one, else from
+    ``matcher``'s own full model with the dense block at zero (the full model's dense block
+    is MiniLM, the first pass's static embeddings)."""
     from heedful.ml.encoders import static_available
 
     if len(set(matcher.labels)) < 2:
@@ -513,7 +537,13 @@ def _fit_fast(matcher: FaqMatcher, c: float) -> bool:
 
         train_dense = FeatureSpace(matcher.space.tfidf, "static").dense(matcher.texts)
         features = sps.hstack([features, sps.csr_matrix(train_dense)]).tocsr()
-    fast = LinearSoftmax.fit(features, matcher.labels, matcher.space.tfidf.n_features, c=c)
+    begin = None
+    if start is not None and start.fast is not None and start.fast_encoder == fast_encoder:
+        begin = _moved_to(start.fast, start.space.tfidf, matcher.space.tfidf)
+    elif start is not None:
+        model = matcher.model
+        begin = LinearSoftmax(model.classes, model.w_sparse, np.zeros((0, 0), np.float32), model.bias)
+    fast = LinearSoftmax.fit(features, matcher.labels, matcher.space.tfidf.n_features, c=c, start=begin)
     if fast.classes != matcher.model.classes:
         return False
     matcher.fast, matcher.fast_accept, matcher.fast_encoder = fast, 2.0, fast_encoder
@@ -531,11 +561,11 @@ def _add_fast_pass_out_of_fold(matcher: FaqMatcher, folds: list[_Fold], c: float
     agrees: list[F32] = []
     for fold in folds:
         fold.matcher.threshold = matcher.threshold
-        if _fit_fast(fold.matcher, c):
+        if _fit_fast(fold.matcher, c, start=fold.matcher):
             top, agree = _first_pass_agreement(fold.matcher, fold.held, (fold.predicted, fold.conf))
             tops.append(top)
             agrees.append(agree)
-    if tops and _fit_fast(matcher, c):
+    if tops and _fit_fast(matcher, c, start=folds[0].matcher):
         _set_fast_accept(matcher, np.concatenate(tops), np.concatenate(agrees))
         matcher.calibration["fast_accept_from"] = "out-of-fold questions"
 
