@@ -34,9 +34,12 @@ from heedful.governance import bulk as trust_bulk
 from heedful.workflows import crm_bridge
 from heedful.workflows.actions import APPROVAL_EXPIRES_IN, WORKFLOW_ACTIONS, Built
 from heedful.workflows.engine import (
+    RUN_FIELDS,
     STEPS_PER_TRANSACTION,
+    Known,
     StepContext,
     StepFailure,
+    Writes,
     _run_locked,
     _settle,
     _values,
@@ -45,6 +48,8 @@ from heedful.workflows.engine import (
     decision_for,
     failed,
     initial_context,
+    mentions_contact,
+    opened_from,
     proposal_draft,
     subject_dict,
     values_for,
@@ -66,23 +71,6 @@ log = logging.getLogger(__name__)
 
 # Fewer runs than this at one step go one by one: a bulk statement for one row gains nothing.
 TOGETHER_AT_LEAST = 2
-
-# Everything stepping may change on a run row; written for the batch in one UPDATE.
-_RUN_FIELDS = [
-    "status",
-    "cursor",
-    "context",
-    "wake_at",
-    "waiting_event",
-    "wait_match",
-    "waiting_proposal_id",
-    "wake_event",
-    "attempts",
-    "error",
-    "touched_at",
-    "finished_at",
-    "active_key",
-]
 
 
 def advance_many(run_ids: list[int], max_steps: int = 50) -> tuple[int, list[int]]:
@@ -107,15 +95,54 @@ def advance_many(run_ids: list[int], max_steps: int = 50) -> tuple[int, list[int
             ran += _take_step_together(members, attempts)
             for run in members:
                 left[run.pk] -= 1
+        # The others go one by one through the engine, with what each needs looked up for all
+        # at once, and their rows written together.
+        writes = Writes()
+        known = _known(alone)
         for run in alone:
-            steps = _run_locked(run, min(STEPS_PER_TRANSACTION, left[run.pk]), stop_before_effects=together)
-            run.save()
+            steps = _run_locked(
+                run,
+                min(STEPS_PER_TRANSACTION, left[run.pk]),
+                stop_before_effects=together,
+                writes=writes,
+                known=known[run.pk],
+            )
+            writes.runs.append(run)
             ran += steps
             left[run.pk] -= max(steps, 1)
+        writes.flush()
         going = [run for run in runs if run.status == RunStatus.RUNNING]
         unfinished.extend(run.pk for run in going if left[run.pk] <= 0)
         runs = [run for run in going if left[run.pk] > 0]
     return ran, unfinished
+
+
+def _known(runs: list[WorkflowRun]) -> dict[int, Known]:
+    """Each run's contact (when its steps read it) and the open step at its cursor, as
+    ``engine._run_locked`` would look them up one by one, in two queries for all."""
+    reading = {
+        r.pk for r in runs if r.subject_type == "contact" and mentions_contact(r.version.definition["steps"])
+    }
+    contacts = crm_bridge.contact_contexts(r.subject_id for r in runs if r.pk in reading)
+    at: dict[int, str] = {}
+    for run in runs:
+        steps = run.version.definition["steps"]
+        if run.cursor < len(steps):
+            at[run.pk] = steps[run.cursor]["id"]
+    latest: dict[int, StepRun] = {}
+    if at:
+        for row in StepRun.objects.filter(run_id__in=list(at), step_id__in=set(at.values())):
+            if row.step_id == at[row.run_id] and (
+                row.run_id not in latest or row.attempt > latest[row.run_id].attempt
+            ):
+                latest[row.run_id] = row
+    known = {}
+    for run in runs:
+        contact = None
+        if run.subject_type == "contact":
+            contact = contacts.get(run.subject_id, {}) if run.pk in reading else {}
+        known[run.pk] = Known(contact=contact, opened=opened_from(latest.get(run.pk)))
+    return known
 
 
 _Group = tuple[list[WorkflowRun], dict[int, int]]
@@ -214,7 +241,7 @@ def _take_step_together(members: list[WorkflowRun], attempts: dict[int, int]) ->
                 continue
             logged.append(applied(sc.run, sc, result, steps))
     insert_each(logged)
-    update_each(members, _RUN_FIELDS)
+    update_each(members, RUN_FIELDS)
     return len(members)
 
 
@@ -276,7 +303,9 @@ def _unconsidered(events: list[Event], listening: dict[str, list[WorkflowDefinit
 
 def _consider_together(pairs: list[_Pair]) -> tuple[list[int], list[_Pair]]:
     """Verdicts for the pairs; returns the runs started and the pairs left to ``consider``."""
-    contacts = crm_bridge.contact_contexts(e.subject_id for e, _w in pairs if e.subject_type == "contact")
+    contacts = crm_bridge.contact_contexts(
+        e.subject_id for e, w in pairs if e.subject_type == "contact" and _trigger_reads_contact(w)
+    )
     earlier = _earlier_runs(pairs)
     seen: set[tuple[int, str, str]] = set()
     later: list[_Pair] = []
@@ -295,7 +324,11 @@ def _consider_together(pairs: list[_Pair]) -> tuple[list[int], list[_Pair]]:
             subject=subject_dict(event.subject_type, event.subject_id, event.subject_label),
             workflow={"slug": workflow.slug, "name": workflow.name},
             run_id=None,
-            contact_now=contacts.get(event.subject_id, {}) if event.subject_type == "contact" else None,
+            contact_now=(
+                (contacts.get(event.subject_id, {}) if _trigger_reads_contact(workflow) else {})
+                if event.subject_type == "contact"
+                else None
+            ),
         )
         passed, evaluations = evaluate_all(trigger.get("conditions", []), values, trigger.get("match", "all"))
         verdict.details = [e.as_dict() for e in evaluations]
@@ -325,6 +358,11 @@ def _consider_together(pairs: list[_Pair]) -> tuple[list[int], list[_Pair]]:
         verdict.run = run
     insert_each(skipped + [verdict for _run, verdict in starting])
     return [run.pk for run in runs], later
+
+
+def _trigger_reads_contact(workflow: WorkflowDefinition) -> bool:
+    version = workflow.current_version
+    return version is not None and mentions_contact(version.definition["trigger"].get("conditions", []))
 
 
 def _earlier_runs(pairs: list[_Pair]) -> dict[tuple[int, str, str], tuple[int | None, int | None]]:

@@ -15,6 +15,7 @@ Steps never talk to the network; email and webhooks leave through the outbox.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -24,6 +25,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from heedful.db_bulk import insert_each, update_each
 from heedful.governance import services as trust
 from heedful.governance.actions import ActionError
 from heedful.governance.bulk import Draft
@@ -147,10 +149,27 @@ def values_for(
     }
 
 
+def mentions_contact(part: Any) -> bool:
+    """Whether conditions or steps may read ``contact``: they name it somewhere (a path, a token).
+
+    When they do not, nothing reads the contact, and its lookup in crm is skipped (one query
+    per matched event and per transaction of a run). An action or approval step always counts:
+    an action may take the address or the name from the contact without naming it.
+    """
+    if isinstance(part, list) and any(
+        isinstance(step, dict) and step.get("type") in ("action", "approval") for step in part
+    ):
+        return True
+    return "contact" in json.dumps(part)
+
+
 def _contact_now(run: WorkflowRun) -> dict[str, Any] | None:
-    """The run's contact as crm has it now (None when the run is not about a contact)."""
+    """The run's contact as crm has it now (None when the run is not about a contact; empty when
+    its steps never read it)."""
     if run.subject_type != "contact":
         return None
+    if not mentions_contact(run.version.definition["steps"]):
+        return {}
     return crm_bridge.contact_context(run.subject_id)
 
 
@@ -513,6 +532,54 @@ _COMMIT_AFTER = frozenset({"action", "approval"})
 _PURE_STEPS = frozenset({"condition", "stop"})
 
 
+# Everything stepping may change on a run row; a batch writes its runs with one UPDATE.
+RUN_FIELDS = [
+    "status",
+    "cursor",
+    "context",
+    "wake_at",
+    "waiting_event",
+    "wait_match",
+    "waiting_proposal_id",
+    "wake_event",
+    "attempts",
+    "error",
+    "touched_at",
+    "finished_at",
+    "active_key",
+]
+
+
+class Writes:
+    """The rows a transaction's steps leave to be written together: the log rows of pure steps
+    and, in a batch (bulk.py), the rows of the runs that went before.
+
+    Written before any step with effects runs (it may read them: a wait looks back at the
+    run's log) and at the end of the transaction; an exception rolls everything back, and
+    the steps run again.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[StepRun] = []
+        self.runs: list[WorkflowRun] = []
+
+    def flush(self) -> None:
+        if self.rows:
+            insert_each(self.rows)
+            self.rows.clear()
+        if self.runs:
+            update_each(self.runs, RUN_FIELDS)
+            self.runs.clear()
+
+
+@dataclass
+class Known:
+    """What a batch looked up for a run's first step at once: its contact and its open step."""
+
+    contact: dict[str, Any] | None
+    opened: tuple[StepRun | None, int]
+
+
 def step_once(run_id: int) -> bool:
     """Run the step at the run's cursor. True when the run can go straight on."""
     return run_steps(run_id, 1)[1]
@@ -530,20 +597,28 @@ def run_steps(run_id: int, limit: int = STEPS_PER_TRANSACTION) -> tuple[int, boo
         return ran, run.status == RunStatus.RUNNING
 
 
-def _run_locked(run: WorkflowRun, limit: int, *, stop_before_effects: bool = False) -> int:
+def _run_locked(
+    run: WorkflowRun,
+    limit: int,
+    *,
+    stop_before_effects: bool = False,
+    writes: Writes | None = None,
+    known: Known | None = None,
+) -> int:
     """Run the run's steps (locked by the caller); returns how many ran.
 
     With ``stop_before_effects`` the run halts at an action or approval step it reaches after
     its first, still ``running``, so a batch can take that step for many runs at once (bulk.py).
+    A batch passes its ``writes`` (written when it says) and what it ``known`` about the run.
     """
     steps = run.version.definition["steps"]
-    contact = _contact_now(run)
-    pending: list[StepRun] = []
-    ran = _run_steps_of(run, steps, contact, limit, stop_before_effects, pending)
+    contact = known.contact if known is not None else _contact_now(run)
+    own = writes or Writes()
+    ran = _run_steps_of(run, steps, contact, limit, stop_before_effects, own, known)
     # Written once, whichever way the loop ended; an exception out of the loop rolls the
     # transaction back, and the steps run again.
-    if pending:
-        StepRun.objects.bulk_create(pending)
+    if writes is None:
+        own.flush()
     return ran
 
 
@@ -553,7 +628,8 @@ def _run_steps_of(
     contact: dict[str, Any] | None,
     limit: int,
     stop_before_effects: bool,
-    pending: list[StepRun],
+    writes: Writes,
+    known: Known | None,
 ) -> int:
     ran = 0
     while ran < limit:
@@ -564,11 +640,13 @@ def _run_steps_of(
         if stop_before_effects and ran > 0 and step["type"] in _COMMIT_AFTER:
             return ran
         pure = step["type"] in _PURE_STEPS
-        if not pure and pending:
+        if not pure:
             # Keep the log rows in the order the steps ran: the earlier steps' rows first.
-            StepRun.objects.bulk_create(pending)
-            pending.clear()
-        open_step, attempt = _open_step(run, step) if ran == 0 else (None, 1)
+            writes.flush()
+        if ran > 0:
+            open_step, attempt = None, 1
+        else:
+            open_step, attempt = known.opened if known is not None else _open_step(run, step)
         sc = StepContext(run, step, run.cursor, attempt, _values(run, contact), timezone.now(), open_step)
         ran += 1
         try:
@@ -587,7 +665,7 @@ def _run_steps_of(
             return ran
         step_run = applied(run, sc, result, steps)
         if pure and step_run.pk is None:
-            pending.append(step_run)
+            writes.rows.append(step_run)
         else:
             step_run.save()
         if run.status != RunStatus.RUNNING or step["type"] in _COMMIT_AFTER:
@@ -602,6 +680,11 @@ def _open_step(run: WorkflowRun, step: dict[str, Any]) -> tuple[StepRun | None, 
     forward, so every later step in the same transaction is new.
     """
     previous = StepRun.objects.filter(run=run, step_id=step["id"]).order_by("-attempt").first()
+    return opened_from(previous)
+
+
+def opened_from(previous: StepRun | None) -> tuple[StepRun | None, int]:
+    """The step run to resume (a waiting one) and the attempt number, from the latest attempt."""
     if previous is not None and previous.status == StepStatus.WAITING:
         return previous, previous.attempt
     return None, (previous.attempt + 1 if previous else 1)

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from heedful.governance.models import ProposalStatus, ProposedAction
 from heedful.governance.services import Subject, record_audit
 from heedful.workflows.definition import check
-from heedful.workflows.engine import finish_run, initial_context, subject_dict, values_for
+from heedful.workflows.engine import finish_run, initial_context, mentions_contact, subject_dict, values_for
 from heedful.workflows.events import emit_event
 from heedful.workflows.expressions import evaluate_all
 from heedful.workflows.models import (
@@ -145,12 +145,14 @@ def set_enabled(workflow_id: int, *, enabled: bool, user: User | None) -> Workfl
 # --- Matching events ----------------------------------------------------------------------
 
 
-def _event_values(event: Event, workflow: WorkflowDefinition) -> dict[str, Any]:
+def _event_values(event: Event, workflow: WorkflowDefinition, conditions: list[Any]) -> dict[str, Any]:
     return values_for(
         context=initial_context(event),
         subject=subject_dict(event.subject_type, event.subject_id, event.subject_label),
         workflow={"slug": workflow.slug, "name": workflow.name},
         run_id=None,
+        # Conditions that never name the contact do without its lookup in crm.
+        contact_now=None if mentions_contact(conditions) else {},
     )
 
 
@@ -217,8 +219,9 @@ def consider(workflow: WorkflowDefinition, event: Event) -> tuple[Consideration,
     if not workflow.enabled:
         return skip("The workflow is off")
     trigger = version.definition["trigger"]
+    conditions = trigger.get("conditions", [])
     passed, evaluations = evaluate_all(
-        trigger.get("conditions", []), _event_values(event, workflow), trigger.get("match", "all")
+        conditions, _event_values(event, workflow, conditions), trigger.get("match", "all")
     )
     details = [e.as_dict() for e in evaluations]
     if not passed:

@@ -398,3 +398,24 @@ def test_runs_that_used_up_their_steps_are_handed_on_and_finished_ones_are_not(t
     assert (ran, unfinished) == (6, [runs["shipped"].pk])
     assert (runs["shipped"].status, runs["shipped"].cursor) == (RunStatus.RUNNING, 5)
     assert runs["short"].status == RunStatus.COMPLETED
+
+
+def test_a_batch_of_condition_runs_costs_the_same_queries_for_ten_runs_as_for_forty(tasks: TaskQueue) -> None:
+    make_workflow(CHECK, {**CHECK, "id": "again"}, event="customer.onboarded")
+
+    def queries_for(first: int, count: int) -> int:
+        emit_events(
+            "customer.onboarded",
+            (({"n": n}, Subject("contact", f"p{n}", f"P{n}")) for n in range(first, first + count)),
+        )
+        tasks.queued.clear()
+        ids = list(Event.objects.filter(matched_at__isnull=True).values_list("pk", flat=True))
+        run_ids = services.match_events(ids)
+        tasks.queued.clear()
+        with CaptureQueriesContext(connection) as captured:
+            services.advance_runs(run_ids)
+        assert WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.COMPLETED).count() == count
+        assert StepRun.objects.filter(run_id__in=run_ids, status="done").count() == 2 * count
+        return len(captured)
+
+    assert queries_for(0, 10) == queries_for(10, 40)

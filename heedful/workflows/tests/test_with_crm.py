@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from heedful.crm.models import TimelineEntry
 from heedful.crm.services import create_contact
@@ -62,3 +64,44 @@ def test_the_contact_today_wins_over_what_the_event_said(tasks: TaskQueue, auto_
     )
     tasks.drain()
     assert mail.outbox[0].to == ["new@example.com"]
+
+
+NAMED_ROSA = [{"path": "contact.first_name", "op": "equals", "value": "Rosa"}]
+
+
+def _check(step_id: str, conditions: list[dict[str, object]]) -> dict[str, object]:
+    return {"id": step_id, "type": "condition", "conditions": conditions}
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "in-one-transaction"])
+def test_conditions_naming_the_contact_read_crm_as_it_is_now(tasks: TaskQueue, together: bool) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    make_workflow(_check("named", NAMED_ROSA), event="order.created", conditions=NAMED_ROSA)
+
+    with transaction.atomic():
+        # The event still says Ros; crm says Rosa, and crm wins in the trigger and in the step.
+        emit_event("order.created", {"contact": {"first_name": "Ros"}}, Subject.of(rosa, "contact"))
+        if together:
+            emit_event("order.created", {"contact": {"first_name": "Ros"}}, Subject.of(rosa, "contact"))
+    tasks.drain()
+
+    runs = WorkflowRun.objects.all()
+    assert [run.status for run in runs] == [RunStatus.COMPLETED] * (2 if together else 1)
+    assert {run.context["steps"]["named"]["passed"] for run in runs} == {True}
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "in-one-transaction"])
+def test_a_workflow_never_naming_the_contact_does_not_look_it_up(tasks: TaskQueue, together: bool) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    by_number = [{"path": "event.n", "op": "gte", "value": 0}]
+    make_workflow(_check("a", by_number), _check("b", by_number), event="order.created", conditions=by_number)
+    with transaction.atomic():
+        emit_event("order.created", {"n": 1}, Subject.of(rosa, "contact"))
+        if together:
+            emit_event("order.created", {"n": 2}, Subject.of(rosa, "contact"))
+
+    with CaptureQueriesContext(connection) as captured:
+        tasks.drain()
+
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.COMPLETED}
+    assert [q["sql"] for q in captured if "crm_contact" in q["sql"]] == []
