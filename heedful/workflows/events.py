@@ -176,27 +176,33 @@ def emit_event(
         if existing is not None:
             return existing
     who = _as_subject(subject)
-    listened = _anyone_listens(name)
-    try:
-        with transaction.atomic():
-            event = Event.objects.create(
-                name=name,
-                payload=dict(payload or {}),
-                subject_type=who.type if who else "",
-                subject_id=who.id if who else "",
-                subject_label=who.label if who else "",
-                occurred_at=occurred_at or timezone.now(),
-                source=source,
-                idempotency_key=idempotency_key,
-                # Nobody listens: nothing to consider, and the event log says so.
-                matched_at=None if listened else timezone.now(),
-            )
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        return Event.objects.get(idempotency_key=idempotency_key)
+    outgoing = _outgoing_of_this_transaction()
+    # Once an event of this name was heard in this transaction, the next ones are too (a
+    # listener removed in between finds its events matched to nothing, as the sweep would).
+    listened = (outgoing is not None and name in outgoing.listened) or _anyone_listens(name)
+    event = Event(
+        name=name,
+        payload=dict(payload or {}),
+        subject_type=who.type if who else "",
+        subject_id=who.id if who else "",
+        subject_label=who.label if who else "",
+        occurred_at=occurred_at or timezone.now(),
+        source=source,
+        idempotency_key=idempotency_key,
+        # Nobody listens: nothing to consider, and the event log says so.
+        matched_at=None if listened else timezone.now(),
+    )
+    if not idempotency_key:
+        # Without a key there is no race to lose, so no savepoint around the insert.
+        event.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            return Event.objects.get(idempotency_key=idempotency_key)
     if listened:
-        _match_after_commit(event.pk)
+        _match_after_commit(event.pk, name)
     return event
 
 
@@ -211,6 +217,8 @@ class _Outgoing:
 
     def __init__(self) -> None:
         self.committed: list[int] = []
+        # The names some workflow or waiting run was found to listen to, in this transaction.
+        self.listened: set[str] = set()
         # Registered with no savepoint, so rolling one back never drops it (Django keeps such a
         # callback until the transaction ends); it only sends what ``confirm`` saw survive.
         self.entry: tuple[set[str], Any, bool] = (set(), self.send, False)
@@ -229,24 +237,27 @@ class _Outgoing:
             match_events_task.delay(ids[start : start + MATCH_BATCH])
 
 
-def _match_after_commit(event_id: int) -> None:
+def _outgoing_of_this_transaction(*, take: bool = False) -> _Outgoing | None:
+    """The batch an earlier event of this transaction opened (taken out of the list with ``take``)."""
+    hooks = transaction.get_connection().run_on_commit
+    for index in range(len(hooks) - 1, -1, -1):
+        owner = getattr(hooks[index][1], "__self__", None)
+        if isinstance(owner, _Outgoing):
+            if take:
+                del hooks[index]
+            return owner
+    return None
+
+
+def _match_after_commit(event_id: int, name: str) -> None:
     """Queue the event's matching for after the commit, in one batch with the transaction's others.
 
     Each event gets its own on-commit callback, which Django drops with a savepoint that rolls
     back; the callback only marks the event as committed. The batch is sent by one callback kept
-    last in the transaction's list (moved there at every emit, the only use of Django's private
+    last in the transaction's list (moved there at every emit: the only use of Django's private
     ``run_on_commit``), so it runs after every surviving event was marked.
     """
-    connection = transaction.get_connection()
-    hooks = connection.run_on_commit
-    outgoing = None
-    for index in range(len(hooks) - 1, -1, -1):
-        func = hooks[index][1]
-        if isinstance(getattr(func, "__self__", None), _Outgoing):
-            outgoing = func.__self__
-            del hooks[index]
-            break
-    if outgoing is None:
-        outgoing = _Outgoing()
+    outgoing = _outgoing_of_this_transaction(take=True) or _Outgoing()
+    outgoing.listened.add(name)
     transaction.on_commit(partial(outgoing.confirm, event_id))
-    connection.run_on_commit.append(outgoing.entry)
+    transaction.get_connection().run_on_commit.append(outgoing.entry)

@@ -240,15 +240,21 @@ def consider(workflow: WorkflowDefinition, event: Event) -> tuple[Consideration,
         active = same_subject.filter(status__in=ACTIVE_RUN_STATUSES).first()
         if active is not None:
             return skip(f"Run #{active.pk} for this {event.subject_type} is still going", details)
-    try:
-        # A savepoint: losing a race on the once/active keys must not spoil the caller's transaction.
-        with transaction.atomic():
-            run = new_run(event, workflow, version, reentry, details)
-            run.save(force_insert=True)
-    except IntegrityError:
-        return skip(
-            f"Another run for this {event.subject_type or 'event'} started at the same moment", details
-        )
+    run = new_run(event, workflow, version, reentry, details)
+    if run.once_key is None and run.active_key is None:
+        # No key to race on: the one run per workflow and event is kept by the event's lock,
+        # which every matcher takes first, so no savepoint is needed around the insert.
+        run.save(force_insert=True)
+    else:
+        try:
+            # A savepoint: losing a race on the once/active keys must not spoil the caller's
+            # transaction.
+            with transaction.atomic():
+                run.save(force_insert=True)
+        except IntegrityError:
+            return skip(
+                f"Another run for this {event.subject_type or 'event'} started at the same moment", details
+            )
     consideration = Consideration.objects.create(
         event=event,
         workflow=workflow,
@@ -315,9 +321,15 @@ def _match_locked(event_id: int) -> list[int]:
     if event is None or event.matched_at is not None:
         return []
     started = []
-    listeners = WorkflowDefinition.objects.filter(trigger_event=event.name).select_related("current_version")
+    # Whether each listener considered the event already, in the same query as the listeners.
+    considered = Consideration.objects.filter(event=event, workflow=models.OuterRef("pk"))
+    listeners = (
+        WorkflowDefinition.objects.filter(trigger_event=event.name)
+        .select_related("current_version")
+        .annotate(considered=models.Exists(considered))
+    )
     for workflow in listeners:
-        if Consideration.objects.filter(event=event, workflow=workflow).exists():
+        if workflow.considered:
             continue
         _consideration, run = consider(workflow, event)
         if run is not None:
