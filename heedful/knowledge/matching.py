@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -159,8 +160,12 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
             except Exception:  # a stale or damaged file is rebuilt, never trusted
                 log.warning("Retraining the FAQ matcher: %s could not be loaded", path, exc_info=True)
         if matcher is None:
-            encoder = _encoder()
-            matcher = engine.train(examples, encoder=encoder) if encoder else engine.train(examples)
+            options: dict[str, Any] = {}
+            if "previous" in inspect.signature(engine.train).parameters:
+                options["previous"] = _previous(engine)
+            if _encoder():
+                options["encoder"] = _encoder()
+            matcher = engine.train(examples, **options)
             if hasattr(matcher, "save"):
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +175,22 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
         _cache.clear()  # only the current version is worth memory
         _cache[version] = matcher
         return matcher
+
+
+def _previous(engine: Any) -> Any | None:
+    """The matcher the new one replaces (the one in memory, else the newest kept on disk): the
+    engine reuses its sentence embeddings and starts its solver there, so retraining after an
+    edit costs a fraction of a fit from scratch. None when there is none or it cannot be read."""
+    if _cache:
+        return next(iter(_cache.values()))
+    kept = sorted(_artefact_path("").parent.glob("faq-matcher-*.hml"), key=lambda p: p.stat().st_mtime)
+    if not kept:
+        return None
+    try:
+        return engine.load(kept[-1])
+    except Exception:  # only a head start: a damaged file means a fit from scratch
+        log.warning("Not reusing %s for the retrain: it could not be loaded", kept[-1], exc_info=True)
+        return None
 
 
 def warm() -> str:

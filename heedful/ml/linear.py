@@ -83,8 +83,8 @@ class LinearSoftmax:
         class_weight: str | None = None,
         start: LinearSoftmax | None = None,
     ) -> LinearSoftmax:
-        """Fit by L-BFGS; ``start`` (a model over the same classes and TF-IDF block, e.g. one
-        fitted on most of the same questions) is where the solver begins instead of zero.
+        """Fit by L-BFGS; ``start`` (a model over the same TF-IDF block, e.g. one fitted on
+        most of the same questions) is where the solver begins instead of zero.
 
         The loss is strictly convex, so the start changes how many iterations it takes, not
         where it ends (up to the tolerance): a retrain from a near solution takes a fraction of
@@ -99,13 +99,22 @@ class LinearSoftmax:
         if len(classes) < 2:
             raise ValueError("need at least two different labels to train a classifier")
         model = LogisticRegression(C=c, max_iter=max_iter, class_weight=class_weight, tol=1e-4)
-        if start is not None and start.classes == classes and len(classes) > 2:
+        if start is not None and len(classes) > 2 and start.w_sparse.shape[0] == n_sparse:
+            # Answers the start does not know begin at zero; those it has that are gone drop out.
+            cols = [start.classes.index(a) if a in start.classes else -1 for a in classes]
             n_dense = features.shape[1] - n_sparse
-            same = start.w_dense.shape == (n_dense, len(classes))
-            dense = start.w_dense if same else np.zeros((n_dense, len(classes)), np.float32)
+            dense = start.w_dense if start.w_dense.shape[0] == n_dense else np.zeros((n_dense, 0))
+            begin = np.zeros((n_sparse + n_dense, len(classes)))
+            begin_bias = np.zeros(len(classes))
+            for j, col in enumerate(cols):
+                if col >= 0:
+                    begin[:n_sparse, j] = start.w_sparse[:, col]
+                    if dense.shape[1]:
+                        begin[n_sparse:, j] = dense[:, col]
+                    begin_bias[j] = start.bias[col]
             model.warm_start = True
-            model.coef_ = np.vstack([start.w_sparse, dense]).T.astype(np.float64)
-            model.intercept_ = start.bias.astype(np.float64)
+            model.coef_ = begin.T
+            model.intercept_ = begin_bias
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(features, np.array(labels))

@@ -138,3 +138,28 @@ def test_a_change_made_by_another_process_is_seen_by_the_next_question(fake_engi
     assert matching.match_question("can I get a refund").entry_id is None
     assert matching.match_question("money back").entry_id == returns.pk
     assert matching.match_question("opening times").entry_id == hours.pk
+
+
+def test_an_edit_retrains_from_the_matcher_it_replaces_in_memory_or_on_disk(small_kb, settings, tmp_path):
+    from heedful.ml.faq import FaqMatcher
+
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    shipping, returns, _hours = small_kb
+    assert matching._previous(FaqMatcher) is None  # nothing trained yet: a fit from scratch
+    first = matching.match_question("how long does delivery take")
+    in_memory = matching._previous(FaqMatcher)
+    assert in_memory is not None
+    assert in_memory.version == first.engine_version
+
+    matching.forget_trained()  # a restarted worker: the newest matcher kept on disk
+    from_disk = matching._previous(FaqMatcher)
+    assert from_disk is not None
+    assert from_disk.version == first.engine_version
+
+    returns.variants += "\nhow do I send it back"
+    returns.save()
+    edited = matching.match_question("how do I send it back")
+    assert edited.entry_id == returns.pk
+    assert edited.engine_version != first.engine_version
+    assert matching.match_question("how long does delivery take").entry_id == shipping.pk
