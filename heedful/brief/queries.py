@@ -35,7 +35,8 @@ def home_counts(user: User) -> HomeCounts:
 
 
 def survey_flags(user: User, today: date) -> list[Flag] | None:
-    """Teams whose mood dropped, for the people who look after teams (None: not for this role).
+    """Survey groups (teams, tenure bands, the company) whose mood dropped, for the people who
+    look after teams (None: not for this role).
 
     The flags come from the same results as the survey pages, so they name only groups shown
     there: at least k people, not withheld to protect others, in both rounds compared.
