@@ -180,6 +180,17 @@ def _stop_children(children: list[subprocess.Popen[bytes]], grace: float = 20.0)
             child.wait()
 
 
+def _one_ml_thread_per_worker() -> None:
+    """Serve messages side by side, one onnxruntime thread each (unless HEEDFUL_ML_THREADS says).
+
+    The web server and the worker handle several messages at once (processes or threads), so
+    the cores are already shared out; two intra-op threads per message would make them contend.
+    Two processes with one thread each triaged more messages per second than one process with
+    two (docs/benchmarks-text-engine.md); a single message costs ~0.4 ms more.
+    """
+    os.environ.setdefault("HEEDFUL_ML_THREADS", "1")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
@@ -193,6 +204,7 @@ def _stop_children(children: list[subprocess.Popen[bytes]], grace: float = 20.0)
 )
 def web(host: str, port: int, workers: int, server: str) -> None:
     """Serve the web UI and API (stateless; run as many as you like)."""
+    _one_ml_thread_per_worker()
     _setup_django()
     if server == "waitress":
         from waitress import serve
@@ -217,6 +229,7 @@ def web(host: str, port: int, workers: int, server: str) -> None:
 @click.option("--queues", default=None, help="Comma-separated queues (default: HEEDFUL_TASK_QUEUE).")
 def worker(concurrency: int, beat: bool, queues: str | None) -> None:
     """Run a Celery worker (background tasks)."""
+    _one_ml_thread_per_worker()
     _setup_django()
     from django.conf import settings
 
