@@ -609,7 +609,8 @@ def _run_locked(
 
     With ``stop_before_effects`` the run halts at an action or approval step it reaches after
     its first, still ``running``, so a batch can take that step for many runs at once (bulk.py).
-    A batch passes its ``writes`` (written when it says) and what it ``known`` about the run.
+    A batch passes its ``writes`` (written when it says) and what it already ``known`` about
+    the run (its contact, its open step), looked up for all its runs at once.
     """
     steps = run.version.definition["steps"]
     contact = known.contact if known is not None else _contact_now(run)

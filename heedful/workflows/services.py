@@ -316,9 +316,30 @@ def match_events(event_ids: list[int]) -> list[int]:
     return ids
 
 
+def _claim_for_matching(event_id: int) -> Event | None:
+    """The event, stamped as matched, when no matcher had it yet; None otherwise.
+
+    One conditional UPDATE (the claim and the stamp, where a SELECT … FOR UPDATE and a later
+    UPDATE took two statements): the row stays locked until the caller's transaction ends, so
+    a second matcher waits, then finds it stamped, or takes it if this transaction rolled back.
+    """
+    quote = connection.ops.quote_name
+    meta = Event._meta
+    stamp = meta.get_field("matched_at")
+    now = stamp.get_db_prep_save(timezone.now(), connection)
+    columns = ", ".join(quote(str(f.column)) for f in meta.concrete_fields)
+    matched = quote(str(stamp.column))
+    # Only names from the model are formatted in; the values are parameters.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {matched} = %s"  # noqa: S608
+        f" WHERE {quote(str(meta.pk.column))} = %s AND {matched} IS NULL RETURNING {columns}"
+    )
+    return next(iter(Event.objects.raw(sql, [now, event_id])), None)
+
+
 def _match_locked(event_id: int) -> list[int]:
-    event = Event.objects.select_for_update().filter(pk=event_id).first()
-    if event is None or event.matched_at is not None:
+    event = _claim_for_matching(event_id)
+    if event is None:
         return []
     started = []
     # Whether each listener considered the event already, in the same query as the listeners.
@@ -335,8 +356,6 @@ def _match_locked(event_id: int) -> list[int]:
         if run is not None:
             started.append(run.pk)
     woken = _wake_waiting_for(event)
-    event.matched_at = timezone.now()
-    event.save(update_fields=["matched_at"])
     return started + woken
 
 

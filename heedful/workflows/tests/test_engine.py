@@ -14,6 +14,7 @@ from heedful.workflows import engine, services
 from heedful.workflows.events import UnknownEventError, emit_event
 from heedful.workflows.models import (
     Consideration,
+    Event,
     OutboxMessage,
     RunStatus,
     StepRun,
@@ -122,6 +123,22 @@ def test_unmet_conditions_skip_with_the_values_that_decided(tasks: TaskQueue) ->
         'Conditions not met: event.order.carrier is "DHL": it is "UPS" → no',
     )
     assert WorkflowRun.objects.count() == 0
+
+
+def test_matching_stamps_the_event_once_and_a_second_matching_starts_nothing(tasks: TaskQueue) -> None:
+    make_workflow({"id": "end", "type": "stop"})
+    event = emit_event("order.shipped", shipped_payload(), ROSA)
+    tasks.queued.clear()
+    before = timezone.now()
+
+    first = services.match_event(event.pk)
+    after = timezone.now()
+    again = services.match_event(event.pk)
+
+    assert (len(first), again) == (1, [])
+    assert Event.objects.filter(pk=event.pk, matched_at__gte=before, matched_at__lte=after).count() == 1
+    assert Consideration.objects.filter(event=event).count() == 1
+    assert services.match_event(event.pk + 1000) == []
 
 
 def test_a_workflow_that_is_off_says_so(tasks: TaskQueue) -> None:
