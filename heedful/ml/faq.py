@@ -124,9 +124,10 @@ class FaqMatcher:
 
         ``validation`` items with label ``None`` or ``"oos"`` are out-of-scope questions.
         ``previous``: the matcher this one replaces (the knowledge base before an edit). Its
-        sentence embeddings are reused for the questions it already had and the solver starts
-        from its weights, so a retrain after a small change costs seconds, not a full fit; the
-        result equals a fit from scratch up to the solver's tolerance.
+        sentence embeddings are reused for the questions it already had, and the final fits
+        start from its weights, so a retrain after a small change costs about half a fit from
+        scratch; the result equals a fit from scratch up to the solver's tolerance. Models
+        whose answers calibrate the threshold never start from it: it saw those questions.
         """
         pairs = _check_examples(examples)
         oos = [t for t in oos_examples if isinstance(t, str) and t.strip()]
@@ -142,7 +143,7 @@ class FaqMatcher:
         if validation is not None:
             method = "validation set"
             val = [(t, OOS_LABEL if a in (None, OOS_LABEL) else str(a)) for t, a in validation]
-            matcher = _fit(texts, labels, name, c, kind, start=previous, known=known)
+            matcher = _fit(texts, labels, name, c, kind, known=known)
             choice = _calibrate(
                 matcher, [t for t, _ in val], [a for _, a in val], target_wrong_rate, oos_share
             )
