@@ -115,3 +115,18 @@ def test_a_transaction_rolled_back_sends_nothing_and_leaves_nothing_for_the_next
     (after,) = _emit_in_one_transaction(2)
 
     assert [(name, args) for name, _fn, args in tasks.queued] == [("match", (after,))]
+
+
+def test_events_of_different_kinds_in_one_transaction_are_matched_together(tasks: TaskQueue) -> None:
+    created = make_workflow(CHECK, name="Created", event="order.created")
+    shipped = make_workflow(CHECK, name="Shipped", event="order.shipped")
+
+    with transaction.atomic():
+        first = _emit(1)
+        second = emit_event("order.shipped", {"n": 2}, Subject("contact", "92", "c2")).pk
+
+    assert [(name, args) for name, _fn, args in tasks.queued] == [("match-many", ([first, second],))]
+    tasks.drain()
+    assert sorted(WorkflowRun.objects.values_list("workflow_id", "event_id", "status")) == sorted(
+        [(created.pk, first, RunStatus.COMPLETED), (shipped.pk, second, RunStatus.COMPLETED)]
+    )
