@@ -177,8 +177,8 @@ def emit_event(
             return existing
     who = _as_subject(subject)
     outgoing = _outgoing_of_this_transaction()
-    # Once an event of this name was heard in this transaction, the next ones are too (a
-    # listener removed in between finds its events matched to nothing, as the sweep would).
+    # Once an event of this name was found listened to in this transaction, the next ones are
+    # too (a listener removed in between leaves them to a matching that finds nobody).
     listened = (outgoing is not None and name in outgoing.listened) or _anyone_listens(name)
     event = Event(
         name=name,
@@ -219,9 +219,6 @@ class _Outgoing:
         self.committed: list[int] = []
         # The names some workflow or waiting run was found to listen to, in this transaction.
         self.listened: set[str] = set()
-        # Registered with no savepoint, so rolling one back never drops it (Django keeps such a
-        # callback until the transaction ends); it only sends what ``confirm`` saw survive.
-        self.entry: tuple[set[str], Any, bool] = (set(), self.send, False)
 
     def confirm(self, event_id: int) -> None:
         self.committed.append(event_id)
@@ -237,27 +234,49 @@ class _Outgoing:
             match_events_task.delay(ids[start : start + MATCH_BATCH])
 
 
-def _outgoing_of_this_transaction(*, take: bool = False) -> _Outgoing | None:
-    """The batch an earlier event of this transaction opened (taken out of the list with ``take``)."""
-    hooks = transaction.get_connection().run_on_commit
-    for index in range(len(hooks) - 1, -1, -1):
-        owner = getattr(hooks[index][1], "__self__", None)
-        if isinstance(owner, _Outgoing):
-            if take:
-                del hooks[index]
-            return owner
+class _SendHere:
+    """A place in the transaction's on-commit list from which the batch is sent; each emit adds
+    one after its own callback, and only the latest sends (the earlier ones stay, doing nothing,
+    so the list never shifts under anyone counting its entries, as ``captureOnCommitCallbacks``
+    does)."""
+
+    def __init__(self, batch: _Outgoing) -> None:
+        self.batch = batch
+        self.latest = True
+
+    def send(self) -> None:
+        if self.latest:
+            self.batch.send()
+
+
+def _latest_send(hooks: list[tuple[set[str], Any, bool]]) -> _SendHere | None:
+    for _sids, func, _robust in reversed(hooks):
+        place = getattr(func, "__self__", None)
+        if isinstance(place, _SendHere):
+            return place if place.latest else None
     return None
+
+
+def _outgoing_of_this_transaction() -> _Outgoing | None:
+    """The batch an earlier event of this transaction opened, if any."""
+    place = _latest_send(transaction.get_connection().run_on_commit)
+    return place.batch if place is not None else None
 
 
 def _match_after_commit(event_id: int, name: str) -> None:
     """Queue the event's matching for after the commit, in one batch with the transaction's others.
 
     Each event gets its own on-commit callback, which Django drops with a savepoint that rolls
-    back; the callback only marks the event as committed. The batch is sent by one callback kept
-    last in the transaction's list (moved there at every emit: the only use of Django's private
-    ``run_on_commit``), so it runs after every surviving event was marked.
+    back; the callback only marks the event as committed. The batch is sent from the place
+    after the last event's callback, so every surviving event was marked by then. That place is
+    added with no savepoint (Django then keeps it until the transaction ends, whatever rolls
+    back): the one use of Django's private ``run_on_commit``, besides reading it.
     """
-    outgoing = _outgoing_of_this_transaction(take=True) or _Outgoing()
-    outgoing.listened.add(name)
-    transaction.on_commit(partial(outgoing.confirm, event_id))
-    transaction.get_connection().run_on_commit.append(outgoing.entry)
+    connection = transaction.get_connection()
+    previous = _latest_send(connection.run_on_commit)
+    batch = previous.batch if previous is not None else _Outgoing()
+    if previous is not None:
+        previous.latest = False
+    batch.listened.add(name)
+    transaction.on_commit(partial(batch.confirm, event_id))
+    connection.run_on_commit.append((set(), _SendHere(batch).send, False))

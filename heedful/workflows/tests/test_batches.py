@@ -3,6 +3,8 @@ emails, one task and one connection."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core import mail
 from django.db import transaction
@@ -130,3 +132,17 @@ def test_events_of_different_kinds_in_one_transaction_are_matched_together(tasks
     assert sorted(WorkflowRun.objects.values_list("workflow_id", "event_id", "status")) == sorted(
         [(created.pk, first, RunStatus.COMPLETED), (shipped.pk, second, RunStatus.COMPLETED)]
     )
+
+
+@pytest.mark.django_db
+def test_capturing_on_commit_callbacks_sends_the_events_of_the_captured_block(
+    tasks: TaskQueue, django_capture_on_commit_callbacks: Any
+) -> None:
+    make_workflow(CHECK, event="order.created")
+    earlier = _emit(0)  # in the test's transaction, before the block: not captured, as before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = [_emit(1), _emit(2)]
+
+    assert earlier not in ids
+    assert [(name, args) for name, _fn, args in tasks.queued] == [("match-many", (ids,))]
