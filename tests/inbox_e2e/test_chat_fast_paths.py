@@ -72,10 +72,10 @@ def test_an_answered_chat_message_costs_12_statements(fake_engine, shipping_entr
     # one-row fingerprint; the auto-answer policy; the decision; the answer; the decision's
     # outcome; the conversation; the messages to return. Not read: the customer's earlier
     # messages (order questions only), the last answer's entry ("didn't help" only), the KB's
-    # examples and the matched entry (kept with the unchanged fingerprint). The other 8 are
-    # savepoints: the test's transaction makes the chat's own atomic block one, and
-    # receive_customer_message and emit_event nest theirs.
-    with django_assert_num_queries(12 + 8):
+    # examples and the matched entry (kept with the unchanged fingerprint). The other 6 are
+    # savepoints, set and released: the test's transaction makes the chat's own atomic block
+    # one, and receive_customer_message and emit_event nest theirs.
+    with django_assert_num_queries(12 + 6):
         messages = _say(client, token, "delivery time")["messages"]
 
     assert (messages[-1]["author"], messages[-1]["text"][:20]) == ("bot", "We ship within 2 wor")
