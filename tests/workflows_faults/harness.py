@@ -151,6 +151,7 @@ class Workers:
             "EMAIL_TIMEOUT": "3",
         }
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.restarts: list[int] = []  # exit codes of workers restarted by restart_exited()
         self.logs: list[Path] = []
         self._log_of: dict[int, Path] = {}
         self.data_dir = data_dir
@@ -205,6 +206,21 @@ class Workers:
             proc.wait()
         if proc in self.procs:
             self.procs.remove(proc)
+
+    def restart_exited(self) -> int:
+        """Start a new worker for each one that exited on its own, as systemd does for
+        ``deploy/systemd/heedful-worker@.service`` (``Restart=always``); returns how many.
+
+        For outage tests: kombu's Redis transport can end the worker process while Redis goes
+        away under it ('NoneType' object has no attribute 'hostname', celery/kombu#582), and
+        production counts on the supervisor for that, not on the worker staying up.
+        """
+        exited = [proc for proc in self.procs if proc.poll() is not None]
+        for proc in exited:
+            self.procs.remove(proc)
+            self.restarts.append(proc.returncode)
+            self.start()
+        return len(exited)
 
     def assert_alive(self) -> None:
         """A worker that exits on its own (a broken import, a bad setting) fails the test now."""

@@ -71,10 +71,17 @@ def emit_orders(first: int, count: int) -> None:
 SETTLE_SECONDS = float(os.environ.get("HEEDFUL_FAULT_SETTLE_SECONDS", "600"))
 
 
-def settle(env: FaultEnv, expected_runs: int, timeout: float = SETTLE_SECONDS) -> None:
+def settle(
+    env: FaultEnv, expected_runs: int, timeout: float = SETTLE_SECONDS, *, supervised: bool = False
+) -> None:
+    """Wait until every run completed and every email arrived. A worker that exits on its own
+    fails the test, unless ``supervised``: then it is restarted, as systemd would."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        env.workers.assert_alive()
+        if supervised:
+            env.workers.restart_exited()
+        else:
+            env.workers.assert_alive()
         env.sweep()
         finished = WorkflowRun.objects.filter(status=RunStatus.COMPLETED).count()
         unsent = OutboxMessage.objects.exclude(status=OutboxStatus.SENT).count()

@@ -73,5 +73,6 @@ def test_a_redis_restart_that_loses_every_queued_task_still_finishes_every_run(f
             emit_orders(n, 1)  # recorded in the database; the task to match it is lost
     time.sleep(2)
     fault_env.redis.start()  # same port, empty
-    settle(fault_env, 10)
+    settle(fault_env, 10, supervised=True)
     assert_nothing_lost_or_doubled(fault_env, 10)
+    print(f"workers restarted after exiting on their own: {fault_env.workers.restarts}")  # noqa: T201
