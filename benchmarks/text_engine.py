@@ -500,6 +500,19 @@ def targets(result: dict[str, Any]) -> list[str]:
     return out
 
 
+GENERATED_FROM = "## Intents: CLINC150"
+
+
+def write_keeping_notes(path: Path, text: str) -> None:
+    """Write the tables, keeping the notes sessions wrote above them (what changed, under what
+    load): everything from the first generated heading on is replaced, nothing before it."""
+    if path.exists():
+        old = path.read_text(encoding="utf-8")
+        if GENERATED_FROM in old and GENERATED_FROM in text:
+            text = old[: old.index(GENERATED_FROM)] + text[text.index(GENERATED_FROM) :]
+    path.write_text(text, encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
@@ -553,7 +566,7 @@ def main() -> int:
     result["seconds"] = round(time.perf_counter() - started, 1)
     text = markdown(result)
     if not args.speed_only:
-        args.out.write_text(text, encoding="utf-8")
+        write_keeping_notes(args.out, text)
     print(json.dumps(result, sort_keys=True) if args.json else text)
     return 0
 
