@@ -304,6 +304,19 @@ def test_one_bad_contact_fails_alone_and_the_others_go_out(tasks: TaskQueue, aut
     assert set(OutboxMessage.objects.values_list("status", flat=True)) == {"sent"}
 
 
+def _advance_statements(tasks: TaskQueue, count: int) -> list[int]:
+    """Match the unmatched events, then count the statements advancing their ``count`` runs
+    takes; returns [statements, *run ids]."""
+    tasks.queued.clear()
+    ids = list(Event.objects.filter(matched_at__isnull=True).values_list("pk", flat=True))
+    run_ids = services.match_events(ids)
+    tasks.queued.clear()
+    with CaptureQueriesContext(connection) as captured:
+        services.advance_runs(run_ids)
+    assert WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.COMPLETED).count() == count
+    return [len(captured), *run_ids]
+
+
 def test_a_batch_costs_the_same_queries_for_ten_runs_as_for_forty(tasks: TaskQueue, auto_email: None) -> None:
     make_workflow(WELCOME, event="customer.onboarded")
 
@@ -315,14 +328,7 @@ def test_a_batch_costs_the_same_queries_for_ten_runs_as_for_forty(tasks: TaskQue
                 for n in range(first, first + count)
             ),
         )
-        tasks.queued.clear()
-        ids = list(Event.objects.filter(matched_at__isnull=True).values_list("pk", flat=True))
-        run_ids = services.match_events(ids)
-        tasks.queued.clear()
-        with CaptureQueriesContext(connection) as captured:
-            services.advance_runs(run_ids)
-        assert WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.COMPLETED).count() == count
-        return len(captured)
+        return _advance_statements(tasks, count)[0]
 
     assert queries_for(0, 10) == queries_for(10, 40)
 
@@ -408,14 +414,8 @@ def test_a_batch_of_condition_runs_costs_the_same_queries_for_ten_runs_as_for_fo
             "customer.onboarded",
             (({"n": n}, Subject("contact", f"p{n}", f"P{n}")) for n in range(first, first + count)),
         )
-        tasks.queued.clear()
-        ids = list(Event.objects.filter(matched_at__isnull=True).values_list("pk", flat=True))
-        run_ids = services.match_events(ids)
-        tasks.queued.clear()
-        with CaptureQueriesContext(connection) as captured:
-            services.advance_runs(run_ids)
-        assert WorkflowRun.objects.filter(pk__in=run_ids, status=RunStatus.COMPLETED).count() == count
+        statements, *run_ids = _advance_statements(tasks, count)
         assert StepRun.objects.filter(run_id__in=run_ids, status="done").count() == 2 * count
-        return len(captured)
+        return statements
 
     assert queries_for(0, 10) == queries_for(10, 40)
