@@ -13,7 +13,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from heedful.governance.services import record_audit
-from heedful.people.forms import LEAVE_TYPE_FIELDS
+from heedful.people.leave_config import LEAVE_TYPE_FIELDS
 from heedful.people.models import (
     ApprovalStep,
     Employee,

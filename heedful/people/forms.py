@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from heedful.accounts.models import User
+from heedful.people.leave_config import LEAVE_TYPE_FIELDS
 from heedful.people.models import (
     ApprovalStep,
     Employee,
@@ -64,18 +65,6 @@ class HireForm(forms.Form):
     start_onboarding = forms.BooleanField(
         label=_("Start the onboarding checklist from the best-fitting template"), required=False, initial=True
     )
-
-
-# What HR sets on a leave type, on the settings page and in the admin alike.
-LEAVE_TYPE_FIELDS = [
-    "name",
-    "accrual_days",
-    "accrual_period",
-    "carry_over_cap",
-    "allow_negative",
-    "approval_steps",
-    "is_active",
-]
 
 
 class ApprovalStepsField(forms.CharField):

@@ -19,7 +19,9 @@ from heedful.accounts.roles import Perm
 from heedful.governance.services import record_audit
 from heedful.people.models import LeaveType, PublicHoliday
 
-POLICY_FIELDS = (
+# What HR sets on a leave type: the fields the settings page and the admin edit, and the ones
+# an audit entry compares.
+LEAVE_TYPE_FIELDS = [
     "name",
     "accrual_days",
     "accrual_period",
@@ -27,7 +29,7 @@ POLICY_FIELDS = (
     "allow_negative",
     "approval_steps",
     "is_active",
-)
+]
 
 
 class ConfigError(Exception):
@@ -51,16 +53,16 @@ def save_leave_type(*, user: User, leave_type: LeaveType | None, values: Mapping
     """Create a leave type (``leave_type`` None) or change one; ``values`` are validated form data."""
     _check(user)
     if leave_type is None:
-        row = LeaveType.objects.create(**{f: values[f] for f in POLICY_FIELDS if f in values})
-        changes = {f: [None, _plain(getattr(row, f))] for f in POLICY_FIELDS}
+        row = LeaveType.objects.create(**{f: values[f] for f in LEAVE_TYPE_FIELDS if f in values})
+        changes = {f: [None, _plain(getattr(row, f))] for f in LEAVE_TYPE_FIELDS}
         verb, action = "created", "people.leavetype.create"
     else:
         row = LeaveType.objects.select_for_update().get(pk=leave_type.pk)
-        before = {f: _plain(getattr(row, f)) for f in POLICY_FIELDS}
-        for name in POLICY_FIELDS:
+        before = {f: _plain(getattr(row, f)) for f in LEAVE_TYPE_FIELDS}
+        for name in LEAVE_TYPE_FIELDS:
             if name in values:
                 setattr(row, name, values[name])
-        changed = [f for f in POLICY_FIELDS if _plain(getattr(row, f)) != before[f]]
+        changed = [f for f in LEAVE_TYPE_FIELDS if _plain(getattr(row, f)) != before[f]]
         if not changed:
             return row
         row.save(update_fields=changed)

@@ -379,21 +379,14 @@ def start_manually(
     )
     # Only this workflow starts; other listeners for manual starts are not meant.
     Event.objects.filter(pk=event.pk).update(matched_at=timezone.now())
-    run = WorkflowRun.objects.create(
-        workflow=workflow,
-        version=version,
-        event=event,
-        subject_type=event.subject_type,
-        subject_id=event.subject_id,
-        subject_label=event.subject_label,
-        context=initial_context(event),
-        started_by=user,
-        started_because={
-            "summary": f"Started by hand by {user.email}",
-            "event": event.name,
-            "event_id": event.pk,
-        },
-    )
+    run = new_run(event, workflow, version, "always", [])
+    run.started_by = user
+    run.started_because = {
+        "summary": f"Started by hand by {user.email}",
+        "event": event.name,
+        "event_id": event.pk,
+    }
+    run.save(force_insert=True)
     Consideration.objects.create(
         event=event,
         workflow=workflow,
