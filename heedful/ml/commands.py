@@ -120,20 +120,34 @@ def sentiment_cmd(data: Path, as_json: bool, no_baselines: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--k", type=int, default=None, help="Number of themes (default: number of labels).")
 @click.option("--encoder", type=click.Choice(["minilm", "tfidf"]), default=None)
-def themes_cmd(data: Path, as_json: bool, k: int | None, encoder: str | None) -> None:
-    """Themes against reference labels: NMI and purity."""
+@click.option(
+    "--segments/--whole-texts",
+    default=True,
+    show_default=True,
+    help="Split texts into segments so a text can have several themes.",
+)
+def themes_cmd(data: Path, as_json: bool, k: int | None, encoder: str | None, segments: bool) -> None:
+    """Themes against reference labels: NMI, purity, overlapping NMI, per-label precision/recall."""
     _quiet_blas()
     from heedful.ml.evaluate import evaluate_themes
 
-    r = evaluate_themes(data, k=k, encoder=encoder)
+    r = evaluate_themes(data, k=k, encoder=encoder, segment=segments)
     rows = [
-        ("nmi", f"{r['nmi']:.4f}"),
+        ("nmi (primary theme vs label)", f"{r['nmi']:.4f}"),
         ("purity", _pct(r["purity"])),
         ("multi_label_purity", _pct(r["multi_label_purity"])),
-        ("k", str(r["k"])),
-        ("encoder", r["encoder"]),
+        ("overlapping_nmi (theme sets vs label sets)", f"{r['overlapping_nmi']:.4f}"),
+        ("themes / labels per text", f"{r['themes_per_text']} / {r['labels_per_text']}"),
     ]
-    rows += [(f"theme {t['id']}", f"{t['label']} ({t['size']})") for t in r["themes"]]
+    for kind in ("one_to_one", "many_to_one"):
+        m = r["categories"][kind]
+        rows.append(
+            (f"label P / R, {kind} (macro)", f"{_pct(m['macro_precision'])} / {_pct(m['macro_recall'])}")
+        )
+    rows += [("k", str(r["k"])), ("encoder", r["encoder"]), ("segmented", str(r["segmented"]))]
+    for label, m in r["categories"]["one_to_one"]["per_label"].items():
+        rows.append((f"label {label} (1:1)", f"{_pct(m['precision'])} / {_pct(m['recall'])}"))
+    rows += [(f"theme {t['id']}", f"{t['label']} ({t['size']}, in {t['mentions']})") for t in r["themes"]]
     _emit(r, as_json, rows)
 
 

@@ -263,32 +263,144 @@ def _classification(y: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
     }
 
 
-def evaluate_themes(path: str | Path, *, k: int | None = None, encoder: str | None = None) -> dict[str, Any]:
-    """NMI and purity of themes against reference labels (k = number of labels unless given)."""
-    from heedful.ml.themes import assign_theme, find_themes
+def evaluate_themes(
+    path: str | Path, *, k: int | None = None, encoder: str | None = None, segment: bool = True
+) -> dict[str, Any]:
+    """Themes against reference labels (k = number of labels unless given).
+
+    Single-label figures compare each text's primary theme with its label (for MAMS: the first
+    category listed): ``nmi``, ``purity``, ``multi_label_purity`` (pure if the theme's most common
+    label is any of the text's labels). Multi-label figures compare each text's set of themes with
+    its set of labels: ``overlapping_nmi`` (McDaid et al. 2011, NMI_max) and ``categories``: per
+    label, precision and recall of "the text has a theme mapped to this label", with themes mapped
+    one-to-one (Hungarian, on theme/label co-occurrence) or many-to-one (each theme to its most
+    co-occurring label). The mapping is read off the same texts, so these are upper estimates.
+    """
+    from heedful.ml.themes import find_themes
 
     rows = datasets.load(path)
     texts = [r.text for r in rows]
     labels = [r.label for r in rows]
     n_labels = len(set(labels))
     started = time.perf_counter()
-    model = find_themes(texts, k=k or n_labels, encoder=encoder)
-    assigned = [-1 if a is None else a for a in assign_theme(texts, model)]
+    model = find_themes(texts, k=k or n_labels, encoder=encoder, segment=segment)
     seconds = time.perf_counter() - started
+    assigned = [-1 if t.primary is None else t.primary for t in model.fitted]
+    theme_sets = [set(t.themes) for t in model.fitted]
     multi = [set(r.labels or (r.label,)) for r in rows]
     return {
         "dataset": str(path),
         "n_texts": len(texts),
         "k": len(model.themes),
         "encoder": model.encoder,
+        "segmented": model.segmented,
         "nmi": round(nmi(labels, assigned), 4),
         "purity": round(purity(labels, assigned), 4),
         "multi_label_purity": round(_multi_purity(multi, assigned), 4),
+        "overlapping_nmi": round(overlapping_nmi(theme_sets, multi), 4),
+        "themes_per_text": round(sum(map(len, theme_sets)) / max(len(texts), 1), 3),
+        "labels_per_text": round(sum(map(len, multi)) / max(len(texts), 1), 3),
+        "categories": {
+            "one_to_one": category_match(theme_sets, multi, one_to_one=True),
+            "many_to_one": category_match(theme_sets, multi, one_to_one=False),
+        },
         "seconds": round(seconds, 1),
         "themes": [
-            {"id": t.id, "label": t.label, "size": t.size, "representative": t.representative}
+            {
+                "id": t.id,
+                "label": t.label,
+                "size": t.size,
+                "mentions": t.mentions,
+                "representative": t.representative,
+            }
             for t in model.themes
         ],
+    }
+
+
+def overlapping_nmi(found: Sequence[set[Any]], reference: Sequence[set[Any]]) -> float:
+    """NMI of two covers (each item may be in several clusters or none), as NMI_max of McDaid,
+    Greene & Hurley (2011), "Normalized Mutual Information to evaluate overlapping community
+    finding algorithms", in bits. Each cluster is a binary variable over the n items; a cluster's
+    conditional entropy given the other cover is its lowest over the other clusters that pass
+    Lancichinetti et al.'s check h(a)+h(d) > h(b)+h(c) (else its own entropy); then
+    I = (H(X) - H(X|Y) + H(Y) - H(Y|X)) / 2 and NMI = I / max(H(X), H(Y)).
+    """
+    n = len(found)
+    if n != len(reference):
+        raise ValueError("both covers must describe the same items")
+    x, y = _cover(found), _cover(reference)
+    hx = sum(_cluster_entropy(len(c), n) for c in x)
+    hy = sum(_cluster_entropy(len(c), n) for c in y)
+    if max(hx, hy) == 0:
+        return 1.0 if x == y else 0.0
+    mutual = (hx - _conditional(x, y, n) + hy - _conditional(y, x, n)) / 2
+    return float(mutual / max(hx, hy))
+
+
+def _cover(sets: Sequence[set[Any]]) -> list[frozenset[int]]:
+    members: dict[Any, set[int]] = {}
+    for i, labels in enumerate(sets):
+        for lab in labels:
+            members.setdefault(lab, set()).add(i)
+    return sorted((frozenset(m) for m in members.values()), key=sorted)
+
+
+def _h(w: int, n: int) -> float:
+    return -w * float(np.log2(w / n)) / n if w > 0 else 0.0
+
+
+def _cluster_entropy(size: int, n: int) -> float:
+    return _h(size, n) + _h(n - size, n)
+
+
+def _conditional(x: list[frozenset[int]], y: list[frozenset[int]], n: int) -> float:
+    total = 0.0
+    for xk in x:
+        best = _cluster_entropy(len(xk), n)
+        for yl in y:
+            d = len(xk & yl)
+            c, b = len(xk) - d, len(yl) - d
+            a = n - b - c - d
+            if _h(a, n) + _h(d, n) > _h(b, n) + _h(c, n):
+                joint = _h(a, n) + _h(b, n) + _h(c, n) + _h(d, n)
+                best = min(best, joint - _cluster_entropy(len(yl), n))
+        total += best
+    return total
+
+
+def category_match(
+    found: Sequence[set[Any]], reference: Sequence[set[Any]], *, one_to_one: bool
+) -> dict[str, Any]:
+    """Per reference label: precision and recall of "the text has a theme mapped to the label"."""
+    themes = sorted({t for s in found for t in s})
+    cats = sorted({c for s in reference for c in s}, key=str)
+    together = np.zeros((len(themes), len(cats)))
+    t_index = {t: i for i, t in enumerate(themes)}
+    c_index = {c: i for i, c in enumerate(cats)}
+    for ts, cs in zip(found, reference, strict=True):
+        for t in ts:
+            for c in cs:
+                together[t_index[t], c_index[c]] += 1
+    if one_to_one:
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-together)
+        mapping = {themes[r]: cats[c] for r, c in zip(rows, cols, strict=True)}
+    else:
+        # argmax takes the first of equal counts, so ties go to the first label in sorted order.
+        mapping = {t: cats[int(together[i].argmax())] for t, i in t_index.items()}
+    per: dict[str, dict[str, float]] = {}
+    for cat in cats:
+        predicted = [any(mapping.get(t) == cat for t in ts) for ts in found]
+        actual = [cat in cs for cs in reference]
+        hits = sum(p and a for p, a in zip(predicted, actual, strict=True))
+        per[str(cat)] = {"precision": _frac(hits, sum(predicted)), "recall": _frac(hits, sum(actual))}
+    return {
+        "mapping": {str(t): str(c) for t, c in sorted(mapping.items())},
+        "per_label": per,
+        "macro_precision": round(float(np.mean([v["precision"] for v in per.values()])), 4),
+        "macro_recall": round(float(np.mean([v["recall"] for v in per.values()])), 4),
     }
 
 
