@@ -258,13 +258,18 @@ def quality(cache: Path) -> dict[str, Any]:
         "sentiment": lambda: evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv"),
         "themes/minilm": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="minilm"),
         "themes/tfidf": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="tfidf"),
+        # One theme per whole text, as before segmentation, for comparison.
+        "themes/minilm-whole": lambda: evaluate_themes(
+            base / "mams-absa" / "MAMS-ACSA", encoder="minilm", segment=False
+        ),
     }
     from heedful.ml.encoders import static_available
 
     if not static_available():
         del jobs["intents/static"]
     for name, job in jobs.items():
-        if name not in done:
+        # Theme results cached before segmentation lack the multi-label figures: recompute them.
+        if name not in done or (name.startswith("themes/") and "overlapping_nmi" not in done[name]):
             done[name] = job()
             cache.write_text(json.dumps(done, sort_keys=True))
     return {
@@ -365,15 +370,26 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "## Themes: MAMS-ACSA, all 3,949 sentences, k = 8 (number of categories)",
             "",
-            "Reference label = the sentence's first category (each sentence has several; "
-            "multi-label purity counts a sentence as pure if its theme's top category is "
-            "any of its categories).",
+            "Each sentence has 2–5 categories. Texts are split into segments and a text carries the "
+            "themes of its segments (*whole* = one theme per text). Single-label figures compare a "
+            "text's primary theme with its first category (multi-label purity: pure if the theme's "
+            "top category is any of its categories); overlapping NMI (McDaid et al. 2011, NMI_max) "
+            "compares theme sets with category sets; P / R: macro precision / recall over categories "
+            'of "text has a theme mapped to the category", mapping read off the same data.',
             "",
-            "| encoder | NMI | purity | multi-label purity |",
-            "|---|---|---|---|",
+            "| encoder | NMI | purity | multi-label purity | overlapping NMI | themes / text "
+            "| P / R, 1:1 | P / R, many:1 |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for enc, t in q["themes"].items():
-            lines.append(f"| {enc} | {t['nmi']:.3f} | {pct(t['purity'])} | {pct(t['multi_label_purity'])} |")
+            cat = t.get("categories", {})
+            one, many = cat.get("one_to_one", {}), cat.get("many_to_one", {})
+            lines.append(
+                f"| {enc} | {t['nmi']:.3f} | {pct(t['purity'])} | {pct(t['multi_label_purity'])} "
+                f"| {t.get('overlapping_nmi', float('nan')):.3f} | {t.get('themes_per_text', 1.0):.2f} "
+                f"| {pct(one.get('macro_precision', 0))} / {pct(one.get('macro_recall', 0))} "
+                f"| {pct(many.get('macro_precision', 0))} / {pct(many.get('macro_recall', 0))} |"
+            )
     lines += ["", "## Speed and memory (CLINC150 matcher, 150 intents + oos; test queries)", ""]
     load = result.get("load_average")
     if load:
@@ -467,8 +483,9 @@ def targets(result: dict[str, Any]) -> list[str]:
             ok(sent["accuracy"] >= 0.85 and sent["macro_f1"] >= 0.8),
         ),
         (
-            "Themes NMI ≥ 0.5 (MAMS)",
-            f"{themes['nmi']:.3f} ({themes['encoder']})",
+            "Themes NMI ≥ 0.5 (MAMS; read as single-label NMI against the first category)",
+            f"{themes['nmi']:.3f} ({themes['encoder']}); overlapping NMI against all categories "
+            f"{max(t.get('overlapping_nmi', 0) for t in q['themes'].values()):.3f}",
             ok(themes["nmi"] >= 0.5),
         ),
         (
