@@ -256,6 +256,9 @@ def quality(cache: Path) -> dict[str, Any]:
         "intents/static": lambda: intents("static"),
         "intents/hybrid": lambda: intents("hybrid"),
         "sentiment": lambda: evaluate_sentiment(base / "twitter-airline-sentiment" / "Tweets.csv"),
+        "themes/minilm+tfidf": lambda: evaluate_themes(
+            base / "mams-absa" / "MAMS-ACSA", encoder="minilm+tfidf"
+        ),
         "themes/minilm": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="minilm"),
         "themes/tfidf": lambda: evaluate_themes(base / "mams-absa" / "MAMS-ACSA", encoder="tfidf"),
         # One theme per whole text, as before segmentation, for comparison.

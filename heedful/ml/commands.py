@@ -119,7 +119,7 @@ def sentiment_cmd(data: Path, as_json: bool, no_baselines: bool) -> None:
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--k", type=int, default=None, help="Number of themes (default: number of labels).")
-@click.option("--encoder", type=click.Choice(["minilm", "tfidf"]), default=None)
+@click.option("--encoder", type=click.Choice(["minilm+tfidf", "minilm", "tfidf"]), default=None)
 @click.option(
     "--segments/--whole-texts",
     default=True,

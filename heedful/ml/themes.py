@@ -4,8 +4,9 @@ A text that talks about several things belongs to several themes ("the food was 
 service was slow" counts under food *and* service). So texts are first split into segments
 (:func:`split_segments`: sentence ends, semicolons, commas and a few contrastive conjunctions;
 pieces shorter than three words stay with their neighbour), and the *segments* are clustered:
-embedded (MiniLM when built, else TF-IDF reduced by truncated SVD), L2-normalised, k-means with a
-fixed seed (mini-batch k-means above 20,000 segments). ``k`` defaults to ``round(sqrt(n / 2))``
+embedded (MiniLM and TF-IDF side by side when MiniLM is built, else TF-IDF alone; TF-IDF reduced
+by truncated SVD), L2-normalised, k-means with a fixed seed, fitted on at most ``FIT_SAMPLE``
+segments (the others are only assigned). ``k`` defaults to ``round(sqrt(n / 2))``
 for ``n`` texts, clamped to 2..40. A text carries the themes of its segments; its *primary* theme
 is the one of its strongest segment (closest to its theme's centre), which is what the
 single-theme API (:func:`assign_theme`, ``Theme.size``) uses. :func:`assign_themes` gives all of
@@ -50,6 +51,9 @@ _SOFT_BREAK = re.compile(
 )
 _WORD = re.compile(r"[^\W_]+")
 _TRIM = " \t,;:-–—"
+# MiniLM and TF-IDF together (the default when MiniLM is built): word overlap says what a segment
+# is about, MiniLM what it means; on MAMS the pair beat either alone on the multi-label measures.
+ENCODER_BOTH = "minilm+tfidf"
 MIN_SEGMENT_WORDS = 3
 MAX_SEGMENTS = 8
 # Only the start of a very long text is split (clean() keeps 2,000 characters of each segment).
@@ -90,7 +94,7 @@ class ThemeModel:
     centres: F32  # (k, d), unit rows
     encoder: str
     min_similarity: float
-    _svd: Any = None  # fitted (tfidf, components) when encoder == "tfidf"
+    _svd: Any = None  # fitted (tfidf, components) when the encoder uses TF-IDF
     segmented: bool = False
     # The themes of each text given to find_themes (same order; empty texts have none), so callers
     # need not embed the same texts twice.
@@ -122,6 +126,11 @@ def split_segments(text: str) -> list[str]:
 
 def _embed(texts: Sequence[str], encoder: str, state: Any = None) -> tuple[F32, Any]:
     items = [clean(t) or "." for t in texts]
+    if encoder == ENCODER_BOTH:
+        # Equal weight: the cosine of two such vectors is the mean of the two encoders' cosines.
+        lexical, state = _embed(items, "tfidf", state)
+        semantic, _ = _embed(items, "minilm")
+        return np.hstack([semantic, lexical]) / np.float32(math.sqrt(2)), state
     if encoder == "minilm":
         from heedful.ml.encoders import shared_minilm
 
@@ -160,7 +169,7 @@ def find_themes(
         raise ValueError("need at least two non-empty texts to find themes")
     from heedful.ml.encoders import minilm_available
 
-    name = encoder or ("minilm" if minilm_available() else "tfidf")
+    name = encoder or (ENCODER_BOTH if minilm_available() else "tfidf")
     pieces = _pieces(texts, segment)
     flat = [p for ps in pieces for p in ps]
     n_clusters = min(k or default_k(sum(bool(ps) for ps in pieces)), len(flat))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from heedful.ml.encoders import minilm_available
 from heedful.ml.evaluate import category_match, overlapping_nmi
-from heedful.ml.themes import assign_theme, assign_themes, find_themes, split_segments
+from heedful.ml.themes import _embed, assign_theme, assign_themes, find_themes, split_segments
 
 # Several phrasings per subject, as real comments vary (near-duplicates would make every
 # segment of a new text look atypical).
@@ -129,3 +131,16 @@ def test_category_match_one_to_one_and_many_to_one() -> None:
     assert many["mapping"] == {"0": "a", "1": "b", "2": "b"}
     assert many["per_label"]["b"] == {"precision": 1.0, "recall": 0.75}
     assert (many["macro_precision"], many["macro_recall"]) == (0.75, 0.625)
+
+
+@pytest.mark.skipif(not minilm_available(), reason="MiniLM ONNX artefact not built (run `heedful ml build`)")
+def test_default_encoder_puts_minilm_and_tfidf_side_by_side() -> None:
+    texts = DELIVERY + REFUND + STAFF + [MIXED]
+    model = find_themes(texts, k=3)
+    assert model.encoder == "minilm+tfidf"
+    lexical_dims = model._svd[1].n_components
+    assert model.centres.shape == (3, 384 + lexical_dims)
+    vectors, _ = _embed(["the delivery is late"], model.encoder, model._svd)
+    assert float(np.linalg.norm(vectors[0])) == pytest.approx(1.0, abs=1e-5)
+    by_word = {w: t.id for t in model.themes for w in t.keywords}
+    assert set(model.fitted[-1].themes) == {by_word["delivery"], by_word["refund"]}
