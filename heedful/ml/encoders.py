@@ -37,6 +37,34 @@ class EncoderUnavailable(RuntimeError):
     """The requested encoder's artefact or library is not installed."""
 
 
+class WordPieces:
+    """Word-piece ids of a cleaned text (no special tokens), remembered per space-separated word.
+
+    The tokenizers library costs ~0.1 ms per call on a short message, more than the static
+    embedding look-up it feeds. Its BERT normaliser works character by character and its
+    pre-tokenizer always splits at a space, so a text's pieces are its words' pieces in order:
+    a dictionary of words (they recur) replaces nearly every call. ``tests/ml`` checks that this
+    equals the tokenizer on whole texts.
+    """
+
+    def __init__(self, tokenizer: Any, limit: int = 100_000):
+        self.tokenizer = tokenizer
+        self.limit = limit
+        self._words: dict[str, tuple[int, ...]] = {}
+
+    def ids(self, cleaned: str) -> list[int]:
+        out: list[int] = []
+        words = self._words
+        for word in cleaned.split(" "):
+            pieces = words.get(word)
+            if pieces is None:
+                pieces = tuple(self.tokenizer.encode(word, add_special_tokens=False).ids)
+                if len(words) < self.limit:
+                    words[word] = pieces
+            out.extend(pieces)
+        return out
+
+
 def minilm_available(model_dir: Path | None = None) -> bool:
     base = model_dir or paths.model_dir()
     return (base / paths.MINILM_ONNX).is_file() and (base / paths.MINILM_TOKENIZER).is_file()
@@ -96,6 +124,9 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(base / paths.MINILM_TOKENIZER))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
+        self.pieces = WordPieces(self.tokenizer)
+        self._cls = self.tokenizer.token_to_id("[CLS]")
+        self._sep = self.tokenizer.token_to_id("[SEP]")
         options = ort.SessionOptions()
         n_threads = threads or int(os.environ.get("HEEDFUL_ML_THREADS", "0") or 0)
         options.intra_op_num_threads = n_threads or min(2, os.cpu_count() or 1)
@@ -122,6 +153,11 @@ class MiniLMEncoder:
         result: npt.NDArray[np.float32] = self._encode_one(text)
         return result
 
+    def token_ids(self, cleaned: str) -> list[int]:
+        """What ``self.tokenizer`` gives a cleaned text: [CLS], its pieces cut to fit
+        ``MAX_TOKENS``, [SEP]."""
+        return [self._cls, *self.pieces.ids(cleaned)[: MAX_TOKENS - 2], self._sep]
+
     def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
         from heedful.ml.text import clean
 
@@ -130,13 +166,13 @@ class MiniLMEncoder:
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            encs = self.tokenizer.encode_batch([clean(texts[i]) or "." for i in chunk])
-            width = max(len(e.ids) for e in encs)
+            encs = [self.token_ids(clean(texts[i]) or ".") for i in chunk]
+            width = max(len(e) for e in encs)
             ids = np.zeros((len(encs), width), dtype=np.int64)
             mask = np.zeros((len(encs), width), dtype=np.int64)
             for row, enc in enumerate(encs):
-                ids[row, : len(enc.ids)] = enc.ids
-                mask[row, : len(enc.ids)] = 1
+                ids[row, : len(enc)] = enc
+                mask[row, : len(enc)] = 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             hidden = self.session.run(None, feeds)[0]
             weights = mask[..., None].astype(np.float32)
@@ -185,11 +221,12 @@ class StaticEncoder:
         self.tokenizer = Tokenizer.from_str(arrays["tokenizer"].tobytes().decode("utf-8"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        self.pieces = WordPieces(self.tokenizer)
         self.version = f"static-{self.table_sha256[:12]}"
         self._encode_one = functools.lru_cache(maxsize=256)(self._encode_one_uncached)
 
     def _ids(self, cleaned: list[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch(cleaned, add_special_tokens=False)]
+        return [self.pieces.ids(text) for text in cleaned]
 
     def _pool(self, ids: list[int]) -> npt.NDArray[np.float32]:
         if not ids:
@@ -203,8 +240,7 @@ class StaticEncoder:
     def _encode_one_uncached(self, text: str) -> npt.NDArray[np.float32]:
         from heedful.ml.text import clean
 
-        # encode(), not encode_batch(): one text is not worth waking the tokenizer's thread pool.
-        vector = self._pool(self.tokenizer.encode(clean(text), add_special_tokens=False).ids)
+        vector = self._pool(self.pieces.ids(clean(text)))
         vector.setflags(write=False)
         return vector
 

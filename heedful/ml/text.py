@@ -192,10 +192,13 @@ def _char_grams(token: str) -> tuple[str, ...]:
     return tuple(f"c{padded[i : i + n]}" for n in range(2, 6) for i in range(size - n + 1))
 
 
+def _word_grams(toks: list[str]) -> list[str]:
+    return [f"w {t}" for t in toks] + [f"w {a} {b}" for a, b in itertools.pairwise(toks)]
+
+
 def _grams(cleaned: str) -> tuple[list[str], list[str]]:
     toks = tokens(cleaned)
-    words = [f"w {t}" for t in toks]
-    words += [f"w {a} {b}" for a, b in itertools.pairwise(toks)]
+    words = _word_grams(toks)
     chars: list[str] = []
     for tok in toks:
         if tok[0].isalnum():
@@ -205,13 +208,14 @@ def _grams(cleaned: str) -> tuple[list[str], list[str]]:
 
 @functools.lru_cache(maxsize=512)
 def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Word and char n-grams of ``text`` after :func:`clean`.
+    """Word n-grams of ``text`` after :func:`clean`, and its words that have char n-grams.
 
     Cached for the last few hundred texts: one triage pass featurises the same message for the
-    FAQ matcher and the sentiment model, and the n-grams are the costly part of that.
+    FAQ matcher and the sentiment model, and cleaning and splitting are the costly part of that.
+    (A vocabulary looks the char n-grams up per word, see :meth:`NgramTfidf._char_hits`.)
     """
-    words, chars = _grams(clean(text))
-    return tuple(words), tuple(chars)
+    toks = tokens(clean(text))
+    return tuple(_word_grams(toks)), tuple(t for t in toks if t[0].isalnum())
 
 
 class NgramTfidf:
@@ -251,12 +255,11 @@ class NgramTfidf:
         out_idx: list[int] = []
         out_val: list[float] = []
         get = self.index.get
-        words, _ = analyse(text)
+        words, alnum = analyse(text)
         word_hits = [i for i in map(get, words) if i is not None]
         char_hits: list[int] = []
-        for tok in tokens(clean(text)):
-            if tok[0].isalnum():
-                char_hits.extend(self._char_hits(tok))
+        for tok in alnum:
+            char_hits.extend(self._char_hits(tok))
         for hits in (word_hits, char_hits):
             if not hits:
                 continue

@@ -40,3 +40,37 @@ def test_hybrid_matcher_answers_paraphrase_and_round_trips(tmp_path: object) -> 
     path = Path(str(tmp_path)) / "m.hml"
     m.save(path)
     assert FaqMatcher.load(path).match("at what time do you open?") == match
+
+
+# Texts where word-by-word tokenizing could part from whole-text tokenizing if it were wrong:
+# accents the normaliser strips, CJK characters it spaces out, punctuation runs, emoji, a word
+# longer than WordPiece's 100-character limit, zero-width and control characters, and a text
+# longer than MAX_TOKENS pieces.
+TRICKY = [
+    "where is my parcel?!",
+    "Ünïcödé ﬁancée café — naïve",
+    "我的订单在哪里 where is 我的 order",
+    "wait...what??? (seriously) #refund @user",
+    "thanks 🙂🙂 great service👍",
+    "a" * 150 + " b",
+    "zero\u200bwidth and \x00control\x1f chars",
+    " ".join(["refund"] * 40 + ["unbelievable"] * 60),
+    "",
+]
+
+
+def test_word_pieces_equal_the_tokenizer_on_whole_texts() -> None:
+    from heedful.ml.encoders import shared_minilm, shared_static, static_available
+    from heedful.ml.text import clean
+
+    enc = shared_minilm()
+    for text in TRICKY:
+        cleaned = clean(text) or "."
+        assert enc.token_ids(cleaned) == enc.tokenizer.encode(cleaned).ids, text
+    assert len(enc.token_ids(clean(TRICKY[7]))) == 128  # cut to MAX_TOKENS like the tokenizer
+    if static_available():
+        static = shared_static()
+        for text in TRICKY:
+            cleaned = clean(text)
+            expected = static.tokenizer.encode(cleaned, add_special_tokens=False).ids
+            assert static.pieces.ids(cleaned) == expected, text
