@@ -125,8 +125,10 @@ class MiniLMEncoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
         self.pieces = WordPieces(self.tokenizer)
-        self._cls = self.tokenizer.token_to_id("[CLS]")
-        self._sep = self.tokenizer.token_to_id("[SEP]")
+        cls_id, sep_id = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        if cls_id is None or sep_id is None:
+            raise EncoderUnavailable(f"the tokenizer in {base} has no [CLS]/[SEP] tokens")
+        self._cls, self._sep = cls_id, sep_id
         options = ort.SessionOptions()
         n_threads = threads or int(os.environ.get("HEEDFUL_ML_THREADS", "0") or 0)
         options.intra_op_num_threads = n_threads or min(2, os.cpu_count() or 1)
