@@ -234,7 +234,8 @@ class StaticEncoder:
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
         rows = np.asarray(ids, dtype=np.int64)
-        vector = (self.table[rows].astype(np.float32) * self.scale[rows, None]).mean(axis=0)
+        # The scaled rows' mean as one vector-matrix product (cheaper than scaling, then mean).
+        vector = (self.scale[rows] @ self.table[rows].astype(np.float32)) / np.float32(len(rows))
         norm = float(np.linalg.norm(vector))
         result: npt.NDArray[np.float32] = vector / np.float32(norm) if norm > 0 else vector
         return result
