@@ -1,0 +1,102 @@
+"""LinearSoftmax's own L-BFGS fit: the objective, its gradient, and scikit-learn's optimum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from heedful.ml import lbfgs
+from heedful.ml.linear import LinearSoftmax, SoftmaxProblem
+
+
+def _data(n_classes: int = 3) -> tuple[sp.csr_matrix, np.ndarray, list[str]]:
+    """12 rows: 6 sparse columns (a third of them stored) and 2 dense ones, fixed seed."""
+    rng = np.random.default_rng(7)
+    sparse = sp.random(12, 6, density=0.35, format="csr", dtype=np.float32, random_state=rng)
+    dense = rng.normal(size=(12, 2)).astype(np.float32)
+    names = ["a", "b", "c"][:n_classes]
+    labels = [names[i % n_classes] for i in range(12)]
+    labels[0] = names[1]  # uneven classes, so that "balanced" weights differ from 1
+    return sparse, dense, labels
+
+
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_the_gradient_is_the_objectives_derivative(class_weight: str | None) -> None:
+    sparse, dense, labels = _data()
+    y = np.searchsorted(["a", "b", "c"], labels)
+    problem = SoftmaxProblem(sparse, dense, y, 3, c=2.0, class_weight=class_weight)
+    w = np.random.default_rng(1).normal(scale=0.5, size=problem.size)
+    _, grad = problem.loss_grad(w)
+    step = 1e-3
+    numeric = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = step
+        numeric[i] = (problem.loss_grad(w + e)[0] - problem.loss_grad(w - e)[0]) / (2 * step)
+    # The products are float32: agreement to ~1e-5 is rounding, not a wrong formula.
+    assert np.abs(grad - numeric).max() < 2e-5
+    assert problem.size == (6 + 2 + 1) * 3
+
+
+def test_the_objective_is_scikit_learns() -> None:
+    """At w = 0 every class has probability 1/3: the mean loss is log 3 and there is no penalty."""
+    sparse, dense, labels = _data()
+    problem = SoftmaxProblem(sparse, dense, np.searchsorted(["a", "b", "c"], labels), 3, c=1.0)
+    loss, grad = problem.loss_grad(np.zeros(problem.size))
+    assert loss == pytest.approx(np.log(3), abs=1e-6)
+    # the bias gradient is (1/3 - share of the class): shares 3/12, 5/12, 4/12
+    assert np.allclose(grad[-3:], [1 / 3 - 3 / 12, 1 / 3 - 5 / 12, 1 / 3 - 4 / 12], atol=1e-7)
+
+
+@pytest.mark.parametrize(("n_classes", "class_weight"), [(3, None), (3, "balanced"), (2, None)])
+def test_the_fit_reaches_scikit_learns_optimum(n_classes: int, class_weight: str | None) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    sparse, dense, labels = _data(n_classes)
+    ours = LinearSoftmax.fit(sparse, labels, 6, dense=dense, c=3.0, class_weight=class_weight, tol=1e-7)
+    theirs = LogisticRegression(C=3.0, class_weight=class_weight, tol=1e-10, max_iter=10_000)
+    theirs.fit(np.hstack([sparse.toarray(), dense]).astype(np.float64), labels)  # exact reference
+    coef, bias = theirs.coef_, theirs.intercept_
+    if n_classes == 2:  # scikit-learn's binary model: one row of logit differences
+        coef, bias = np.vstack([-coef[0] / 2, coef[0] / 2]), np.array([-bias[0] / 2, bias[0] / 2])
+    assert ours.classes == sorted(set(labels))
+    assert np.abs(np.vstack([ours.w_sparse, ours.w_dense]) - coef.T).max() < 1e-4
+    assert np.abs(ours.bias - bias).max() < 1e-4
+
+
+def test_fitting_is_deterministic_and_the_blocks_may_come_stacked() -> None:
+    sparse, dense, labels = _data()
+    apart = LinearSoftmax.fit(sparse, labels, 6, dense=dense)
+    again = LinearSoftmax.fit(sparse, labels, 6, dense=dense)
+    stacked = LinearSoftmax.fit(sp.hstack([sparse, sp.csr_matrix(dense)]).tocsr(), labels, 6)
+    for model in (again, stacked):
+        assert model.w_sparse.tobytes() == apart.w_sparse.tobytes()
+        assert model.w_dense.tobytes() == apart.w_dense.tobytes()
+        assert model.bias.tobytes() == apart.bias.tobytes()
+    assert apart.w_dense.shape == (2, 3)
+    assert float(apart.bias.sum()) == pytest.approx(0.0, abs=1e-6)  # softmax's free shift: none
+
+
+def test_a_start_is_centred_and_reaches_the_same_optimum() -> None:
+    sparse, dense, labels = _data()
+    cold = LinearSoftmax.fit(sparse, labels, 6, dense=dense, tol=1e-7)
+    shifted = LinearSoftmax(cold.classes, cold.w_sparse, cold.w_dense, cold.bias + np.float32(5.0))
+    warm = LinearSoftmax.fit(sparse, labels, 6, dense=dense, tol=1e-7, start=shifted)
+    assert np.abs(warm.bias - cold.bias).max() < 1e-4
+    assert np.abs(warm.w_sparse - cold.w_sparse).max() < 1e-4
+
+
+def test_lbfgs_solves_a_quadratic_and_says_why_it_stopped() -> None:
+    a = np.diag([1.0, 10.0, 100.0])
+    b = np.array([1.0, -2.0, 3.0])
+    result = lbfgs.minimize(
+        lambda x: (0.5 * x @ a @ x - b @ x, a @ x - b), np.zeros(3), gtol=1e-8, max_iter=100
+    )
+    assert result.converged
+    assert np.allclose(result.x, [1.0, -0.2, 0.03], atol=1e-8)
+    assert result.max_gradient <= 1e-8
+    capped = lbfgs.minimize(
+        lambda x: (0.5 * x @ a @ x - b @ x, a @ x - b), np.zeros(3), gtol=1e-10, max_iter=1
+    )
+    assert (capped.iterations, capped.converged) == (1, False)
