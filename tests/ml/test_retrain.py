@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -64,3 +66,27 @@ def test_hybrid_retraining_reuses_the_previous_embeddings_and_keeps_its_first_pa
     assert again.first_pass in ("static", "tfidf")
     assert again.calibration["fast_accept_from"] == "out-of-fold questions"
     assert [again.match(q).answer_id for q in QUESTIONS] == ["hours", "address", "payment", None]
+
+
+def test_training_embeds_each_question_once(tmp_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cross-validation folds, their scoring and the final fit share one embedding pass."""
+    from heedful.ml import faq, linear
+
+    from .test_static import _forget_shared, _write_table
+
+    _write_table(tmp_model_dir)
+    _forget_shared()
+    asked: list[list[str]] = []
+    real = linear.embed
+
+    def counting(encoder: str, texts: list[str], weight: float = 1.0) -> np.ndarray:
+        asked.append(list(texts))
+        return real(encoder, texts, weight)
+
+    monkeypatch.setattr(faq, "embed", counting)
+    monkeypatch.setattr(linear, "embed", counting)
+    m = FaqMatcher.train(FAQ, encoder="static", oos_examples=OOS)
+    assert m.calibration["method"] == "4-fold cross-validation"
+    assert len(asked) == 1
+    assert asked[0] == sorted([q for q, _ in FAQ] + OOS)
+    _forget_shared()
