@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Case, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,11 +22,14 @@ class AppendOnlyError(RuntimeError):
     """An append-only record was about to be changed or deleted."""
 
 
+ERASED = "(erased)"
+
+
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     """Bulk writes skip save() and delete(), so the queryset refuses them too.
 
     Deleting a user still works: Django nulls ``actor_user`` through the base manager,
-    and ``actor_label`` keeps who it was.
+    and ``actor_label`` keeps who it was. The one change allowed is ``_redact_for_erasure``.
     """
 
     def update(self, **kwargs: Any) -> int:
@@ -32,6 +37,39 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Audit events are append-only.")
+
+    def _redact_for_erasure(self) -> int:
+        """Replace what these events say about the object by ``ERASED``; the number of events.
+
+        The one exception to append-only, reached only through
+        ``governance.services.redact_audit_events``: the right to erasure (GDPR art. 17) outranks
+        the log's immutability, so an erased person's name, address and words leave the log too.
+        What is left still proves who did what, when, to which object (type and id): the
+        ``object_repr`` becomes ``"<type> #<id> (erased)"``, a non-empty ``summary`` becomes
+        ``"(erased)"`` and every value in ``changes`` too, under its key (which fields changed
+        says nothing about the person). The erasure's own event says that, and when, it happened.
+        Private and without parameters, so no caller can write anything else into the log.
+        """
+        rows = list(self.values_list("pk", "changes"))
+        by_fields: dict[tuple[str, ...], list[int]] = {}
+        for pk, changes in rows:
+            by_fields.setdefault(tuple(sorted(changes or {})), []).append(pk)
+        for fields, pks in by_fields.items():
+            # Chunked: SQLite caps the parameters of one statement.
+            for start in range(0, len(pks), 500):
+                chosen = AuditEvent._base_manager.filter(pk__in=pks[start : start + 500])
+                chosen.update(
+                    object_repr=Concat(
+                        "object_type",
+                        Value(" #"),
+                        "object_id",
+                        Value(f" {ERASED}"),
+                        output_field=models.CharField(),
+                    ),
+                    summary=Case(When(summary="", then=Value("")), default=Value(ERASED)),
+                    changes=dict.fromkeys(fields, ERASED),
+                )
+        return len(rows)
 
 
 class AuditEvent(models.Model):

@@ -92,6 +92,30 @@ def record_audit(
     return event
 
 
+@transaction.atomic
+def redact_audit_events(*, object_type: str, object_ids: Sequence[str | int], dry_run: bool = False) -> int:
+    """Take an erased person's data out of the audit events about these objects; how many events.
+
+    For an erasure (promise 4), and the only way an audit event ever changes: the object's name
+    becomes ``"<type> #<id> (erased)"``, the summary (if any) and each value in ``changes``
+    ``"(erased)"``;
+    who, when, the action, the object's type and id stay (see ``AuditEvent``'s queryset). With
+    ``dry_run`` it only counts, for the erasure's preview.
+
+    Example: ``redact_audit_events(object_type="contact", object_ids=[12])`` turns "Changed email
+    of Rosa Diaz", ``{"email": ["rosa@a.test", "rosa@b.test"]}`` into "(erased)",
+    ``{"email": "(erased)"}``, its object into "contact #12 (erased)", and returns 1.
+    """
+    ids = sorted({str(i) for i in object_ids})
+    if not object_type or not ids:
+        return 0
+    redacted = 0
+    for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
+        events = AuditEvent.objects.filter(object_type=object_type, object_id__in=ids[start : start + 500])
+        redacted += events.count() if dry_run else events._redact_for_erasure()
+    return redacted
+
+
 def record_decision(
     *,
     actor_kind: str,
