@@ -6,14 +6,20 @@ conversations matched only by email address, orders, chat visitors. Each such ap
 erasure is all or nothing, then deletes the contact (its notes and append-only timeline go with
 it through the cascade) and audits the counts, never the erased data.
 
+The audit log keeps no more of the person than the rest: the events about the contact, and
+about what the erasers and ``forget_subjects`` remove or anonymise (conversations, orders,
+workflow runs, decisions, proposals), lose their names, summaries and changed values through
+``governance.services.redact_audit_events``, counted as ``governance.audit_events_redacted``.
+
 An eraser is ``eraser(contact, dry_run=...) -> {"app.kind": rows}``: with ``dry_run`` it only
 counts (the confirmation page shows what will go), otherwise it removes or anonymises and
-returns the same counts.
+returns the same counts. Counts of the same kind from several apps add up (each app redacts
+the audit events about its own objects under ``AUDIT_EVENTS_REDACTED``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,7 +28,7 @@ from django.utils import timezone
 
 from heedful.crm.models import Contact, Note, TimelineEntry
 from heedful.governance.models import DecisionRecord, ProposalStatus, ProposedAction
-from heedful.governance.services import record_audit
+from heedful.governance.services import record_audit, redact_audit_events
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -30,30 +36,47 @@ if TYPE_CHECKING:
 Eraser = Callable[..., dict[str, int]]
 
 ERASED_LABEL = "(erased)"
+AUDIT_EVENTS_REDACTED = "governance.audit_events_redacted"
 
 
-def forget_subjects(*, subject_type: str, subject_ids: Sequence[str | int]) -> dict[str, int]:
+def forget_subjects(
+    *, subject_type: str, subject_ids: Sequence[str | int], app: str, dry_run: bool = False
+) -> dict[str, int]:
     """Take a person's name off the decisions and proposals about them, for an erasure.
 
     The records stay (what was decided, with what confidence, is not personal), but their
-    ``subject_label`` — a name or an email address — becomes ``"(erased)"``. Proposals still
-    waiting for a person are withdrawn: nobody should approve an action about someone erased.
-    Returns rows changed per kind (``decisions_anonymised``, ``proposals_anonymised``,
-    ``proposals_withdrawn``).
+    ``subject_label`` — a name or an email address — becomes ``"(erased)"``, and so do the audit
+    events about them (a proposal's description, "Email rosa@…", a reason for rejecting it).
+    Proposals still waiting for a person are withdrawn: nobody should approve an action about
+    someone erased. Returns rows changed (``dry_run``: that would change) per kind, under
+    ``app`` (``"crm.decisions_anonymised"``, ``"crm.proposals_anonymised"``,
+    ``"crm.proposals_withdrawn"``) and ``AUDIT_EVENTS_REDACTED``.
     """
     ids = [str(i) for i in subject_ids]
-    if not ids:
-        return {"decisions_anonymised": 0, "proposals_anonymised": 0, "proposals_withdrawn": 0}
     about = {"subject_type": subject_type, "subject_id__in": ids}
-    withdrawn = ProposedAction.objects.filter(**about, status=ProposalStatus.PENDING).update(
-        status=ProposalStatus.REJECTED,
-        decided_at=timezone.now(),
-        decision_reason="The person it was about was erased.",
+    decisions = list(DecisionRecord.objects.filter(**about).values_list("pk", flat=True))
+    proposals = ProposedAction.objects.filter(**about)
+    proposal_ids = list(proposals.values_list("pk", flat=True))
+    pending = proposals.filter(status=ProposalStatus.PENDING)
+    redacted = sum(
+        redact_audit_events(object_type=model._meta.model_name or "", object_ids=pks, dry_run=dry_run)
+        for model, pks in ((DecisionRecord, decisions), (ProposedAction, proposal_ids))
     )
+    if dry_run:
+        withdrawn = pending.count()
+    else:
+        withdrawn = pending.update(
+            status=ProposalStatus.REJECTED,
+            decided_at=timezone.now(),
+            decision_reason="The person it was about was erased.",
+        )
+        DecisionRecord.objects.filter(**about).update(subject_label=ERASED_LABEL)
+        proposals.update(subject_label=ERASED_LABEL)
     return {
-        "decisions_anonymised": DecisionRecord.objects.filter(**about).update(subject_label=ERASED_LABEL),
-        "proposals_anonymised": ProposedAction.objects.filter(**about).update(subject_label=ERASED_LABEL),
-        "proposals_withdrawn": withdrawn,
+        f"{app}.decisions_anonymised": len(decisions),
+        f"{app}.proposals_anonymised": len(proposal_ids),
+        f"{app}.proposals_withdrawn": withdrawn,
+        AUDIT_EVENTS_REDACTED: redacted,
     }
 
 
@@ -86,13 +109,28 @@ def _crm_rows(contact: Contact) -> dict[str, int]:
     }
 
 
+def _add(rows: dict[str, int], more: Mapping[str, int]) -> None:
+    # Several apps count under the same kind (the audit events each one redacts).
+    for kind, n in more.items():
+        rows[kind] = rows.get(kind, 0) + n
+
+
+def _erase_or_count(contact: Contact, *, dry_run: bool) -> dict[str, int]:
+    """Everything but deleting the contact, so that the preview counts what the erasure does."""
+    rows: dict[str, int] = {}
+    for name in sorted(_erasers):
+        _add(rows, _erasers[name](contact, dry_run=dry_run))
+    _add(rows, _crm_rows(contact))
+    _add(rows, forget_subjects(subject_type="contact", subject_ids=[contact.pk], app="crm", dry_run=dry_run))
+    # "Created contact Rosa Diaz", her note's text, her old and new address.
+    audited = redact_audit_events(object_type="contact", object_ids=[contact.pk], dry_run=dry_run)
+    _add(rows, {AUDIT_EVENTS_REDACTED: audited})
+    return dict(sorted(rows.items()))
+
+
 def erasure_preview(contact: Contact) -> ErasureReport:
     """What ``erase_contact`` would remove or anonymise, counted; nothing changes."""
-    rows = {}
-    for name in sorted(_erasers):
-        rows.update(_erasers[name](contact, dry_run=True))
-    rows.update(_crm_rows(contact))
-    return ErasureReport(contact_id=contact.pk, rows=rows)
+    return ErasureReport(contact_id=contact.pk, rows=_erase_or_count(contact, dry_run=True))
 
 
 @transaction.atomic
@@ -100,20 +138,18 @@ def erase_contact(*, contact: Contact, user: User | None = None, automation: str
     """Erase the person: every registered app's data about them, then the contact itself.
 
     Irreversible by design. The audit event names the contact only by id and lists the row
-    counts, so the log proves the erasure happened without keeping what was erased.
+    counts, so the log proves the erasure happened without keeping what was erased; the
+    earlier events about the person stay, redacted: who did what, when, to which record, but
+    not what they said about the person.
     """
     contact_id = contact.pk
     # Two erasures of the same person (a double submit) queue on this lock; the second finds
     # nothing. A message from the address arriving in the same moment may still land after the
     # erasure, as a new conversation (and contact): erasing again removes it.
     contact = Contact.objects.select_for_update().get(pk=contact_id)
-    rows: dict[str, int] = {}
-    for name in sorted(_erasers):
-        rows.update(_erasers[name](contact, dry_run=False))
-    rows.update(_crm_rows(contact))
-    forgotten = forget_subjects(subject_type="contact", subject_ids=[contact_id])
-    rows.update({f"crm.{kind}": n for kind, n in forgotten.items()})
+    rows = _erase_or_count(contact, dry_run=False)
     contact.delete()
+    # Written after the redaction, so this event (already without the person) keeps its counts.
     record_audit(
         action="contact.erase",
         user=user,
@@ -122,6 +158,6 @@ def erase_contact(*, contact: Contact, user: User | None = None, automation: str
         object_id=str(contact_id),
         object_repr=f"contact #{contact_id} (erased)",
         summary=f"Erased contact #{contact_id} and what was held about them ({sum(rows.values())} rows)",
-        changes={"rows": dict(sorted(rows.items()))},
+        changes={"rows": rows},
     )
-    return ErasureReport(contact_id=contact_id, rows=dict(sorted(rows.items())))
+    return ErasureReport(contact_id=contact_id, rows=rows)

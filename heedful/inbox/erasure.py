@@ -13,6 +13,10 @@ conversations go as well.
 CSAT answers are kept without the person: the question loses its conversation, message,
 decision and comment, and keeps the agent, the rating and when it was asked and answered, so
 the team's results do not change when a customer is erased.
+
+The audit events about the conversations and orders (the customer's name in the conversation's
+title, the agent's reply and note texts) are redacted, and those about the decisions and
+proposals made on the conversations (``forget_subjects``).
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 
-from heedful.crm.erasure import forget_subjects
+from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, forget_subjects
 from heedful.crm.models import Contact
+from heedful.governance.services import redact_audit_events
 from heedful.inbox.models import (
     Attachment,
     ChatVisitor,
@@ -84,6 +89,14 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     }
     counts = {name: rows.count() for name, rows in kinds.items()}
     counts["inbox.sent_mail_copies"] = erase_sent_mail(email, ids, dry_run=True)
+    order_ids = list(orders.values_list("pk", flat=True))
+    forgotten = forget_subjects(subject_type="conversation", subject_ids=ids, app="inbox", dry_run=dry_run)
+    counts[AUDIT_EVENTS_REDACTED] = (
+        redact_audit_events(object_type="conversation", object_ids=ids, dry_run=dry_run)
+        + redact_audit_events(object_type="order", object_ids=order_ids, dry_run=dry_run)
+        + forgotten.pop(AUDIT_EVENTS_REDACTED)
+    )
+    counts.update(forgotten)
     if dry_run:
         return counts
     files = _files_of(ids)
@@ -95,8 +108,6 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     orders.delete()  # their updates go with them (cascade)
     # Messages, attachments, breaches and notices go with their conversation (cascade).
     Conversation.objects.filter(pk__in=ids).delete()
-    forgotten = forget_subjects(subject_type="conversation", subject_ids=ids)
-    counts.update({f"inbox.{kind}": n for kind, n in forgotten.items()})
     transaction.on_commit(partial(_delete_files, files))
     transaction.on_commit(partial(erase_sent_mail, email, ids, dry_run=False))
     return counts

@@ -4,7 +4,8 @@ Events about a contact carry their name and address in the payload, runs copy th
 their context, step logs and outbox emails repeat it. Erasing keeps the rows (the event log
 still shows that a workflow ran and why it went the way it did, the run counts stay right) but
 empties everything in them that could name the person, and stops what was still to come: a
-waiting run is cancelled and an email not sent yet never goes out.
+waiting run is cancelled and an email not sent yet never goes out. The audit events about the
+runs (a run started or cancelled by hand) are redacted like the rest of the person's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from heedful.crm.erasure import AUDIT_EVENTS_REDACTED
+from heedful.governance.services import redact_audit_events
 from heedful.workflows.models import (
     Consideration,
     Event,
@@ -53,6 +56,9 @@ def erase_person(contact: Any, *, dry_run: bool) -> dict[str, int]:
         "workflows.runs_cancelled": going.count(),
         "workflows.emails": outbox.count(),
         "workflows.emails_not_sent": unsent.count(),
+        AUDIT_EVENTS_REDACTED: redact_audit_events(
+            object_type=WorkflowRun._meta.model_name or "", object_ids=run_ids, dry_run=dry_run
+        ),
     }
     if dry_run:
         return counts

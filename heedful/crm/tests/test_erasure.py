@@ -42,6 +42,7 @@ def test_the_page_shows_what_goes_then_erases_on_confirmation(manager_client, ro
     assert page.status_code == 200
     assert "<td>timeline</td><td>crm</td><td>2</td>" in html
     assert "<td>tag links</td><td>crm</td><td>1</td>" in html
+    assert "<td>audit events redacted</td><td>governance</td><td>2</td>" in html  # created, the note
     assert (erased.status_code, erased["Location"]) == (302, "/contacts/")
     assert _left(rosa.pk) == (0, 0, 0)
     assert Contact.objects.get() == other

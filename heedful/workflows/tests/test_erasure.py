@@ -9,8 +9,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from heedful.accounts.models import User
 from heedful.crm.erasure import erase_contact
 from heedful.crm.services import create_contact
+from heedful.governance.models import AuditEvent
 from heedful.governance.services import Subject
 from heedful.workflows import outbox, services
 from heedful.workflows.events import emit_event
@@ -118,3 +120,48 @@ def test_an_email_not_sent_yet_never_goes_out_and_cannot_be_retried(
     )
     assert outbox.retry_failed(message.pk) is False
     assert mail.outbox == []
+
+
+def test_the_audit_events_about_her_runs_and_emails_say_nothing_about_her(
+    tasks: TaskQueue, auto_email: None, owner: User
+) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    sami = create_contact(email="sami@example.com", first_name="Sami")
+    make_workflow(
+        email_step("shipped"), {"id": "pause", "type": "wait", "duration": "2d"}, email_step("check-in")
+    )
+    for person in (rosa, sami):
+        emit_event(
+            "order.shipped",
+            {"contact": {"email": person.email}, "order": {"number": "A-1", "tracking_url": "x"}},
+            Subject.of(person, "contact"),
+        )
+    tasks.drain()
+    assert set(WorkflowRun.objects.values_list("status", flat=True)) == {RunStatus.WAITING}
+    for run in WorkflowRun.objects.order_by("pk"):
+        services.cancel_run(run.pk, user=owner)
+    rosas_run = WorkflowRun.objects.get(subject_id=str(rosa.pk))
+    log_before = list(AuditEvent.objects.order_by("pk").values())
+    assert "rosa" in json.dumps(log_before, default=str).lower()
+
+    report = erase_contact(contact=rosa)
+
+    log = list(AuditEvent.objects.order_by("pk").values())
+    assert "rosa" not in json.dumps(log, default=str).lower()
+    changed = [
+        (old["action"], old["object_type"]) for old, new in zip(log_before, log, strict=False) if old != new
+    ]
+    assert changed == [
+        ("contact.create", "contact"),
+        ("action.propose", "proposedaction"),  # "Email rosa@example.com: Order … is on its way"
+        ("action.execute", "proposedaction"),
+        ("workflow.cancel", "workflowrun"),
+    ]
+    assert report.rows["governance.audit_events_redacted"] == 4
+    cancelled = AuditEvent.objects.get(action="workflow.cancel", object_id=str(rosas_run.pk))
+    assert (cancelled.actor_user, cancelled.object_repr, cancelled.summary) == (
+        owner,
+        f"workflowrun #{rosas_run.pk} (erased)",
+        "(erased)",
+    )
+    assert "sami@example.com" in json.dumps(log, default=str)
