@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils import timezone
 
 from heedful.governance.actions import ActionError, get_action_type
 from heedful.governance.models import (
+    ERASED,
     ActionPolicy,
     AuditEvent,
     DecisionRecord,
@@ -114,6 +115,95 @@ def redact_audit_events(*, object_type: str, object_ids: Sequence[str | int], dr
         events = AuditEvent.objects.filter(object_type=object_type, object_id__in=ids[start : start + 500])
         redacted += events.count() if dry_run else events._redact_for_erasure()
     return redacted
+
+
+_DECISION_FIELDS = ("subject_label", "inputs", "output", "output_summary", "factors", "outcome")
+_PROPOSAL_FIELDS = (
+    "subject_label",
+    "params",
+    "explanation",
+    "decision_reason",
+    "original_params",
+    "result",
+    "error",
+    "undo_data",
+)
+
+
+def _erased(value: Any) -> Any:
+    """``value`` with nothing said left: text becomes ``"(erased)"``; a JSON object keeps its keys.
+
+    Empty stays empty (nothing was said, so nothing is claimed erased). In a list, each object
+    keeps its keys too (a decision's factors stay ``[{"text": "(erased)", "weight": "(erased)"}]``):
+    which fields there were says nothing about the person, every value may (an order number, an
+    amount, a message's words).
+    """
+    if isinstance(value, dict):
+        return dict.fromkeys(value, ERASED)
+    if isinstance(value, list):
+        return [_erased(item) if isinstance(item, dict) else ERASED for item in value]
+    return value if value is None or value == "" else ERASED
+
+
+@dataclass(frozen=True)
+class Scrubbed:
+    """Rows scrubbed (or, in a dry run, to scrub) by ``scrub_decisions_and_proposals``."""
+
+    decisions: int
+    proposals: int
+
+
+@transaction.atomic
+def scrub_decisions_and_proposals(
+    *, subject_type: str, subject_ids: Sequence[str | int], dry_run: bool = False
+) -> Scrubbed:
+    """Take an erased person out of the decisions and proposals about these subjects.
+
+    For an erasure (promise 4). The rows stay, with what promise 2 needs of them: which
+    automation or model decided (``actor_*``, ``proposed_by``, ``action_type``), with what
+    confidence, when, the proposal's status and who approved, rejected or undid it, when. Every
+    other text becomes ``"(erased)"`` and every JSON payload keeps its keys with ``"(erased)"``
+    values (see ``_erased``): the subject's label, a decision's inputs, output, summary, factors
+    and outcome ("Rejected by ana@…: Rosa asked us not to"), a proposal's params, explanation,
+    reason, result and error. A done proposal can no longer be undone (``undo_data`` goes: what
+    it would restore was the person's). With ``dry_run`` it only counts, for the preview.
+
+    Example: a proposal about contact 12 with ``{"contact_id": 12, "body": "Call Rosa"}`` and
+    explanation "Rosa asked for it" keeps ``{"contact_id": "(erased)", "body": "(erased)"}`` and
+    "(erased)"; ``Scrubbed(decisions=0, proposals=1)``. Scrubbing twice changes nothing more.
+    """
+    ids = sorted({str(i) for i in subject_ids})
+    if not subject_type or not ids:
+        return Scrubbed(decisions=0, proposals=0)
+    return Scrubbed(
+        decisions=_scrub(DecisionRecord, _DECISION_FIELDS, subject_type, ids, dry_run=dry_run),
+        proposals=_scrub(ProposedAction, _PROPOSAL_FIELDS, subject_type, ids, dry_run=dry_run),
+    )
+
+
+_Scrubbable = TypeVar("_Scrubbable", DecisionRecord, ProposedAction)
+
+
+def _scrub(
+    model: type[_Scrubbable], fields: tuple[str, ...], subject_type: str, ids: list[str], *, dry_run: bool
+) -> int:
+    found = 0
+    for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
+        about = model.objects.filter(subject_type=subject_type, subject_id__in=ids[start : start + 500])
+        if dry_run:
+            found += about.count()
+            continue
+        rows = list(about.only("pk", *fields))
+        for row in rows:
+            for name in fields:
+                setattr(row, name, _erased(getattr(row, name)))
+            # Always, as before: the subject had a name even where none was stored.
+            row.subject_label = ERASED
+            if isinstance(row, ProposedAction):
+                row.undo_data = None
+        model.objects.bulk_update(rows, fields, batch_size=200)
+        found += len(rows)
+    return found
 
 
 def record_decision(
