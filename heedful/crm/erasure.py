@@ -10,11 +10,16 @@ The audit log keeps no more of the person than the rest: the events about the co
 about what the erasers and ``forget_subjects`` remove or anonymise (conversations, orders,
 workflow runs, decisions, proposals), lose their names, summaries and changed values through
 ``governance.services.redact_audit_events``, counted as ``governance.audit_events_redacted``.
+Nor do the decisions and proposals about any of those objects: ``forget_subjects`` scrubs their
+texts and payloads (``governance.services.scrub_decisions_and_proposals``) and keeps which
+automation decided, with what confidence, when, what status it came to and who approved it.
 
-An eraser is ``eraser(contact, dry_run=...) -> {"app.kind": rows}``: with ``dry_run`` it only
-counts (the confirmation page shows what will go), otherwise it removes or anonymises and
-returns the same counts. Counts of the same kind from several apps add up (each app redacts
-the audit events about its own objects under ``AUDIT_EVENTS_REDACTED``).
+An eraser is ``eraser(contact, dry_run=..., subjects=...) -> {"app.kind": rows}``: with
+``dry_run`` it only counts (the confirmation page shows what will go), otherwise it removes or
+anonymises and returns the same counts. ``subjects`` is ``subjects_of(contact)``, every object
+the apps found about the person before anything was erased. Counts of the same kind from
+several apps add up (each app redacts the audit events about its own objects under
+``AUDIT_EVENTS_REDACTED``).
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from django.utils import timezone
 
 from heedful.crm.models import Contact, Note, TimelineEntry
 from heedful.governance.models import DecisionRecord, ProposalStatus, ProposedAction
-from heedful.governance.services import record_audit, redact_audit_events
+from heedful.governance.services import record_audit, redact_audit_events, scrub_decisions_and_proposals
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
 
 Eraser = Callable[..., dict[str, int]]
+SubjectFinder = Callable[[Contact], Mapping[str, Sequence[str | int]]]
 
 ERASED_LABEL = "(erased)"
 AUDIT_EVENTS_REDACTED = "governance.audit_events_redacted"
@@ -42,15 +48,16 @@ AUDIT_EVENTS_REDACTED = "governance.audit_events_redacted"
 def forget_subjects(
     *, subject_type: str, subject_ids: Sequence[str | int], app: str, dry_run: bool = False
 ) -> dict[str, int]:
-    """Take a person's name off the decisions and proposals about them, for an erasure.
+    """Take a person off the decisions and proposals about them, for an erasure.
 
-    The records stay (what was decided, with what confidence, is not personal), but their
-    ``subject_label`` — a name or an email address — becomes ``"(erased)"``, and so do the audit
-    events about them (a proposal's description, "Email rosa@…", a reason for rejecting it).
-    Proposals still waiting for a person are withdrawn: nobody should approve an action about
-    someone erased. Returns rows changed (``dry_run``: that would change) per kind, under
-    ``app`` (``"crm.decisions_anonymised"``, ``"crm.proposals_anonymised"``,
-    ``"crm.proposals_withdrawn"``) and ``AUDIT_EVENTS_REDACTED``.
+    The records stay (which automation decided, with what confidence, when, what became of it
+    and who approved it is not personal), but everything they say about the person goes:
+    ``governance.services.scrub_decisions_and_proposals`` turns their label, texts and payloads
+    into ``"(erased)"``, and the audit events about them (a proposal's description, "Email
+    rosa@…", a reason for rejecting it) are redacted. Proposals still waiting for a person are
+    withdrawn: nobody should approve an action about someone erased. Returns rows changed
+    (``dry_run``: that would change) per kind, under ``app`` (``"crm.decisions_anonymised"``,
+    ``"crm.proposals_anonymised"``, ``"crm.proposals_withdrawn"``) and ``AUDIT_EVENTS_REDACTED``.
     """
     ids = [str(i) for i in subject_ids]
     about = {"subject_type": subject_type, "subject_id__in": ids}
@@ -62,30 +69,54 @@ def forget_subjects(
         redact_audit_events(object_type=model._meta.model_name or "", object_ids=pks, dry_run=dry_run)
         for model, pks in ((DecisionRecord, decisions), (ProposedAction, proposal_ids))
     )
+    scrubbed = scrub_decisions_and_proposals(subject_type=subject_type, subject_ids=ids, dry_run=dry_run)
     if dry_run:
         withdrawn = pending.count()
     else:
+        # After the scrub, so that the reason given here is the one left.
         withdrawn = pending.update(
             status=ProposalStatus.REJECTED,
             decided_at=timezone.now(),
             decision_reason="The person it was about was erased.",
         )
-        DecisionRecord.objects.filter(**about).update(subject_label=ERASED_LABEL)
-        proposals.update(subject_label=ERASED_LABEL)
     return {
-        f"{app}.decisions_anonymised": len(decisions),
-        f"{app}.proposals_anonymised": len(proposal_ids),
+        f"{app}.decisions_anonymised": scrubbed.decisions,
+        f"{app}.proposals_anonymised": scrubbed.proposals,
         f"{app}.proposals_withdrawn": withdrawn,
         AUDIT_EVENTS_REDACTED: redacted,
     }
 
 
 _erasers: dict[str, Eraser] = {}
+_finders: dict[str, SubjectFinder] = {}
 
 
-def register_eraser(name: str, eraser: Eraser) -> None:
-    """Let ``erase_contact`` reach what app ``name`` holds about a person; registering again replaces."""
+def register_eraser(name: str, eraser: Eraser, *, finds: SubjectFinder | None = None) -> None:
+    """Let ``erase_contact`` reach what app ``name`` holds about a person; registering again replaces.
+
+    ``finds(contact)`` names the app's objects that are about the person, ``{type: ids}`` (the
+    inbox: their conversations and orders), so that every eraser can reach what other apps
+    hold about those objects (the workflow events about a conversation) and the decisions,
+    proposals and audit events about them are scrubbed.
+    """
     _erasers[name] = eraser
+    if finds is None:
+        _finders.pop(name, None)
+    else:
+        _finders[name] = finds
+
+
+def subjects_of(contact: Contact) -> dict[str, list[str]]:
+    """Every object the apps hold about the person, ``{type: sorted ids}``, the contact included.
+
+    Found before anything is erased: one app's eraser may delete what another's must still find
+    (the inbox deletes the conversations whose workflow events the workflows eraser empties).
+    """
+    found: dict[str, set[str]] = {"contact": {str(contact.pk)}}
+    for name in sorted(_finders):
+        for kind, ids in _finders[name](contact).items():
+            found.setdefault(kind, set()).update(str(i) for i in ids)
+    return {kind: sorted(ids) for kind, ids in sorted(found.items())}
 
 
 @dataclass(frozen=True)
@@ -118,8 +149,9 @@ def _add(rows: dict[str, int], more: Mapping[str, int]) -> None:
 def _erase_or_count(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     """Everything but deleting the contact, so that the preview counts what the erasure does."""
     rows: dict[str, int] = {}
+    subjects = subjects_of(contact)
     for name in sorted(_erasers):
-        _add(rows, _erasers[name](contact, dry_run=dry_run))
+        _add(rows, _erasers[name](contact, dry_run=dry_run, subjects=subjects))
     _add(rows, _crm_rows(contact))
     _add(rows, forget_subjects(subject_type="contact", subject_ids=[contact.pk], app="crm", dry_run=dry_run))
     # "Created contact Rosa Diaz", her note's text, her old and new address.

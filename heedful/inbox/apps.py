@@ -21,10 +21,10 @@ class InboxConfig(AppConfig):
     def ready(self) -> None:
         from heedful.crm.erasure import register_eraser
         from heedful.governance.actions import ActionType, register_action
-        from heedful.inbox.erasure import erase_person
+        from heedful.inbox.erasure import erase_person, subjects_of
 
         # Erasing a contact erases their conversations, orders and chat visitors too.
-        register_eraser("inbox", erase_person)
+        register_eraser("inbox", erase_person, finds=subjects_of)
 
         # The owner's switch for auto-answers: "auto" lets the bot answer when confident;
         # "ask" or "never" make every FAQ question go to a person (the policy page sets it).

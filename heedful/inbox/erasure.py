@@ -15,21 +15,22 @@ decision and comment, and keeps the agent, the rating and when it was asked and 
 the team's results do not change when a customer is erased.
 
 The audit events about the conversations and orders (the customer's name in the conversation's
-title, the agent's reply and note texts) are redacted, and those about the decisions and
-proposals made on the conversations (``forget_subjects``).
+title, the agent's reply and note texts) are redacted, and the decisions and proposals made on
+the conversations and orders are scrubbed, with their audit events (``forget_subjects``).
+``subjects_of`` names the conversations and orders for the other apps' erasers.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, forget_subjects
@@ -69,11 +70,25 @@ def conversations_of(contact: Contact) -> list[int]:
     return sorted(Conversation.objects.filter(found).values_list("pk", flat=True))
 
 
-def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
+def _orders_of(contact: Contact) -> QuerySet[Order]:
+    email = contact.email.strip().lower()
+    return Order.objects.filter(customer_email__iexact=email) if email else Order.objects.none()
+
+
+def subjects_of(contact: Contact) -> dict[str, list[int]]:
+    """The person's conversations and orders, for ``crm.erasure.subjects_of`` (other apps'
+    erasers reach what they hold about them, the erasure scrubs the decisions about them)."""
+    return {
+        "conversation": conversations_of(contact),
+        "order": sorted(_orders_of(contact).values_list("pk", flat=True)),
+    }
+
+
+def erase_person(contact: Contact, *, dry_run: bool, subjects: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """Count (``dry_run``) or erase what the inbox holds about the contact; rows per kind."""
     ids = conversations_of(contact)
     email = contact.email.strip().lower()
-    orders = Order.objects.filter(customer_email__iexact=email) if email else Order.objects.none()
+    orders = _orders_of(contact)
     in_conversations = {"conversation_id__in": ids}
     kinds = {
         "inbox.conversations": Conversation.objects.filter(pk__in=ids),
@@ -90,7 +105,12 @@ def erase_person(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     counts = {name: rows.count() for name, rows in kinds.items()}
     counts["inbox.sent_mail_copies"] = erase_sent_mail(email, ids, dry_run=True)
     order_ids = list(orders.values_list("pk", flat=True))
-    forgotten = forget_subjects(subject_type="conversation", subject_ids=ids, app="inbox", dry_run=dry_run)
+    forgotten: dict[str, int] = {}
+    for kind, pks in (("conversation", ids), ("order", order_ids)):
+        for name, n in forget_subjects(
+            subject_type=kind, subject_ids=pks, app="inbox", dry_run=dry_run
+        ).items():
+            forgotten[name] = forgotten.get(name, 0) + n
     counts[AUDIT_EVENTS_REDACTED] = (
         redact_audit_events(object_type="conversation", object_ids=ids, dry_run=dry_run)
         + redact_audit_events(object_type="order", object_ids=order_ids, dry_run=dry_run)

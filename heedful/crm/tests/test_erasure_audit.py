@@ -236,11 +236,15 @@ def test_the_preview_counts_the_same_rows_the_erasure_reports(
         "inbox.sla_breaches": 0,
         "inbox.sla_notices": 0,
         "inbox.webhook_deliveries": 0,
+        "workflows.decisions_anonymised": 0,
         "workflows.emails": 0,
         "workflows.emails_not_sent": 0,
         "workflows.events": 3,  # contact.created, her conversation's created and agent_replied
+        "workflows.proposals_anonymised": 0,
+        "workflows.proposals_withdrawn": 0,
         "workflows.runs": 0,
         "workflows.runs_cancelled": 0,
+        "workflows.tasks": 0,
     }
     assert list(
         ProposedAction.objects.filter(status=ProposalStatus.PENDING).values_list("params", flat=True)
@@ -267,7 +271,7 @@ def test_the_log_refuses_other_changes_after_an_erasure(rosa: Contact, manager: 
 def test_a_failed_erasure_leaves_the_log_as_it_was(rosa: Contact, manager: User, monkeypatch: Any) -> None:
     from heedful.crm import erasure
 
-    def broken(contact: Contact, *, dry_run: bool) -> dict[str, int]:
+    def broken(contact: Contact, *, dry_run: bool, subjects: Any) -> dict[str, int]:
         raise RuntimeError("disk full")
 
     monkeypatch.setitem(erasure._erasers, "zz-broken", broken)

@@ -200,14 +200,19 @@ def test_erasing_a_contact_removes_everything_the_inbox_holds_about_them(
         "inbox.sla_breaches": 1,
         "inbox.sla_notices": 1,
         "inbox.webhook_deliveries": 8,
-        # contact.created and the conversation events that name her (workflows/erasure.py)
+        "workflows.decisions_anonymised": 0,
         "workflows.emails": 0,
         "workflows.emails_not_sent": 0,
-        "workflows.events": 4,
+        # contact.created, the conversation events that name her, and the chat's, which does
+        # not: its label quotes what she typed (workflows/erasure.py)
+        "workflows.events": 5,
+        "workflows.proposals_anonymised": 0,
+        "workflows.proposals_withdrawn": 0,
         "workflows.runs": 0,
         "workflows.runs_cancelled": 0,
+        "workflows.tasks": 0,
     }
-    assert report.total == 58
+    assert report.total == 59
     assert [default_storage.exists(name) for name in rosas_files + bens_files] == [False, False, True, True]
     assert not Conversation.objects.filter(customer_email__iexact=ROSA).exists()
     assert not Message.objects.filter(body__icontains="rosa").exists()
@@ -271,7 +276,7 @@ def test_the_preview_counts_what_the_erasure_then_removes(world):
 def test_a_failed_erasure_erases_nothing(world, monkeypatch):
     from heedful.crm import erasure
 
-    def broken(contact: Contact, *, dry_run: bool) -> dict[str, int]:
+    def broken(contact: Contact, *, dry_run: bool, subjects: Any) -> dict[str, int]:
         raise RuntimeError("disk full")
 
     monkeypatch.setitem(erasure._erasers, "zz-broken", broken)

@@ -65,11 +65,15 @@ def test_erasing_a_contact_cancels_their_runs_and_empties_events_logs_and_emails
     report = erase_contact(contact=rosa)
 
     assert {k: v for k, v in report.rows.items() if k.startswith("workflows.")} == {
+        "workflows.decisions_anonymised": 0,
         "workflows.emails": 1,
         "workflows.emails_not_sent": 0,
         "workflows.events": 2,  # contact.created and order.shipped
+        "workflows.proposals_anonymised": 0,
+        "workflows.proposals_withdrawn": 0,
         "workflows.runs": 1,
         "workflows.runs_cancelled": 1,
+        "workflows.tasks": 0,
     }
     held = _everything_workflows_hold()
     assert "rosa" not in held.lower()
