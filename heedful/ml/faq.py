@@ -39,10 +39,6 @@ N_CANDIDATES = 3
 N_NEIGHBOURS = 3
 K_CLOSE = 5
 CONFIDENCE_KIND = "probability*closeness"
-# The first pass stops at a 10x looser gradient than the full model (about half the L-BFGS
-# iterations). It only answers above the certainty at which it agreed with the full model on
-# held-out questions, and that level is measured on first passes fitted the same way.
-FAST_TOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -588,7 +584,7 @@ def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) ->
         begin = _moved_to(start.fast, start.space.tfidf, matcher.space.tfidf)
     n_sparse = matcher.space.tfidf.n_features
     fast = LinearSoftmax.fit(
-        matcher._train_sparse, matcher.labels, n_sparse, dense=train_dense, c=c, start=begin, tol=FAST_TOL
+        matcher._train_sparse, matcher.labels, n_sparse, dense=train_dense, c=c, start=begin
     )
     if fast.classes != matcher.model.classes:
         return False
