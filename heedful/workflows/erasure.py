@@ -137,8 +137,10 @@ def erase_person(contact: Any, *, dry_run: bool, subjects: Mapping[str, Sequence
     )
     outbox.exclude(last_error="").filter(status=OutboxStatus.SENT).update(last_error=ERASED_LABEL)
     outbox.update(payload=ERASED)
-    # Whether each workflow started stays (``started``, ``run``); why not named the values.
-    Consideration.objects.filter(event_id__in=event_ids).update(details=[], reason=ERASED_LABEL)
+    # A start says "Started run #3"; a skip may quote the values that failed its conditions.
+    considered = Consideration.objects.filter(event_id__in=event_ids)
+    considered.filter(started=False).update(reason=ERASED_LABEL)
+    considered.update(details=[])
     tasks.update(title=ERASED_LABEL, notes="", subject_label=ERASED_LABEL)
     # By id: the payload that found some of them is about to go.
     Event.objects.filter(pk__in=event_ids).update(payload=ERASED, subject_label=ERASED_LABEL)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from heedful.accounts.models import User
 from heedful.crm.erasure import erase_contact
 from heedful.crm.services import create_contact
-from heedful.governance.models import AuditEvent
+from heedful.governance.models import AuditEvent, DecisionRecord, ProposalStatus, ProposedAction
 from heedful.governance.services import Subject
 from heedful.workflows import outbox, services
 from heedful.workflows.events import emit_event
@@ -169,3 +169,50 @@ def test_the_audit_events_about_her_runs_and_emails_say_nothing_about_her(
         "(erased)",
     )
     assert "sami@example.com" in json.dumps(log, default=str)
+
+
+def test_the_proposals_her_runs_made_about_other_objects_are_scrubbed_and_withdrawn(
+    tasks: TaskQueue,
+) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    make_workflow()  # emails ask first: the proposal waits
+    for email, number in (("rosa@example.com", "A-7"), ("sami@example.com", "A-8")):
+        # About an order the shop never told the inbox of: only the payload names her.
+        emit_event(
+            "order.shipped",
+            {"contact": {"email": email}, "order": {"number": number, "tracking_url": "x"}},
+            Subject("order", number, f"Order {number} for {email}"),
+        )
+    tasks.drain()
+    assert ProposedAction.objects.filter(status=ProposalStatus.PENDING).count() == 2
+
+    report = erase_contact(contact=rosa)
+
+    assert {k: v for k, v in report.rows.items() if "proposals" in k or "decisions" in k} == {
+        "crm.decisions_anonymised": 0,
+        "crm.proposals_anonymised": 0,
+        "crm.proposals_withdrawn": 0,
+        "inbox.decisions_anonymised": 0,
+        "inbox.proposals_anonymised": 0,
+        "inbox.proposals_withdrawn": 0,
+        "workflows.decisions_anonymised": 1,  # the email step's
+        "workflows.proposals_anonymised": 1,
+        "workflows.proposals_withdrawn": 1,
+    }
+    hers, sams = ProposedAction.objects.order_by("subject_id")
+    assert (hers.subject_id, hers.status, hers.subject_label, hers.explanation) == (
+        "A-7",
+        ProposalStatus.REJECTED,
+        "(erased)",
+        "(erased)",
+    )
+    assert set(hers.params.values()) == {"(erased)"}
+    assert (sams.status, sams.params["to"]) == (ProposalStatus.PENDING, "sami@example.com")
+    assert "rosa" not in _everything_workflows_hold().lower()
+    hers_decided, sams_decided = DecisionRecord.objects.order_by("subject_id")
+    assert (hers_decided.subject_label, sams_decided.subject_label) == (
+        "(erased)",
+        "Order A-8 for sami@example.com",
+    )
+    assert hers_decided.inputs == dict.fromkeys(sams_decided.inputs, "(erased)")
+    assert "order.shipped" in sams_decided.inputs.values()
