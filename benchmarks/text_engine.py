@@ -496,7 +496,9 @@ def targets(result: dict[str, Any]) -> list[str]:
         ),
         (
             "Themes NMI ≥ 0.5 (MAMS; read as single-label NMI against the first category)",
-            f"{themes['nmi']:.3f} ({themes['encoder']}); overlapping NMI against all categories "
+            f"{themes['nmi']:.3f} ({themes['encoder']}"
+            f"{'' if themes.get('segmented', False) else ', whole texts'}); "
+            "overlapping NMI against all categories "
             f"{max(t.get('overlapping_nmi', 0) for t in q['themes'].values()):.3f}",
             ok(themes["nmi"] >= 0.5),
         ),
