@@ -27,9 +27,12 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
     f = score_frustration(text, ConversationSignals(repeat_contacts=2, minutes_waited=180),
                           sentiment=s)           # score 0..1, urgency, reasons (plain words)
 
-    from heedful.ml.themes import find_themes, assign_theme, count_by_period
-    model = find_themes(texts)                   # model.themes: id, keywords, representative, size
-    ids = assign_theme(new_texts, model)         # theme id or None per text
+    from heedful.ml.themes import find_themes, assign_theme, assign_themes, count_by_period
+    model = find_themes(texts)                   # model.themes: id, keywords, representative,
+                                                 # size (primary for), mentions (carried by)
+    ids = assign_theme(new_texts, model)         # primary theme id or None per text
+    assign_themes(new_texts, model)              # TextThemes: primary, all themes, and each
+                                                 # segment with its theme (the explanation)
     count_by_period(ids, timestamps, "week")     # {"2026-W48": {0: 12, 3: 4, None: 1}, ...}
 
     from heedful.ml.triage import triage         # match + sentiment + frustration in one call
