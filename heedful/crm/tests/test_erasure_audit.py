@@ -22,20 +22,6 @@ from heedful.inbox.models import Channel
 
 pytestmark = pytest.mark.django_db
 
-# Everything the log may have said about Rosa; none of it may be left anywhere in it.
-ROSAS_DATA = [
-    "rosa",
-    "diaz",
-    "rosa.diaz@old.test",
-    "rosa.diaz@new.test",
-    "+44 20 7946 0958",
-    "prefers calls after 5pm",
-    "your refund of 42 euros is on its way",
-    "she sounded upset on the phone",
-    "call her back about the teapot",
-    "refund-claimant",
-]
-
 
 def _person(
     *, email: str, first: str, last: str, agent: User, manager: User, words: dict[str, str]
@@ -74,44 +60,49 @@ def _person(
     return contact
 
 
+# Who the tests erase (Rosa) and who must stay untouched (Ben): what heedful holds about each.
+ROSA: dict[str, Any] = {
+    "email": "rosa.diaz@old.test",
+    "first": "Rosa",
+    "last": "Diaz",
+    "words": {
+        "phone": "+44 20 7946 0958",
+        "new_email": "rosa.diaz@new.test",
+        "note": "Prefers calls after 5pm",
+        "tag": "refund-claimant",
+        "reply": "Your refund of 42 euros is on its way",
+        "internal": "She sounded upset on the phone",
+        "callback": "Call her back about the teapot",
+    },
+}
+BEN: dict[str, Any] = {
+    "email": "ben@old.test",
+    "first": "Ben",
+    "last": "Ott",
+    "words": {
+        "phone": "+44 20 7946 0001",
+        "new_email": "ben@new.test",
+        "note": "Ben likes mornings",
+        "tag": "ben-tag",
+        "reply": "Hello Ben, the mug is on its way",
+        "internal": "Ben is happy",
+        "callback": "Ring Ben",
+    },
+}
+
+
+# Everything the log may have said about Rosa; none of it may be left anywhere in it.
+ROSAS_DATA = [str(v).lower() for v in (ROSA["first"], ROSA["last"], ROSA["email"], *ROSA["words"].values())]
+
+
 @pytest.fixture
 def rosa(agent: User, manager: User) -> Contact:
-    return _person(
-        email="rosa.diaz@old.test",
-        first="Rosa",
-        last="Diaz",
-        agent=agent,
-        manager=manager,
-        words={
-            "phone": "+44 20 7946 0958",
-            "new_email": "rosa.diaz@new.test",
-            "note": "Prefers calls after 5pm",
-            "tag": "refund-claimant",
-            "reply": "Your refund of 42 euros is on its way",
-            "internal": "She sounded upset on the phone",
-            "callback": "Call her back about the teapot",
-        },
-    )
+    return _person(**ROSA, agent=agent, manager=manager)
 
 
 @pytest.fixture
 def ben(agent: User, manager: User) -> Contact:
-    return _person(
-        email="ben@old.test",
-        first="Ben",
-        last="Ott",
-        agent=agent,
-        manager=manager,
-        words={
-            "phone": "+44 20 7946 0001",
-            "new_email": "ben@new.test",
-            "note": "Ben likes mornings",
-            "tag": "ben-tag",
-            "reply": "Hello Ben, the mug is on its way",
-            "internal": "Ben is happy",
-            "callback": "Ring Ben",
-        },
-    )
+    return _person(**BEN, agent=agent, manager=manager)
 
 
 def _objects_of(contact: Contact) -> set[tuple[str, str]]:

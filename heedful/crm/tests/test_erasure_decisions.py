@@ -18,7 +18,7 @@ from django.db import models
 from heedful.accounts.models import User
 from heedful.crm import services as crm
 from heedful.crm.models import Contact
-from heedful.crm.tests.test_erasure_audit import ROSAS_DATA, _person
+from heedful.crm.tests.test_erasure_audit import BEN, ROSA, ROSAS_DATA, _person
 from heedful.governance.models import AuditEvent, DecisionRecord, ProposedAction
 from heedful.governance.services import Subject
 from heedful.inbox import chat
@@ -114,22 +114,7 @@ def workflow() -> WorkflowDefinition:
 
 @pytest.fixture
 def rosa(agent: User, manager: User, workflow: WorkflowDefinition) -> Contact:
-    contact = _person(
-        email="rosa.diaz@old.test",
-        first="Rosa",
-        last="Diaz",
-        agent=agent,
-        manager=manager,
-        words={
-            "phone": "+44 20 7946 0958",
-            "new_email": "rosa.diaz@new.test",
-            "note": "Prefers calls after 5pm",
-            "tag": "refund-claimant",
-            "reply": "Your refund of 42 euros is on its way",
-            "internal": "She sounded upset on the phone",
-            "callback": "Call her back about the teapot",
-        },
-    )
+    contact = _person(**ROSA, agent=agent, manager=manager)
     _everything_about(
         contact,
         email="rosa.diaz@new.test",
@@ -142,22 +127,7 @@ def rosa(agent: User, manager: User, workflow: WorkflowDefinition) -> Contact:
 
 @pytest.fixture
 def ben(agent: User, manager: User, workflow: WorkflowDefinition) -> Contact:
-    contact = _person(
-        email="ben@old.test",
-        first="Ben",
-        last="Ott",
-        agent=agent,
-        manager=manager,
-        words={
-            "phone": "+44 20 7946 0001",
-            "new_email": "ben@new.test",
-            "note": "Ben likes mornings",
-            "tag": "ben-tag",
-            "reply": "Hello Ben, the mug is on its way",
-            "internal": "Ben is happy",
-            "callback": "Ring Ben",
-        },
-    )
+    contact = _person(**BEN, agent=agent, manager=manager)
     _everything_about(
         contact, email="ben@new.test", number="HF-30001", typed="where is the mug", workflow=workflow
     )
