@@ -88,6 +88,9 @@ class FaqMatcher:
     _train_dense: F32 | None = field(default=None, repr=False)
     _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _sparse_by_label: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The hold-out fit that calibrated this matcher (big knowledge bases, in memory only, never
+    # saved): the next retrain starts its own hold-out fit there, see :func:`_hold_out_of`.
+    _hold_out: _Fold | None = field(default=None, repr=False, compare=False)
     # Optional first pass (hybrid encoder): answers alone when it is at least ``fast_accept``
     # sure, which on the validation set agreed with the full decision >= 99.5 %. Its features are
     # ``fast_encoder``: "static" (TF-IDF + static word-piece embeddings) when the static table
@@ -153,7 +156,7 @@ class FaqMatcher:
         else:
             method = _cross_method(len(texts), counts)
             choice, folds = _cross_calibrate(
-                texts, labels, counts, name, c, target_wrong_rate, oos_share, kind, known
+                texts, labels, counts, name, c, target_wrong_rate, oos_share, kind, known, previous
             )
             # The solver starts from the previous matcher or the first fold's solution: either
             # was fitted on most of the same questions.
@@ -166,6 +169,8 @@ class FaqMatcher:
                 _add_fast_pass(matcher, [t for t, _ in val], c)
             else:
                 _add_fast_pass_out_of_fold(matcher, folds, c, previous)
+        if validation is None and len(folds) == 1 and folds[0].stable:
+            matcher._hold_out = folds[0]
         return matcher
 
     # ------------------------------------------------------------------ answering
@@ -605,9 +610,10 @@ def _add_fast_pass_out_of_fold(
     agrees: list[F32] = []
     for fold in folds:
         fold.matcher.threshold = matcher.threshold
-        # From zero: ``previous`` saw fold.held, and the fold's full model (MiniLM block) was a
-        # worse start than none for the first pass (static block): 32 iterations instead of ~25.
-        if _fit_fast(fold.matcher, c):
+        # Not from ``previous``: it saw fold.held; nor from the fold's full model (MiniLM block),
+        # a worse start than none for the first pass (static block): 32 iterations instead of
+        # ~25. From the previous hold-out's first pass when there is one: it never saw fold.held.
+        if _fit_fast(fold.matcher, c, start=_hold_out_of(previous) if fold.stable else None):
             top, agree = _first_pass_agreement(fold.matcher, fold.held, (fold.predicted, fold.conf))
             tops.append(top)
             agrees.append(agree)
@@ -669,6 +675,9 @@ class _Fold:
     held: list[str]
     predicted: list[str]
     conf: F32
+    # Held out by :func:`_stable_hold_out` (the same questions whatever else the knowledge base
+    # holds), so a later retrain may start its own hold-out fit from this one.
+    stable: bool = False
 
 
 def _cross_calibrate(
@@ -681,15 +690,19 @@ def _cross_calibrate(
     oos_share: float | None,
     kind: str = CONFIDENCE_KIND,
     known: dict[str, F32] | None = None,
+    previous: FaqMatcher | None = None,
 ) -> tuple[ThresholdChoice, list[_Fold]]:
-    """Out-of-fold confidences: a 20 % stratified hold-out for big FAQs, k-fold for small ones."""
+    """Out-of-fold confidences: a stable 20 % hold-out for big FAQs, stratified k-fold for
+    small ones."""
     n = len(texts)
     min_count = min(counts.values())
     folds = 5 if n >= 1000 else min(5, min_count)
     if folds < 2 or len(counts) < 2:
         return choose_threshold([], [], [], target_wrong_rate=target), []
-    fold_of = _stratified_folds(labels, folds)
-    used = range(1) if n >= 1000 else range(folds)
+    stable = n >= 1000
+    fold_of = _stable_hold_out(texts) if stable else _stratified_folds(labels, folds)
+    used = range(1) if stable else range(folds)
+    start = _hold_out_of(previous) if stable else None
     done: list[_Fold] = []
     conf_all: list[float] = []
     correct_all: list[bool] = []
@@ -707,11 +720,13 @@ def _cross_calibrate(
             kind,
             # Not started from ``previous``: it saw the held-out questions, and a solver that
             # stops near it would carry that into the confidences the threshold comes from.
+            # The previous hold-out fit did not see them (the hold-out is stable).
+            start=start,
             known=known,
         )
         held = [texts[i] for i in held_idx]
         predicted, conf = matcher.scores(held, dense=_dense(matcher.space, held, known) if known else None)
-        done.append(_Fold(matcher, held, predicted, conf))
+        done.append(_Fold(matcher, held, predicted, conf, stable))
         conf_all += conf.tolist()
         correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
         scope_all += [labels[i] != OOS_LABEL for i in held_idx]
@@ -734,6 +749,20 @@ def _cross_method(n: int, counts: Counter[str]) -> str:
     if folds < 2 or len(counts) < 2:
         return "none (fewer than 2 variants per answer)"
     return f"{folds}-fold cross-validation"
+
+
+def _stable_hold_out(texts: list[str]) -> list[int]:
+    """Fold 0 (held out) for about one question in five, chosen by a hash of the question's
+    text alone: the same questions are held out whatever else the knowledge base holds, and a
+    question moved to another answer stays held out. So a fit on the other folds never saw a
+    question that a later hold-out holds out, and the next retrain may start from it."""
+    return [int(hashlib.sha256(t.encode("utf-8")).hexdigest()[:8], 16) % 5 for t in texts]
+
+
+def _hold_out_of(previous: FaqMatcher | None) -> FaqMatcher | None:
+    """The previous retrain's stable hold-out fit, if it kept one (in memory only)."""
+    fold = previous._hold_out if previous is not None else None
+    return fold.matcher if fold is not None and fold.stable else None
 
 
 def _stratified_folds(labels: list[str], folds: int) -> list[int]:

@@ -90,3 +90,55 @@ def test_training_embeds_each_question_once(tmp_model_dir: Path, monkeypatch: py
     assert len(asked) == 1
     assert asked[0] == sorted([q for q, _ in FAQ] + OOS)
     _forget_shared()
+
+
+def _big_faq(answers: int, variants: int) -> list[tuple[str, str]]:
+    """A knowledge base of >= 1,000 questions (the size that calibrates on a single hold-out)."""
+    topics = ["parcel", "refund", "voucher", "invoice", "teapot", "account", "address", "opening"]
+    verbs = ["where is my", "how do i change my", "can you check my", "i need help with my"]
+    return [
+        (f"{verbs[v % 4]} {topics[a % 8]} number {a} please {v}", f"answer-{a}")
+        for a in range(answers)
+        for v in range(variants)
+    ]
+
+
+def test_big_retrain_holds_out_the_same_questions_and_starts_its_hold_out_fit_warm(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from heedful.ml import faq
+
+    before_kb = _big_faq(60, 20)  # 1,200 questions
+    gift = [(f"question {i} about gift wrap", "gift") for i in range(20)]
+    edited = [(q, a) for q, a in before_kb if a != "answer-7"] + gift
+    before = FaqMatcher.train(before_kb, encoder="tfidf")
+    assert before._hold_out is not None
+    assert before._hold_out.stable
+    # The hold-out depends on a question's text alone: what else the knowledge base holds, or
+    # the answer it belongs to, does not move it.
+    assert (
+        faq._stable_hold_out(["where is my parcel number 3 please 1", "x"])[0]
+        == faq._stable_hold_out(["where is my parcel number 3 please 1"])[0]
+    )
+    starts: list[bool] = []
+    fit = LinearSoftmax.fit
+
+    def recording_fit(*args: object, **kwargs: object) -> LinearSoftmax:
+        starts.append(kwargs.get("start") is not None)
+        return fit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LinearSoftmax, "fit", recording_fit)
+    again = FaqMatcher.train(edited, encoder="tfidf", previous=before)
+    assert starts == [True, True]  # the hold-out fit from the previous one's, the final from `before`
+    assert again._hold_out is not None
+    # No leakage: the fit the previous hold-out started from never saw this hold-out's questions.
+    assert not set(again._hold_out.held) & set(before._hold_out.matcher.texts)
+    assert {q for q, _ in edited if faq._stable_hold_out([q]) == [0]} == set(again._hold_out.held)
+    monkeypatch.setattr(LinearSoftmax, "fit", fit)
+    fresh = FaqMatcher.train(edited, encoder="tfidf")
+    assert abs(again.threshold - fresh.threshold) < 0.01
+    assert again.match("where is my refund number 9 please 3").answer_id == "answer-9"
+    assert fresh.match("where is my refund number 9 please 3").answer_id == "answer-9"
+    # The hold-out fit stays in memory only: a matcher loaded from disk retrains it cold.
+    again.save(tmp_path / "m.hml")
+    assert FaqMatcher.load(tmp_path / "m.hml")._hold_out is None
