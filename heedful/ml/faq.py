@@ -4,9 +4,9 @@ Train from knowledge-base entries (question variants -> answer id), optionally w
 questions the FAQ does *not* answer. A linear softmax over TF-IDF (+ MiniLM) features ranks the
 answers; out-of-scope examples are an extra class. The hand-off threshold on the top answer's
 probability comes from :func:`heedful.ml.threshold.choose_threshold` on held-out questions:
-the caller's validation set if given, else a stratified 20 % hold-out (>= 1,000 variants) or
-k-fold cross-validation (small FAQs). When there is too little data to calibrate, the matcher
-says so (``calibration["thin"]``) and uses a cautious threshold.
+the caller's validation set if given, else a 20 % hold-out chosen by a hash of each question's
+text (>= 1,000 variants) or k-fold cross-validation (small FAQs). When there is too little data
+to calibrate, the matcher says so (``calibration["thin"]``) and uses a cautious threshold.
 
 >>> m = FaqMatcher.train([("when do you open", "hours"), ("opening times", "hours"),
 ...                       ("where are you", "address"), ("your address please", "address")],
@@ -140,7 +140,7 @@ class FaqMatcher:
         counts = Counter(labels)
         # Closeness joins the confidence only when there are enough held-out questions to
         # calibrate the product; thin FAQs keep the plain probability and its cautious floor.
-        n_held = len(validation) if validation is not None else _held_out_count(len(texts), counts)
+        n_held = len(validation) if validation is not None else _held_out_count(texts, counts)
         kind = CONFIDENCE_KIND if n_held >= MIN_CALIBRATION_QUESTIONS else "probability"
         known = _known_embeddings(previous, name)
         # Once for every question: the hold-out's fit, its scoring and the final fit each
@@ -734,17 +734,18 @@ def _cross_calibrate(
     return choice, done
 
 
-def _held_out_count(n: int, counts: Counter[str]) -> int:
+def _held_out_count(texts: list[str], counts: Counter[str]) -> int:
     """How many out-of-fold questions :func:`_cross_calibrate` will score."""
+    n = len(texts)
     if n >= 1000:
-        return n // 5
+        return _stable_hold_out(texts).count(0)
     folds = min(5, min(counts.values()))
     return n if folds >= 2 and len(counts) >= 2 else 0
 
 
 def _cross_method(n: int, counts: Counter[str]) -> str:
     if n >= 1000:
-        return "stratified 20% hold-out"
+        return "20% hold-out by a hash of the question"
     folds = min(5, min(counts.values()))
     if folds < 2 or len(counts) < 2:
         return "none (fewer than 2 variants per answer)"
