@@ -281,24 +281,38 @@ class NgramTfidf:
         return hits
 
     def transform(self, texts: Sequence[str]) -> Any:
-        """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or none."""
+        """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or none.
+
+        The same values as :meth:`vector` row by row (up to float64 rounding), computed for the
+        whole batch at once: counting each text's hits with ``np.unique`` was half of the time.
+        """
         import scipy.sparse as sp  # deferred: only needed for batches and training
 
-        indptr = [0]
-        indices: list[int] = []
-        values: list[float] = []
+        get = self.index.get
+        cols: list[int] = []
+        lengths: list[int] = []
         for text in texts:
-            idx, val = self.vector(text)
-            indices.extend(idx)
-            values.extend(val)
-            indptr.append(len(indices))
+            start = len(cols)
+            words, alnum = analyse(text)
+            cols.extend(i for i in map(get, words) if i is not None)
+            for tok in alnum:
+                cols.extend(self._char_hits(tok))
+            lengths.append(len(cols) - start)
+        n = len(lengths)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        counts = sp.csr_matrix(
+            (np.ones(len(cols)), (rows, np.asarray(cols, dtype=np.int64))), shape=(n, self.n_features)
+        )
+        counts.sum_duplicates()  # counts per (text, term), indices sorted
+        values = (1.0 + np.log(counts.data)) * self._idf64[counts.indices]
+        # Each text's word block and char block are scaled to norm sqrt(1/2) separately.
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(counts.indptr))
+        block = 2 * owner + (counts.indices >= self.n_word)
+        norms = np.sqrt(np.bincount(block, weights=values * values, minlength=2 * n))
+        values *= math.sqrt(0.5) / norms[block]
         return sp.csr_matrix(
-            (
-                np.array(values, dtype=np.float32),
-                np.array(indices, dtype=np.int32),
-                np.array(indptr, dtype=np.int64),
-            ),
-            shape=(len(texts), self.n_features),
+            (values.astype(np.float32), counts.indices.astype(np.int32), counts.indptr.astype(np.int64)),
+            shape=(n, self.n_features),
             dtype=np.float32,
         )
 

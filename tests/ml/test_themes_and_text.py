@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from heedful.ml import datasets
@@ -101,3 +102,24 @@ def test_public_datasets_load_with_documented_counts() -> None:
         1447,
     ]
     assert len(datasets.load(base / "mams-absa" / "MAMS-ACSA")) == 3949
+
+
+def test_a_batch_transform_gives_each_text_the_vector_it_gets_alone() -> None:
+    texts = [
+        "where is my parcel",
+        "Where is my parcel?? still no parcel, parcel parcel!",
+        "",
+        "🙂🙂",
+        "Ünïcödé ﬁancée café",
+        "unseen words only: zyxw qvvv",
+        "refund " * 300,
+    ]
+    tfidf = NgramTfidf.fit([*texts[:2], "my refund is late", "a café in town"])
+    matrix = tfidf.transform(texts)
+    assert matrix.shape == (7, tfidf.n_features)
+    for row, text in enumerate(texts):
+        idx, val = tfidf.vector(text)
+        got = matrix[row]
+        assert got.indices.tolist() == idx
+        assert got.data.tolist() == np.asarray(val, dtype=np.float32).tolist()
+    assert matrix[2].nnz == 0
