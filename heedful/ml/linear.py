@@ -52,13 +52,6 @@ class FeatureSpace:
             return sp.csr_matrix((len(texts), self.tfidf.n_features), dtype=np.float32)
         return self.tfidf.transform(texts)
 
-    def stacked(self, texts: list[str]) -> Any:
-        import scipy.sparse as sp
-
-        sparse = self.sparse(texts)
-        dense = self.dense(texts)
-        return sparse if dense is None else sp.hstack([sparse, sp.csr_matrix(dense)]).tocsr()
-
 
 def embed(encoder: str, texts: list[str], weight: float = 1.0) -> F32:
     """``texts``' embeddings by ``encoder``'s dense block (the static table for "static", else

@@ -193,38 +193,33 @@ def train(
     x = tfidf.transform(texts)
     xv = tfidf.transform(val_texts)
 
-    def best_model(features: Any, val_features: Any, dense_val: F32 | None) -> tuple[LinearSoftmax, float]:
+    def best_model(dense: F32 | None, dense_val: F32 | None) -> tuple[LinearSoftmax, float]:
         scored = []
         for c in grid:
-            model = LinearSoftmax.fit(features, labels, tfidf.n_features, c=c, max_iter=300)
-            p = softmax(model.logits_batch(val_features, dense_val))
+            model = LinearSoftmax.fit(x, labels, tfidf.n_features, dense=dense, c=c, max_iter=300)
+            p = softmax(model.logits_batch(xv, dense_val))
             acc = float((np.array(model.classes)[p.argmax(1)] == val_labels).mean())
             scored.append((acc, -c, model))
         acc, _, model = max(scored, key=lambda s: (s[0], s[1]))
         return model, acc
 
     fast_static = ""
-    fast_x, fast_dense_val = x, None
+    fast_dense = fast_dense_val = None
     if with_static:
-        import scipy.sparse as sp
-
         from heedful.ml.encoders import installed_static_table
 
         fast_static = installed_static_table()
         static_space = FeatureSpace(tfidf, "static")
-        fast_x = sp.hstack([x, sp.csr_matrix(_require(static_space.dense(texts)))]).tocsr()
+        fast_dense = _require(static_space.dense(texts))
         fast_dense_val = static_space.dense(val_texts)
-    fast, fast_acc = best_model(fast_x, xv, fast_dense_val)
+    fast, fast_acc = best_model(fast_dense, fast_dense_val)
     metrics: dict[str, Any] = {"val_accuracy_fast": round(fast_acc, 4), "fast_static": bool(fast_static)}
     full, escalate = None, 0.0
     if with_minilm:
-        import scipy.sparse as sp
-
         space = FeatureSpace(tfidf, "hybrid")
         dense = _require(space.dense(texts))
         dense_val = _require(space.dense(val_texts))
-        stacked = sp.hstack([x, sp.csr_matrix(dense)]).tocsr()
-        full, full_acc = best_model(stacked, xv, dense_val)
+        full, full_acc = best_model(dense, dense_val)
         metrics["val_accuracy_full"] = round(full_acc, 4)
         escalate = _choose_escalation(fast, full, xv, dense_val, val_labels, fast_dense_val)
         metrics["escalate_below"] = escalate
