@@ -140,8 +140,9 @@ def _crm_rows(contact: Contact) -> dict[str, int]:
     }
 
 
-def _add(rows: dict[str, int], more: Mapping[str, int]) -> None:
-    # Several apps count under the same kind (the audit events each one redacts).
+def add_counts(rows: dict[str, int], more: Mapping[str, int]) -> None:
+    """Add ``more`` to ``rows``, kind by kind: several apps, or several subjects of one app,
+    count under the same kind (the audit events each one redacts)."""
     for kind, n in more.items():
         rows[kind] = rows.get(kind, 0) + n
 
@@ -151,12 +152,14 @@ def _erase_or_count(contact: Contact, *, dry_run: bool) -> dict[str, int]:
     rows: dict[str, int] = {}
     subjects = subjects_of(contact)
     for name in sorted(_erasers):
-        _add(rows, _erasers[name](contact, dry_run=dry_run, subjects=subjects))
-    _add(rows, _crm_rows(contact))
-    _add(rows, forget_subjects(subject_type="contact", subject_ids=[contact.pk], app="crm", dry_run=dry_run))
+        add_counts(rows, _erasers[name](contact, dry_run=dry_run, subjects=subjects))
+    add_counts(rows, _crm_rows(contact))
+    add_counts(
+        rows, forget_subjects(subject_type="contact", subject_ids=[contact.pk], app="crm", dry_run=dry_run)
+    )
     # "Created contact Rosa Diaz", her note's text, her old and new address.
     audited = redact_audit_events(object_type="contact", object_ids=[contact.pk], dry_run=dry_run)
-    _add(rows, {AUDIT_EVENTS_REDACTED: audited})
+    add_counts(rows, {AUDIT_EVENTS_REDACTED: audited})
     return dict(sorted(rows.items()))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, forget_subjects
+from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, add_counts, forget_subjects
 from heedful.governance.services import redact_audit_events
 from heedful.workflows.models import (
     Consideration,
@@ -78,10 +78,10 @@ def _forget_run_subjects(
                 found.setdefault(kind, set()).add(pk)
     counts: dict[str, int] = {}
     for kind, ids in sorted(found.items()):
-        for name, n in forget_subjects(
-            subject_type=kind, subject_ids=sorted(ids), app="workflows", dry_run=dry_run
-        ).items():
-            counts[name] = counts.get(name, 0) + n
+        add_counts(
+            counts,
+            forget_subjects(subject_type=kind, subject_ids=sorted(ids), app="workflows", dry_run=dry_run),
+        )
     return counts
 
 
