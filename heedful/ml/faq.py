@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -153,23 +155,23 @@ class FaqMatcher:
             choice = _calibrate(
                 matcher, [t for t, _ in val], [a for _, a in val], target_wrong_rate, oos_share
             )
-        else:
-            method = _cross_method(len(texts), counts)
-            choice, folds = _cross_calibrate(
-                texts, labels, counts, name, c, target_wrong_rate, oos_share, kind, known, previous
-            )
-            # The solver starts from the previous matcher or the first fold's solution: either
-            # was fitted on most of the same questions.
-            start = previous or (folds[0].matcher if folds else None)
-            matcher = _fit(texts, labels, name, c, kind, start=start, known=known)
-        matcher.threshold = choice.threshold
-        matcher.calibration = choice.as_dict() | {"method": method}
-        if name == "hybrid" and fast_first_pass:
-            if validation is not None:
+            matcher.threshold = choice.threshold
+            matcher.calibration = choice.as_dict() | {"method": method}
+            if name == "hybrid" and fast_first_pass:
                 _add_fast_pass(matcher, [t for t, _ in val], c)
-            else:
-                _add_fast_pass_out_of_fold(matcher, folds, c, previous)
-        if validation is None and len(folds) == 1 and folds[0].stable:
+            return matcher
+        plan = _Plan(
+            texts, labels, counts, name, c, kind, known, previous, name == "hybrid" and fast_first_pass
+        )
+        matcher, calibrated = plan.run(target_wrong_rate, oos_share)
+        matcher.threshold = calibrated.choice.threshold
+        matcher.calibration = calibrated.choice.as_dict() | {"method": _cross_method(len(texts), counts)}
+        if calibrated.tops and plan.first_pass_of_final is not None:
+            _attach_first_pass(matcher, *plan.first_pass_of_final)
+            _set_fast_accept(matcher, np.concatenate(calibrated.tops), np.concatenate(calibrated.agrees))
+            matcher.calibration["fast_accept_from"] = "out-of-fold questions"
+        folds = calibrated.folds
+        if len(folds) == 1 and folds[0].stable:
             matcher._hold_out = folds[0]
         return matcher
 
@@ -572,14 +574,26 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
 
 def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) -> bool:
     """Give ``matcher`` a first pass fitted on its own training texts, accepting nothing until
-    :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only).
+    :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only)."""
+    fitted = _first_pass_model(matcher, c, start)
+    if fitted is not None:
+        _attach_first_pass(matcher, *fitted)
+    return fitted is not None
+
+
+def _first_pass_model(
+    matcher: FaqMatcher, c: float, start: FaqMatcher | None = None
+) -> tuple[LinearSoftmax, str] | None:
+    """The first pass for ``matcher`` (TF-IDF, plus static word-piece embeddings when the table
+    is built) fitted on its training texts, and its encoder; None when it cannot contrast
+    answers (one answer only). ``matcher`` is left unchanged.
 
     ``start``: a matcher fitted on most of the same questions; the solver starts from its
     first pass, if it has one with the same features, instead of from zero."""
     from heedful.ml.encoders import static_available
 
     if len(set(matcher.labels)) < 2:
-        return False
+        return None
     fast_encoder = "static" if static_available() else "tfidf"
     train_dense = None
     if fast_encoder == "static":
@@ -591,35 +605,134 @@ def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) ->
     fast = LinearSoftmax.fit(
         matcher._train_sparse, matcher.labels, n_sparse, dense=train_dense, c=c, start=begin
     )
-    if fast.classes != matcher.model.classes:
-        return False
+    return (fast, fast_encoder) if fast.classes == matcher.model.classes else None
+
+
+def _attach_first_pass(matcher: FaqMatcher, fast: LinearSoftmax, fast_encoder: str) -> None:
     matcher.fast, matcher.fast_accept, matcher.fast_encoder = fast, 2.0, fast_encoder
     if fast_encoder == "static":
         matcher.static_table = installed_static_table()
         matcher.version += f"+static-{matcher.static_table[:8]}"
-    return True
 
 
-def _add_fast_pass_out_of_fold(
-    matcher: FaqMatcher, folds: list[_Fold], c: float, previous: FaqMatcher | None = None
-) -> None:
-    """:func:`_add_fast_pass` without a validation set: each cross-calibration fold's matcher
-    gets a first pass fitted on the same questions it was, and the accept level comes from
-    how both decided the fold's held-out questions at the final threshold."""
-    tops: list[F32] = []
-    agrees: list[F32] = []
-    for fold in folds:
-        fold.matcher.threshold = matcher.threshold
-        # Not from ``previous``: it saw fold.held; nor from the fold's full model (MiniLM block),
-        # a worse start than none for the first pass (static block): 32 iterations instead of
-        # ~25. From the previous hold-out's first pass when there is one: it never saw fold.held.
-        if _fit_fast(fold.matcher, c, start=_hold_out_of(previous) if fold.stable else None):
-            top, agree = _first_pass_agreement(fold.matcher, fold.held, (fold.predicted, fold.conf))
-            tops.append(top)
-            agrees.append(agree)
-    if tops and _fit_fast(matcher, c, start=previous or folds[0].matcher):
-        _set_fast_accept(matcher, np.concatenate(tops), np.concatenate(agrees))
-        matcher.calibration["fast_accept_from"] = "out-of-fold questions"
+@dataclass
+class _Calibrated:
+    """What the out-of-fold chain of :class:`_Plan` found: the threshold's choice, the folds,
+    and per fold how sure its first pass was and whether it agreed with its full model."""
+
+    choice: ThresholdChoice
+    folds: list[_Fold]
+    tops: list[F32] = field(default_factory=list)
+    agrees: list[F32] = field(default_factory=list)
+
+
+class _Plan:
+    """A training without a validation set, as two chains of fits:
+
+    * calibration: the hold-out (or k-fold) fits, their answers for the questions they did not
+      see, the threshold, then each fold's first pass and how often it agreed with the fold;
+    * final: the fit on every question, then its first pass.
+
+    The chains share no data but their starts. Each fit starts where it would in one thread
+    (from the previous matcher, else from the first fold's fit: the final chain then waits for
+    it), so a run on two threads returns exactly what a run on one does. Most of a fit's time is
+    in sparse and BLAS products, which release the GIL, so on two free cores a retrain after an
+    edit takes little more than its longer chain.
+    """
+
+    def __init__(
+        self,
+        texts: list[str],
+        labels: list[str],
+        counts: Counter[str],
+        encoder: str,
+        c: float,
+        kind: str,
+        known: dict[str, F32] | None,
+        previous: FaqMatcher | None,
+        first_pass: bool,
+    ) -> None:
+        self.texts, self.labels, self.counts = texts, labels, counts
+        self.encoder, self.c, self.kind, self.known = encoder, c, kind, known
+        self.previous, self.first_pass = previous, first_pass
+        self.first_pass_of_final: tuple[LinearSoftmax, str] | None = None
+        # Set by the calibration chain as soon as it has them (the final chain may wait).
+        self._folds: Future[list[_Fold]] = Future()
+        self._fold_first_pass: Future[None] = Future()
+
+    def run(self, target: float, oos_share: float | None) -> tuple[FaqMatcher, _Calibrated]:
+        threads = _training_threads()
+        if threads < 2:
+            calibrated = self._calibrate(target, oos_share)
+            return self._final(), calibrated
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="faq-train") as pool:
+            calibrating = pool.submit(self._calibrate, target, oos_share)
+            final = pool.submit(self._final)
+            return final.result(), calibrating.result()
+
+    def _calibrate(self, target: float, oos_share: float | None) -> _Calibrated:
+        try:
+            choice, folds = _cross_calibrate(
+                self.texts,
+                self.labels,
+                self.counts,
+                self.encoder,
+                self.c,
+                target,
+                oos_share,
+                self.kind,
+                self.known,
+                self.previous,
+            )
+        except BaseException as error:  # the final chain must not wait forever
+            self._folds.set_exception(error)
+            self._fold_first_pass.set_exception(error)
+            raise
+        self._folds.set_result(folds)
+        calibrated = _Calibrated(choice, folds)
+        try:
+            if self.first_pass:
+                # Not from ``previous``: it saw fold.held; nor from the fold's full model (MiniLM
+                # block), a worse start than none for the first pass (static block). From the
+                # previous hold-out's first pass when there is one: it never saw fold.held.
+                for fold in folds:
+                    start = _hold_out_of(self.previous) if fold.stable else None
+                    fold.matcher.threshold = choice.threshold
+                    if _fit_fast(fold.matcher, self.c, start=start):
+                        top, agree = _first_pass_agreement(
+                            fold.matcher, fold.held, (fold.predicted, fold.conf)
+                        )
+                        calibrated.tops.append(top)
+                        calibrated.agrees.append(agree)
+        finally:
+            self._fold_first_pass.set_result(None)
+        return calibrated
+
+    def _final(self) -> FaqMatcher:
+        # The solver starts from the previous matcher or the first fold's fit: either was fitted
+        # on most of the same questions.
+        start = self.previous
+        if start is None:
+            folds = self._folds.result()
+            start = folds[0].matcher if folds else None
+        matcher = _fit(
+            self.texts, self.labels, self.encoder, self.c, self.kind, start=start, known=self.known
+        )
+        if self.first_pass and (self.previous is not None or self._folds.result()):
+            if self.previous is None:
+                self._fold_first_pass.result()  # the first fold's first pass is the start
+            self.first_pass_of_final = _first_pass_model(matcher, self.c, start=start)
+        return matcher
+
+
+def _training_threads() -> int:
+    """Threads for a training's two chains: ``HEEDFUL_ML_THREADS`` if set, else 2 when this
+    process may run on two cores or more."""
+
+    chosen = int(os.environ.get("HEEDFUL_ML_THREADS", "0") or 0)
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux: the cores this process may use
+    cores = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    return chosen or min(2, cores)
 
 
 def _first_pass_agreement(

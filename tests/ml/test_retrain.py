@@ -142,3 +142,40 @@ def test_big_retrain_holds_out_the_same_questions_and_starts_its_hold_out_fit_wa
     # The hold-out fit stays in memory only: a matcher loaded from disk retrains it cold.
     again.save(tmp_path / "m.hml")
     assert FaqMatcher.load(tmp_path / "m.hml")._hold_out is None
+
+
+def _weights(matcher: FaqMatcher) -> list[np.ndarray]:
+    models = [matcher.model] + ([matcher.fast] if matcher.fast is not None else [])
+    return [w for m in models for w in (m.w_sparse, m.w_dense, m.bias)]
+
+
+@pytest.mark.skipif(not minilm_available(), reason="MiniLM ONNX artefact not built")
+def test_training_on_two_threads_gives_exactly_what_one_thread_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    before_kb = _big_faq(60, 20)
+    edited = [(q, a) for q, a in before_kb if a != "answer-7"] + [
+        (f"gift wrap {i}", "gift") for i in range(20)
+    ]
+    runs = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("HEEDFUL_ML_THREADS", threads)
+        scratch = FaqMatcher.train(before_kb, encoder="hybrid")
+        runs[threads] = (scratch, FaqMatcher.train(edited, encoder="hybrid", previous=scratch))
+    for one, two in zip(runs["1"], runs["2"], strict=True):
+        assert one.first_pass == two.first_pass == "static"
+        assert (one.threshold, one.fast_accept, one.version) == (two.threshold, two.fast_accept, two.version)
+        assert one.calibration == two.calibration
+        assert all(np.array_equal(a, b) for a, b in zip(_weights(one), _weights(two), strict=True))
+
+
+def test_a_failing_calibration_fit_fails_the_training_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from heedful.ml import faq
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise MemoryError("no room for the hold-out fit")
+
+    monkeypatch.setenv("HEEDFUL_ML_THREADS", "2")
+    monkeypatch.setattr(faq, "_cross_calibrate", broken)
+    with pytest.raises(MemoryError, match="no room for the hold-out fit"):
+        FaqMatcher.train(FAQ, encoder="tfidf")  # the final chain waits for the first fold's fit
