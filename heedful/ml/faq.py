@@ -90,9 +90,10 @@ class FaqMatcher:
     _train_dense: F32 | None = field(default=None, repr=False)
     _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _sparse_by_label: dict[str, Any] = field(default_factory=dict, repr=False)
-    # The hold-out fit that calibrated this matcher (big knowledge bases, in memory only, never
-    # saved): the next retrain starts its own hold-out fit there, see :func:`_hold_out_of`.
-    _hold_out: _Fold | None = field(default=None, repr=False, compare=False)
+    # Where the next retrain's hold-out fits start (big knowledge bases): the weights of the
+    # stable hold-out fit that calibrated this matcher, which never saw a held-out question.
+    # Saved with the matcher, so a retrain after a restart starts warm too.
+    _hold_out_start: _Start | None = field(default=None, repr=False, compare=False)
     # Optional first pass (hybrid encoder): answers alone when it is at least ``fast_accept``
     # sure, which on the validation set agreed with the full decision >= 99.5 %. Its features are
     # ``fast_encoder``: "static" (TF-IDF + static word-piece embeddings) when the static table
@@ -172,7 +173,7 @@ class FaqMatcher:
             matcher.calibration["fast_accept_from"] = "out-of-fold questions"
         folds = calibrated.folds
         if len(folds) == 1 and folds[0].stable:
-            matcher._hold_out = folds[0]
+            matcher._hold_out_start = _Start.of(folds[0].matcher).kept_on(matcher.space.tfidf)
         return matcher
 
     # ------------------------------------------------------------------ answering
@@ -389,6 +390,12 @@ class FaqMatcher:
         arrays |= {"x_data": sp.data, "x_indices": sp.indices, "x_indptr": sp.indptr}
         if self._train_dense is not None:
             arrays["x_dense"] = self._train_dense.astype(np.float16)
+        if self._hold_out_start is not None:
+            held = self._hold_out_start
+            meta["hold_out_start"] = {"classes": held.model.classes, "fast_encoder": held.fast_encoder}
+            arrays |= held.model.to_arrays("hold_clf_")
+            if held.fast is not None:
+                arrays |= held.fast.to_arrays("hold_fast_")
         return save_artefact(path, ARTEFACT_KIND, meta, arrays)
 
     @classmethod
@@ -440,6 +447,13 @@ class FaqMatcher:
             else:
                 matcher.fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
                 matcher.fast_accept = float(meta["fast_accept"])
+        held = meta.get("hold_out_start")
+        if held is not None:
+            fast = None
+            if "hold_fast_w_sparse" in arrays:
+                fast = LinearSoftmax.from_arrays(held["classes"], arrays, "hold_fast_")
+            model = LinearSoftmax.from_arrays(held["classes"], arrays, "hold_clf_")
+            matcher._hold_out_start = _Start(tfidf, model, fast, str(held["fast_encoder"]))
         matcher._index_rows()
         return matcher
 
@@ -477,11 +491,11 @@ def _fit(
     c: float,
     kind: str = CONFIDENCE_KIND,
     *,
-    start: FaqMatcher | None = None,
+    start: _Start | None = None,
     known: dict[str, F32] | None = None,
 ) -> FaqMatcher:
-    """Fit a matcher; ``start``: one fitted on most of the same questions, whose weights the
-    solver starts from; ``known``: sentence embeddings already computed, by text."""
+    """Fit a matcher; ``start``: weights fitted on most of the same questions, where the
+    solver starts; ``known``: sentence embeddings already computed, by text."""
     tfidf = NgramTfidf.fit(texts)
     space = FeatureSpace(tfidf, encoder)
     sparse = tfidf.transform(texts)
@@ -494,7 +508,7 @@ def _fit(
         sparse = sps.vstack([sparse, sps.csr_matrix((1, tfidf.n_features), dtype=np.float32)])
         if dense is not None:
             dense = np.vstack([dense, np.zeros((1, dense.shape[1]), np.float32)])
-    begin = None if start is None else _moved_to(start.model, start.space.tfidf, tfidf)
+    begin = None if start is None else _moved_to(start.model, start.tfidf, tfidf)
     model = LinearSoftmax.fit(sparse, fit_labels, tfidf.n_features, dense=dense, c=c, start=begin)
     static_table = installed_static_table() if encoder == "static" else ""
     identity: list[Any] = [encoder, c, sorted(zip(texts, labels, strict=True))]
@@ -572,7 +586,7 @@ def _add_fast_pass(matcher: FaqMatcher, held_texts: list[str], c: float) -> None
     _set_fast_accept(matcher, *_first_pass_agreement(matcher, held_texts))
 
 
-def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) -> bool:
+def _fit_fast(matcher: FaqMatcher, c: float, start: _Start | None = None) -> bool:
     """Give ``matcher`` a first pass fitted on its own training texts, accepting nothing until
     :func:`_set_fast_accept`; False when there is nothing to contrast (one answer only)."""
     fitted = _first_pass_model(matcher, c, start)
@@ -582,14 +596,14 @@ def _fit_fast(matcher: FaqMatcher, c: float, start: FaqMatcher | None = None) ->
 
 
 def _first_pass_model(
-    matcher: FaqMatcher, c: float, start: FaqMatcher | None = None
+    matcher: FaqMatcher, c: float, start: _Start | None = None
 ) -> tuple[LinearSoftmax, str] | None:
     """The first pass for ``matcher`` (TF-IDF, plus static word-piece embeddings when the table
     is built) fitted on its training texts, and its encoder; None when it cannot contrast
     answers (one answer only). ``matcher`` is left unchanged.
 
-    ``start``: a matcher fitted on most of the same questions; the solver starts from its
-    first pass, if it has one with the same features, instead of from zero."""
+    ``start``: weights fitted on most of the same questions; the solver starts from their
+    first pass, if they have one with the same features, instead of from zero."""
     from heedful.ml.encoders import static_available
 
     if len(set(matcher.labels)) < 2:
@@ -600,7 +614,7 @@ def _first_pass_model(
         train_dense = FeatureSpace(matcher.space.tfidf, "static").dense(matcher.texts)
     begin = None
     if start is not None and start.fast is not None and start.fast_encoder == fast_encoder:
-        begin = _moved_to(start.fast, start.space.tfidf, matcher.space.tfidf)
+        begin = _moved_to(start.fast, start.tfidf, matcher.space.tfidf)
     n_sparse = matcher.space.tfidf.n_features
     fast = LinearSoftmax.fit(
         matcher._train_sparse, matcher.labels, n_sparse, dense=train_dense, c=c, start=begin
@@ -711,17 +725,19 @@ class _Plan:
     def _final(self) -> FaqMatcher:
         # The solver starts from the previous matcher or the first fold's fit: either was fitted
         # on most of the same questions.
-        start = self.previous
-        if start is None:
+        def start() -> _Start | None:
+            if self.previous is not None:
+                return _Start.of(self.previous)
             folds = self._folds.result()
-            start = folds[0].matcher if folds else None
+            return _Start.of(folds[0].matcher) if folds else None
+
         matcher = _fit(
-            self.texts, self.labels, self.encoder, self.c, self.kind, start=start, known=self.known
+            self.texts, self.labels, self.encoder, self.c, self.kind, start=start(), known=self.known
         )
         if self.first_pass and (self.previous is not None or self._folds.result()):
             if self.previous is None:
                 self._fold_first_pass.result()  # the first fold's first pass is the start
-            self.first_pass_of_final = _first_pass_model(matcher, self.c, start=start)
+            self.first_pass_of_final = _first_pass_model(matcher, self.c, start=start())
         return matcher
 
 
@@ -873,10 +889,43 @@ def _stable_hold_out(texts: list[str]) -> list[int]:
     return [int(hashlib.sha256(t.encode("utf-8")).hexdigest()[:8], 16) % 5 for t in texts]
 
 
-def _hold_out_of(previous: FaqMatcher | None) -> FaqMatcher | None:
-    """The previous retrain's stable hold-out fit, if it kept one (in memory only)."""
-    fold = previous._hold_out if previous is not None else None
-    return fold.matcher if fold is not None and fold.stable else None
+def _hold_out_of(previous: FaqMatcher | None) -> _Start | None:
+    """Where the previous retrain's stable hold-out fit ended, if it had one."""
+    return previous._hold_out_start if previous is not None else None
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Weights a fit may start from: a full model, maybe a first pass, and the vocabulary
+    their sparse rows follow."""
+
+    tfidf: NgramTfidf
+    model: LinearSoftmax
+    fast: LinearSoftmax | None = None
+    fast_encoder: str = ""
+
+    @classmethod
+    def of(cls, matcher: FaqMatcher) -> _Start:
+        encoder = matcher.fast_encoder if matcher.fast is not None else ""
+        return cls(matcher.space.tfidf, matcher.model, matcher.fast, encoder)
+
+    def kept_on(self, tfidf: NgramTfidf) -> _Start:
+        """These weights on ``tfidf``'s vocabulary, in float16: how a matcher keeps its
+        hold-out fit's weights in memory and on disk (half the bytes; a start needs no more
+        precision). Kept the same way in both, a retrain from a matcher read back from disk
+        starts exactly where one from the matcher in memory does."""
+
+        def kept(model: LinearSoftmax) -> LinearSoftmax:
+            moved = _moved_to(model, self.tfidf, tfidf)
+            return LinearSoftmax(
+                moved.classes,
+                moved.w_sparse.astype(np.float16),
+                moved.w_dense.astype(np.float16),
+                moved.bias.astype(np.float16),
+            )
+
+        fast = None if self.fast is None else kept(self.fast)
+        return _Start(tfidf, kept(self.model), fast, self.fast_encoder)
 
 
 def _stratified_folds(labels: list[str], folds: int) -> list[int]:
