@@ -170,11 +170,24 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     matcher.save(path)
+                    _prune_kept(path)
                 except OSError:
                     log.warning("Could not keep the FAQ matcher at %s", path, exc_info=True)
         _cache.clear()  # only the current version is worth memory
         _cache[version] = matcher
         return matcher
+
+
+# Matchers kept on disk: the current one and the one before it, which a process that has not
+# yet seen the edit may still be loading. A 10,000-variant matcher is ~65 MB, and every edit
+# writes a new one.
+KEEP_VERSIONS = 2
+
+
+def _prune_kept(current: Path) -> None:
+    kept = sorted(current.parent.glob("faq-matcher-*.hml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [p for p in kept if p != current][KEEP_VERSIONS - 1 :]:
+        old.unlink(missing_ok=True)
 
 
 def _previous(engine: Any) -> Any | None:

@@ -163,3 +163,20 @@ def test_an_edit_retrains_from_the_matcher_it_replaces_in_memory_or_on_disk(smal
     assert edited.entry_id == returns.pk
     assert edited.engine_version != first.engine_version
     assert matching.match_question("how long does delivery take").entry_id == shipping.pk
+
+
+def test_only_the_current_matcher_and_the_one_before_stay_on_disk(small_kb, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    _shipping, returns, _hours = small_kb
+    versions = []
+    for extra in ("how do I send it back", "refund please", "I want my money back"):
+        matching.match_question("return policy")
+        versions.append(matching.kb_version(matching.training_examples()))
+        returns.variants += f"\n{extra}"
+        returns.save()
+    matching.match_question("return policy")
+    versions.append(matching.kb_version(matching.training_examples()))
+
+    saved = sorted(p.name for p in Path(tmp_path, "knowledge").glob("faq-matcher-*.hml"))
+    assert saved == sorted(f"faq-matcher-{v}.hml" for v in versions[-2:])
