@@ -183,7 +183,8 @@ def _probe(encoder: str, path: Path, queries: Path, mode: str, streams: int) -> 
 def retrain_seconds(variants: int = 10_000, runs: int = RUNS) -> dict[str, Any]:
     """Time to train a knowledge base of ``variants`` question variants as the product does
     (default encoder, threshold and first pass from a 20 % hold-out), then to retrain it after
-    an edit (one answer removed, one new answer with 20 variants) from the matcher it replaces.
+    an edit (one answer removed, one new answer with 20 variants) from the matcher it replaces,
+    in memory (the process that trained it) and read back from disk (a process started since).
     In fresh subprocesses, so the model cache starts cold like a worker's; medians of ``runs``."""
     times = []
     for _ in range(runs):
@@ -197,9 +198,10 @@ def retrain_seconds(variants: int = 10_000, runs: int = RUNS) -> dict[str, Any]:
         )
         times.append(json.loads(out.stdout.strip().splitlines()[-1]))
     result: dict[str, Any] = dict(times[0])
-    for key in ("retrain_s", "retrain_after_edit_s"):
+    keys = ("retrain_s", "retrain_after_edit_s", "retrain_after_restart_s")
+    for key in keys:
         result[key] = statistics.median(t[key] for t in times)
-    result["runs"] = [[t["retrain_s"], t["retrain_after_edit_s"]] for t in times]
+    result["runs"] = [[t[key] for key in keys] for t in times]
     return result
 
 
@@ -207,6 +209,7 @@ def retrain_seconds(variants: int = 10_000, runs: int = RUNS) -> dict[str, Any]:
 RETRAIN_PROBE = r"""
 import json, sys, time
 from heedful.ml.datasets import load
+from heedful.ml import faq
 from heedful.ml.faq import FaqMatcher
 rows = load(sys.argv[1])
 examples = [(r.text, r.label) for r in rows if r.split == "train" and r.label != "oos"]
@@ -216,10 +219,18 @@ removed = examples[0][1]
 edited = [e for e in examples if e[1] != removed]
 edited += [(f"how do i reach the help desk about case {i}", "new_helpdesk") for i in range(20)]
 t = time.perf_counter(); FaqMatcher.train(edited, previous=before); edit = time.perf_counter() - t
+import tempfile, os.path
+with tempfile.TemporaryDirectory() as tmp:
+    before.save(os.path.join(tmp, "before.hml"))
+    del before
+    loaded = FaqMatcher.load(os.path.join(tmp, "before.hml"))
+t = time.perf_counter(); FaqMatcher.train(edited, previous=loaded); restart = time.perf_counter() - t
 print(json.dumps({"variants": len(examples), "retrain_s": round(full, 1),
-                  "retrain_after_edit_s": round(edit, 1), "first_pass": before.first_pass,
-                  "threshold": round(before.threshold, 4),
-                  "fast_share": before.calibration.get("fast_share_on_validation")}))
+                  "retrain_after_edit_s": round(edit, 1), "retrain_after_restart_s": round(restart, 1),
+                  "first_pass": loaded.first_pass,
+                  "threshold": round(loaded.threshold, 4),
+                  "fast_share": loaded.calibration.get("fast_share_on_validation"),
+                  "threads": faq._training_threads()}))
 """
 
 
@@ -438,7 +449,8 @@ def markdown(result: dict[str, Any]) -> str:
             "questions, default encoder, 20 % hold-out for the threshold and the first pass): "
             f"**{retrain['retrain_s']} s** from scratch, **{retrain['retrain_after_edit_s']} s** "
             "after an edit (one answer removed, one added with 20 variants) from the matcher it "
-            "replaces (one run each).",
+            f"replaces, **{retrain['retrain_after_restart_s']} s** from that matcher read back from "
+            f"disk (medians of {len(retrain['runs'])} runs, {retrain['threads']} training threads).",
         ]
     if q:
         lines += targets(result)
@@ -504,11 +516,18 @@ def targets(result: dict[str, Any]) -> list[str]:
         ),
         (
             "Retrains in seconds when the knowledge base changes (10k variants; read as < 10 s)",
-            f"{result['retrain']['retrain_after_edit_s']} s after an edit, "
+            f"{result['retrain']['retrain_after_edit_s']} s after an edit "
+            f"({result['retrain']['retrain_after_restart_s']} s after a restart), "
             f"{result['retrain']['retrain_s']} s from scratch"
             if result.get("retrain")
             else "not measured",
-            ok(bool(result.get("retrain")) and result["retrain"]["retrain_after_edit_s"] < 10),
+            ok(
+                bool(result.get("retrain"))
+                and max(
+                    result["retrain"]["retrain_after_edit_s"], result["retrain"]["retrain_after_restart_s"]
+                )
+                < 10
+            ),
         ),
         (
             "Cold start ≤ 2 s",
