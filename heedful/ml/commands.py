@@ -29,7 +29,8 @@ def _quiet_blas() -> None:
 
 def _emit(result: dict[str, Any], as_json: bool, rows: list[tuple[str, str]]) -> None:
     if as_json:
-        click.echo(json.dumps(result, sort_keys=True))
+        # Strict JSON (no NaN) for any consumer; an undefined metric is already None.
+        click.echo(json.dumps(result, sort_keys=True, allow_nan=False))
         return
     width = max(len(k) for k, _ in rows)
     click.echo(f"| {'metric'.ljust(width)} | value |")
@@ -39,7 +40,11 @@ def _emit(result: dict[str, Any], as_json: bool, rows: list[tuple[str, str]]) ->
 
 
 def _pct(value: Any) -> str:
-    return f"{100 * float(value):.1f} %"
+    return "n/a" if value is None else f"{100 * float(value):.1f} %"
+
+
+def _fixed(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.4f}"
 
 
 @click.group("eval")
@@ -78,7 +83,7 @@ def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
         )
     ]
     rows += [
-        ("auroc", f"{r['auroc']:.4f}"),
+        ("auroc", _fixed(r["auroc"])),
         ("threshold", f"{r['threshold']:.4f}"),
         ("encoder", r["encoder"]),
         ("fit seconds", str(r["fit_seconds"])),

@@ -9,6 +9,8 @@ on val (or by internal hold-out when there is no val split), report on test:
   as wrong, as in Larson et al. 2019);
 * ``oos_recall`` / ``oos_precision``: out-of-scope questions handed off / hand-offs that were OOS;
 * ``auroc``: how well the confidence separates in-scope from OOS questions (threshold-free);
+* a metric with nothing to measure (``oos_recall`` without out-of-scope test questions, say) is
+  ``None`` (JSON null), not 0;
 * ``answered_at_1pct`` / ``answered_at_5pct``: the best share of in-scope test questions answered
   correctly while at most 1 % / 5 % of answers are wrong (an oracle curve read off the test set,
   for comparison only; the deployed threshold is the val-calibrated one);
@@ -128,7 +130,7 @@ def evaluate_intents(
         "in_scope_accuracy": _frac((correct & answered & in_scope).sum(), in_scope.sum()),
         "oos_recall": _frac((handed_off & ~in_scope).sum(), (~in_scope).sum()),
         "oos_precision": _frac((handed_off & ~in_scope).sum(), handed_off.sum()),
-        "auroc": round(auroc(-conf[~in_scope], -conf[in_scope]), 4),
+        "auroc": _rounded_auroc(-conf[~in_scope], -conf[in_scope]),
         "accuracy_no_rejection": _frac((correct & in_scope).sum(), in_scope.sum()),
         "answered_at_1pct": round(answered_at(conf, correct, in_scope, 0.01), 4),
         "answered_at_5pct": round(answered_at(conf, correct, in_scope, 0.05), 4),
@@ -175,7 +177,7 @@ def _intent_metrics(pred: Any, conf: Any, labels: Any, threshold: float) -> dict
         "in_scope_accuracy": _frac((correct & answered & in_scope).sum(), in_scope.sum()),
         "oos_recall": _frac((~answered & ~in_scope).sum(), (~in_scope).sum()),
         "oos_precision": _frac((~answered & ~in_scope).sum(), (~answered).sum()),
-        "auroc": round(auroc(-conf[~in_scope], -conf[in_scope]), 4),
+        "auroc": _rounded_auroc(-conf[~in_scope], -conf[in_scope]),
         "accuracy_no_rejection": _frac((correct & in_scope).sum(), in_scope.sum()),
         "answered_at_1pct": round(answered_at(conf, correct, in_scope, 0.01), 4),
         "answered_at_5pct": round(answered_at(conf, correct, in_scope, 0.05), 4),
@@ -395,7 +397,12 @@ def category_match(
         predicted = [any(mapping.get(t) == cat for t in ts) for ts in found]
         actual = [cat in cs for cs in reference]
         hits = sum(p and a for p, a in zip(predicted, actual, strict=True))
-        per[str(cat)] = {"precision": _frac(hits, sum(predicted)), "recall": _frac(hits, sum(actual))}
+        # A label no theme maps to counts as precision 0 in the macro average (scikit-learn's
+        # zero_division=0), as the per-category tables in docs/benchmarks-text-engine.md do.
+        per[str(cat)] = {
+            "precision": _frac(hits, sum(predicted)) or 0.0,
+            "recall": _frac(hits, sum(actual)) or 0.0,
+        }
     return {
         "mapping": {str(t): str(c) for t, c in sorted(mapping.items())},
         "per_label": per,
@@ -438,5 +445,13 @@ def _multi_purity(labels: Sequence[set[str]], clusters: Sequence[int]) -> float:
     return hits / max(len(labels), 1)
 
 
-def _frac(num: Any, den: Any) -> float:
-    return round(float(num) / float(den), 4) if den else 0.0
+def _frac(num: Any, den: Any) -> float | None:
+    """``num / den`` rounded, or None when there is nothing to divide by (no out-of-scope test
+    questions, say): reported as null, never as a 0 that reads like a measured failure."""
+    return round(float(num) / float(den), 4) if den else None
+
+
+def _rounded_auroc(positive: Any, negative: Any) -> float | None:
+    """:func:`auroc`, None when one side is empty (a dataset without out-of-scope questions)."""
+    value = auroc(positive, negative)
+    return None if np.isnan(value) else round(value, 4)
