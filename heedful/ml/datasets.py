@@ -3,11 +3,14 @@
 Generic format (what ``heedful eval`` accepts for any dataset):
 
 * CSV with a header containing ``text`` and ``label`` and optionally ``split``
-  (``train`` | ``val`` | ``test``); label ``oos`` marks an out-of-scope example.
+  (``train`` | ``val`` | ``test``; also ``training``, ``validation``/``valid``/``dev``,
+  ``testing``; column names and splits in any case); label ``oos`` marks an out-of-scope
+  example. Any other split value is an error, not silently re-split.
 * JSON: a list of objects with the same keys, or a dict ``split -> [[text, label], ...]`` (the
   CLINC150 layout; ``oos_train``/``oos_val``/``oos_test`` are folded into train/val/test).
 
-Without a ``split`` column rows get a fixed stratified 80/10/10 split (:func:`stratified_split`).
+Rows without a split (no ``split`` column, or an empty cell) get a fixed stratified 80/10/10
+split (:func:`stratified_split`).
 Also read directly: CLINC150 ``data_full.json``, the airline ``Tweets.csv`` (deduplicated on
 tweet_id, first occurrence kept) and MAMS-ACSA XML (label = the sentence's first category).
 """
@@ -23,6 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SPLITS = ("train", "val", "test")
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
 
 
 @dataclass(frozen=True)
@@ -70,23 +83,37 @@ def load(path: str | Path) -> list[Row]:
     return _load_csv(source)
 
 
-def _finish(texts: list[str], labels: list[str], splits: list[str]) -> list[Row]:
-    if any(s not in SPLITS for s in splits):
+def _finish(texts: list[str], labels: list[str], splits: list[str], source: Path) -> list[Row]:
+    unlabelled = sum(1 for label in labels if not label)
+    if unlabelled:
+        raise ValueError(f"{source}: {unlabelled} row(s) with text but no label")
+    unknown = sorted({s for s in splits if s and s not in SPLIT_NAMES})
+    if unknown:
+        # Re-splitting them would mix a dataset's own test rows into training without a word.
+        raise ValueError(
+            f"{source}: unknown split value(s) {', '.join(map(repr, unknown[:5]))}; "
+            "use train, val or test (or leave the cell empty for a fixed stratified split)"
+        )
+    splits = [SPLIT_NAMES.get(s, "") for s in splits]
+    if "" in splits:
         missing = stratified_split(texts, labels)
-        splits = [s if s in SPLITS else m for s, m in zip(splits, missing, strict=True)]
+        splits = [s or m for s, m in zip(splits, missing, strict=True)]
     return [Row(t, lab, s) for t, lab, s in zip(texts, labels, splits, strict=True)]
 
 
 def _load_csv(source: Path) -> list[Row]:
     with open(source, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
+        if reader.fieldnames:
+            reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
         if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
             raise ValueError(f"{source}: expected a CSV header with columns text,label[,split]")
         rows = [r for r in reader if (r.get("text") or "").strip()]
     return _finish(
         [r["text"] for r in rows],
-        [r["label"].strip() for r in rows],
+        [(r["label"] or "").strip() for r in rows],
         [(r.get("split") or "").strip().lower() for r in rows],
+        source,
     )
 
 
@@ -107,7 +134,7 @@ def _load_json(source: Path) -> list[Row]:
             texts.append(item["text"])
             labels.append(str(item["label"]))
             splits.append(str(item.get("split", "")).lower())
-    return _finish(texts, labels, splits)
+    return _finish(texts, labels, splits, source)
 
 
 def load_tweets(path: str | Path) -> list[Row]:

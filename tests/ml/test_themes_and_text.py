@@ -123,3 +123,27 @@ def test_a_batch_transform_gives_each_text_the_vector_it_gets_alone() -> None:
         assert got.indices.tolist() == idx
         assert got.data.tolist() == np.asarray(val, dtype=np.float32).tolist()
     assert matrix[2].nnz == 0
+
+
+def test_generic_csv_takes_common_split_names_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(
+        "Text, Label ,SPLIT\nhi,greet,Training\nhello,greet,validation\nhey,greet,dev\n"
+        "bye,oos,TEST\nyo,greet,\n",
+        encoding="utf-8",
+    )
+    rows = datasets.load(path)
+    assert [(r.text, r.split) for r in rows[:4]] == [
+        ("hi", "train"),
+        ("hello", "val"),
+        ("hey", "val"),
+        ("bye", "test"),
+    ]
+    assert rows[4].split in ("train", "val", "test")  # an empty cell: the fixed stratified split
+
+    path.write_text("text,label,split\nhi,greet,train\nbye,oos,holdout\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown split value\\(s\\) 'holdout'"):
+        datasets.load(path)
+    path.write_text("text,label,split\nhi,greet,train\nbye,,test\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="1 row\\(s\\) with text but no label"):
+        datasets.load(path)
