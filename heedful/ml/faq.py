@@ -824,12 +824,11 @@ def _cross_calibrate(
     """Out-of-fold confidences: a stable 20 % hold-out for big FAQs, stratified k-fold for
     small ones."""
     n = len(texts)
-    min_count = min(counts.values())
-    folds = 5 if n >= 1000 else min(5, min_count)
+    stable = n >= 1000
+    folds = 5 if stable else _small_folds(counts)
     if folds < 2 or len(counts) < 2:
         return choose_threshold([], [], [], target_wrong_rate=target), []
-    stable = n >= 1000
-    fold_of = _stable_hold_out(texts) if stable else _stratified_folds(labels, folds)
+    fold_of = _stable_hold_out(texts) if stable else _stratified_folds(labels, folds, counts)
     used = range(1) if stable else range(folds)
     start = _hold_out_of(previous) if stable else None
     done: list[_Fold] = []
@@ -868,17 +867,28 @@ def _held_out_count(texts: list[str], counts: Counter[str]) -> int:
     n = len(texts)
     if n >= 1000:
         return _stable_hold_out(texts).count(0)
-    folds = min(5, min(counts.values()))
-    return n if folds >= 2 and len(counts) >= 2 else 0
+    if _small_folds(counts) < 2 or len(counts) < 2:
+        return 0
+    return sum(c for c in counts.values() if c >= 2)
 
 
 def _cross_method(n: int, counts: Counter[str]) -> str:
     if n >= 1000:
         return "20% hold-out by a hash of the question"
-    folds = min(5, min(counts.values()))
+    folds = _small_folds(counts)
     if folds < 2 or len(counts) < 2:
-        return "none (fewer than 2 variants per answer)"
+        return "none (no answer has 2 phrasings)"
+    if min(counts.values()) < 2:
+        return f"{folds}-fold cross-validation (answers with one phrasing are never held out)"
     return f"{folds}-fold cross-validation"
+
+
+def _small_folds(counts: Counter[str]) -> int:
+    """Folds for a small FAQ: up to 5, no more than the fewest phrasings of an answer that has
+    two or more. An answer with one phrasing is never held out (its fold would not know it, and
+    every such question would count as a wrong answer); it stays in every fold's training."""
+    several = [c for c in counts.values() if c >= 2]
+    return min(5, min(several)) if several else 0
 
 
 def _stable_hold_out(texts: list[str]) -> list[int]:
@@ -928,11 +938,12 @@ class _Start:
         return _Start(tfidf, kept(self.model), fast, self.fast_encoder)
 
 
-def _stratified_folds(labels: list[str], folds: int) -> list[int]:
-    """Deterministic stratified fold ids: within each label, texts are dealt round-robin."""
+def _stratified_folds(labels: list[str], folds: int, counts: Counter[str]) -> list[int]:
+    """Deterministic stratified fold ids: within each label, texts are dealt round-robin; a
+    label's only text gets -1 (never held out, see :func:`_small_folds`)."""
     seen: Counter[str] = Counter()
     out = []
     for label in labels:
-        out.append(seen[label] % folds)
+        out.append(seen[label] % folds if counts[label] >= 2 else -1)
         seen[label] += 1
     return out

@@ -66,10 +66,14 @@ def choose_threshold(
     rate = np.cumsum(wrong) / np.maximum(answered, 1e-12)
     sorted_conf = conf[order]
     # Only cut between distinct confidence values: ties are answered together.
-    last_of_tie = np.r_[sorted_conf[1:] != sorted_conf[:-1], True] if len(conf) else np.array([])
+    last_of_tie = np.r_[sorted_conf[1:] != sorted_conf[:-1], True] if len(conf) else np.zeros(0, dtype=bool)
     feasible = np.where((rate <= target_wrong_rate + 1e-12) & last_of_tie)[0]
     notes = []
-    if len(feasible):
+    if not len(conf):
+        # Nothing held out to calibrate on (every answer has one phrasing, say): the cautious
+        # threshold below, not 1.0, which would hand off every question of the knowledge base.
+        threshold, achieved = 0.0, 0.0
+    elif len(feasible):
         cut = int(feasible.max())
         threshold = float(sorted_conf[cut])
         achieved = float(rate[cut])

@@ -115,3 +115,27 @@ def test_validation_set_calibration_is_used() -> None:
     assert m.calibration["n_out_of_scope"] == 12
     assert m.calibration["thin"] is False
     assert m.calibration["wrong_rate"] <= 0.05
+
+
+def test_an_answer_with_one_phrasing_is_never_held_out_and_the_others_still_calibrate() -> None:
+    # An owner's CSV import of plain question,answer rows next to entries with variants: the
+    # folds used to be limited by the answer with fewest phrasings (1: no folds), and training
+    # crashed on the empty calibration.
+    matcher = FaqMatcher.train([*FAQ, ("can i pay by card", "payment")], encoder="tfidf")
+    assert (
+        matcher.calibration["method"]
+        == "4-fold cross-validation (answers with one phrasing are never held out)"
+    )
+    assert matcher.calibration["n_in_scope"] == len(FAQ)  # the 12 phrasings of the 3 answers with several
+    assert matcher.match("when do you open on sunday").answer_id == "hours"
+    assert "payment" in matcher.model.classes
+
+
+def test_a_faq_where_no_answer_has_two_phrasings_answers_cautiously() -> None:
+    kb = [("when do you open", "hours"), ("where is your shop", "address"), ("do you deliver", "delivery")]
+    matcher = FaqMatcher.train(kb, encoder="tfidf")
+    assert matcher.calibration["method"] == "none (no answer has 2 phrasings)"
+    assert matcher.calibration["thin"]
+    assert matcher.threshold == 0.8
+    assert matcher.match("when do you open").answer_id == "hours"
+    assert matcher.match("tell me a joke").answer_id is None

@@ -64,3 +64,11 @@ def test_achieved_rate_never_exceeds_target(rows: list[tuple[float, bool, bool]]
     if not choice.thin and answered:
         wrong = sum(not (ok and scope) for _, ok, scope in answered)
         assert wrong / len(answered) <= target + 1e-9
+
+
+def test_nothing_held_out_gives_the_cautious_threshold_not_a_hand_off_of_everything() -> None:
+    choice = choose_threshold([], [], [])
+    assert choice.threshold == CONSERVATIVE_THRESHOLD
+    assert choice.thin
+    assert (choice.n_in_scope, choice.n_out_of_scope, choice.coverage) == (0, 0, 0.0)
+    assert "only 0 held-out questions" in choice.note

@@ -180,3 +180,20 @@ def test_only_the_current_matcher_and_the_one_before_stay_on_disk(small_kb, sett
 
     saved = sorted(p.name for p in Path(tmp_path, "knowledge").glob("faq-matcher-*.hml"))
     assert saved == sorted(f"faq-matcher-{v}.hml" for v in versions[-2:])
+
+
+def test_entries_imported_without_variants_keep_the_matcher_answering(small_kb, settings, tmp_path):
+    from heedful.knowledge.services import import_faq_csv
+
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    shipping, _returns, _hours = small_kb
+    imported = import_faq_csv(
+        text="question,answer\nDo you sell gift cards?,Yes.\nCan I pay by invoice?,Yes, for companies.\n",
+        user=None,
+    )
+    assert imported == 2
+
+    assert matching.warm() != ""  # training used to crash: no answer left two phrasings to hold out
+    assert matching.match_question("how long does delivery take").entry_id == shipping.pk
+    assert matching.match_question("can I pay with bitcoin").entry_id is None
