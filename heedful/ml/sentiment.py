@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,12 +80,11 @@ class TunedClassifier:
         # Logit columns in the order of the sentiment model's classes.
         self.order = [list(labels).index(c) for c in classes]
         options = ort.SessionOptions()
-        threads = int(os.environ.get("HEEDFUL_ML_THREADS", "0") or 0)
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # One thread, no pool: the classifier runs for the unsure few, and a pool of its own
+        # busy-waits after every run beside the sentence encoder's and starves it (triage in one
+        # process fell from ~430 to 180 messages/s with two 2-thread sessions; 310-340 with this).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        if os.environ.get("HEEDFUL_ML_SPIN", "1").strip() == "0":
-            # As for the MiniLM encoder: sleeping worker threads when the cores are shared.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def logits(self, texts: Sequence[str]) -> F32:
