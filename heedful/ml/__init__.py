@@ -21,6 +21,8 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
 
     from heedful.ml.sentiment import analyse_sentiment, SentimentUnavailable
     s = analyse_sentiment("still no refund!!")   # label, probabilities, top_words, model_version
+    s.model, s.engine     # "fast"/"full" (escalated); which model answered: "tfidf",
+                          # "minilm-tuned" (fine-tuned at build time) or "tfidf+minilm" (fallback)
     # raises SentimentUnavailable (with the command to run) when `heedful ml build` has not run
 
     from heedful.ml.frustration import ConversationSignals, score_frustration
@@ -40,7 +42,8 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
 
 All results are frozen dataclasses of plain values, deterministic for the same input and model.
 Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),
-HEEDFUL_TEXT_ENCODER (auto|tfidf|static|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads),
+HEEDFUL_TEXT_ENCODER (auto|tfidf|static|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads;
+also the FAQ matcher's training threads, default up to 2),
 HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine).
 Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
 """
