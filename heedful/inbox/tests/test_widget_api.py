@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.core.cache import cache
 from django.test import Client
 
@@ -147,3 +148,21 @@ def test_the_demo_page_embeds_the_widget_from_a_static_file():
     assert response.status_code == 200
     assert '<script src="/static/inbox/widget.js" defer></script>' in html
     assert "<script>" not in html
+
+
+class HashedNames(StaticFilesStorage):
+    """Static URLs as the production storage gives them: widget.<hash>.js."""
+
+    def url(self, name: str | None) -> str:
+        return super().url((name or "").replace(".js", ".0123456789ab.js"))
+
+
+def test_the_demo_page_shows_an_embed_tag_that_survives_upgrades(settings):
+    # {% static %} gives the hashed name in production, a URL that changes with every release:
+    # a shop that copied it into its site would lose the widget at the next upgrade.
+    settings.STORAGES = settings.STORAGES | {"staticfiles": {"BACKEND": f"{__name__}.HashedNames"}}
+
+    html = Client().get("/inbox/widget-demo/").content.decode()
+
+    assert '<script src="/static/inbox/widget.0123456789ab.js" defer></script>' in html  # the page's own
+    assert '&lt;script src="http://testserver/static/inbox/widget.js" defer&gt;' in html  # the one to copy

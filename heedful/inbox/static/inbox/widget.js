@@ -19,7 +19,9 @@
 
   var css = document.createElement("link");
   css.rel = "stylesheet";
-  css.href = script.src.replace(/widget\.js(\?.*)?$/, "widget.css");
+  // Beside the script, also when it was served under a hashed name (widget.<hash>.js): the
+  // stylesheet's hash differs, so take its plain name, which is always served too.
+  css.href = script.src.replace(/widget(\.[0-9a-f]{12})?\.js(\?.*)?$/, "widget.css");
   document.head.appendChild(css);
 
   function el(tag, className, text) {
