@@ -67,12 +67,13 @@ def test_a_manager_works_an_overdue_conversation_and_reads_the_customers_rating(
     assert "first reply overdue by 2 h 10 min" in page.locator("h1 + p").inner_text()
     page.locator("#id_body").fill("Thank you for your patience.")
     page.locator("button.canned-insert", has_text="Sorry for the wait").click()
-    page.wait_for_function(
-        "document.getElementById('id_body').value.includes('Hi Anna')",
-    )
-    assert (
-        page.locator("#id_body").input_value()
-        == "Thank you for your patience.\n\nHi Anna, your tea left today."
+    from playwright.sync_api import expect
+
+    # expect() polls from Playwright's side. wait_for_function with a string evaluated it in the
+    # page, which the Content-Security-Policy (no 'unsafe-eval') refused whenever the insert had
+    # not landed by the first check: a flaky failure on a slow run.
+    expect(page.locator("#id_body")).to_have_value(
+        "Thank you for your patience.\n\nHi Anna, your tea left today."
     )
     page.get_by_role("button", name="Send reply").click()
     page.wait_for_url(f"{live_server.url}/inbox/{conversation.pk}/")
