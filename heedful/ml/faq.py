@@ -7,6 +7,9 @@ probability comes from :func:`heedful.ml.threshold.choose_threshold` on held-out
 the caller's validation set if given, else a 20 % hold-out chosen by a hash of each question's
 text (>= 1,000 variants) or k-fold cross-validation (small FAQs). When there is too little data
 to calibrate, the matcher says so (``calibration["thin"]``) and uses a cautious threshold.
+A question with exactly the words of one of the knowledge base's own phrasings (case, spacing
+and punctuation aside) gets that phrasing's answer at confidence 1, or is handed off when it is
+one of the out-of-scope examples; the evaluation scores it the same way.
 
 >>> m = FaqMatcher.train([("when do you open", "hours"), ("opening times", "hours"),
 ...                       ("where are you", "address"), ("your address please", "address")],
@@ -32,7 +35,7 @@ import numpy as np
 from heedful.ml.encoders import installed_static_table, resolve_encoder_name
 from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, embed, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
-from heedful.ml.text import NgramTfidf, clean
+from heedful.ml.text import NgramTfidf, clean, phrase_key
 from heedful.ml.threshold import MIN_CALIBRATION_QUESTIONS, ThresholdChoice, choose_threshold
 
 OOS_LABEL = "oos"
@@ -90,6 +93,9 @@ class FaqMatcher:
     _train_dense: F32 | None = field(default=None, repr=False)
     _rows_by_label: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     _sparse_by_label: dict[str, Any] = field(default_factory=dict, repr=False)
+    # phrase_key of each training phrasing -> its row, or -1 when the same words were written
+    # for two answers (built on first use: fold matchers of a small FAQ may never need it).
+    _phrasings: dict[str, int] | None = field(default=None, repr=False, compare=False)
     # Where the next retrain's hold-out fits start (big knowledge bases): the weights of the
     # stable hold-out fit that calibrated this matcher, which never saw a held-out question.
     # Saved with the matcher, so a retrain after a restart starts warm too.
@@ -183,6 +189,9 @@ class FaqMatcher:
             raise TypeError(f"text must be str, not {type(text).__name__}")
         if not clean(text):
             return Match(None, 0.0, self.threshold, (), (), "empty question", self.version)
+        row = self._phrasing_row(text)
+        if row >= 0:
+            return self._as_written(row)
         idx, val = self.space.tfidf.vector(text) if self.space.uses_tfidf else ([], [])
         if self.fast is not None:
             fast_dense = self._fast_dense([text])
@@ -194,6 +203,52 @@ class FaqMatcher:
         probs = softmax(self.model.logits_one(idx, val, None if dense is None else dense[0]))
         decided = self._decide(probs, idx, val, None if dense is None else dense[0])
         return replace(decided, escalated=True) if self.space.uses_minilm else decided
+
+    def _phrasing_row(self, text: str) -> int:
+        """The training row whose phrasing has exactly the words of ``text``, else -1.
+
+        The owner wrote that phrasing for that answer, so the answer is hers, not a guess; a
+        thin knowledge base would otherwise hand off its own questions, since one phrasing
+        among a dozen answers rarely reaches the cautious threshold.
+        """
+        if self._phrasings is None:
+            phrasings: dict[str, int] = {}
+            for i, (t, label) in enumerate(zip(self.texts, self.labels, strict=True)):
+                key = phrase_key(t)
+                if key:
+                    seen = phrasings.setdefault(key, i)
+                    if seen >= 0 and self.labels[seen] != label:
+                        phrasings[key] = -1
+            self._phrasings = phrasings
+        return self._phrasings.get(phrase_key(text), -1)
+
+    def _phrasing_rows(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([self._phrasing_row(t) for t in texts], dtype=np.int64)
+
+    def _as_written(self, row: int) -> Match:
+        label, phrasing = self.labels[row], self.texts[row]
+        neighbours = (Neighbour(phrasing, label, 1.0),)
+        if label == OOS_LABEL:
+            reason = f"the knowledge base lists {phrasing!r} among the questions it does not answer"
+            return Match(None, 0.0, self.threshold, (), neighbours, reason, self.version)
+        reason = f"answer {label!r}: the question is the knowledge base's own phrasing {phrasing!r}"
+        candidates = (Candidate(label, 1.0),)
+        return Match(label, 1.0, self.threshold, candidates, neighbours, reason, self.version)
+
+    def _with_phrasings(self, texts: Sequence[str], predicted: list[str], conf: F32) -> tuple[list[str], F32]:
+        """``predicted`` and ``conf`` with the knowledge base's own phrasings decided as
+        :meth:`match` decides them (its answer at confidence 1, or 0 for an out-of-scope one)."""
+        rows = self._phrasing_rows(texts)
+        if not (rows >= 0).any():
+            return predicted, conf
+        predicted, conf = list(predicted), conf.copy()
+        for i in np.flatnonzero(rows >= 0).tolist():
+            label = self.labels[rows[i]]
+            if label == OOS_LABEL:
+                conf[i] = 0.0
+            else:
+                predicted[i], conf[i] = label, 1.0
+        return predicted, conf
 
     def _fast_dense(self, texts: list[str]) -> F32 | None:
         if self.fast_encoder != "static":
@@ -210,9 +265,12 @@ class FaqMatcher:
         whether the first pass is sure enough to answer alone (else :meth:`match` escalates)."""
         if self.fast is None:
             raise ValueError("this matcher has no first pass")
-        sparse, probs = self._first_pass_probs(list(texts))
+        items = list(texts)
+        sparse, probs = self._first_pass_probs(items)
         predicted, conf = self.scores_with(self.fast, probs, sparse, None)
-        return predicted, conf, probs.max(axis=1) >= self.fast_accept
+        # A phrasing of the knowledge base never reaches the first pass: it is settled as written.
+        settled = (probs.max(axis=1) >= self.fast_accept) | (self._phrasing_rows(items) >= 0)
+        return (*self._with_phrasings(items, predicted, conf), settled)
 
     def _first_pass_probs(self, items: list[str]) -> tuple[Any, F32]:
         if self.fast is None:
@@ -231,6 +289,10 @@ class FaqMatcher:
             if not clean(text):
                 out.append(Match(None, 0.0, self.threshold, (), (), "empty question", self.version))
                 continue
+            row = self._phrasing_row(text)
+            if row >= 0:
+                out.append(self._as_written(row))
+                continue
             idx, val = self.space.tfidf.vector(text) if self.space.uses_tfidf else ([], [])
             d = None if dense is None else dense[i]
             out.append(self._decide(softmax(self.model.logits_one(idx, val, d)), idx, val, d))
@@ -244,7 +306,7 @@ class FaqMatcher:
         if dense is None:
             dense = self.space.dense(items)
         probs = softmax(self.model.logits_batch(sparse, dense))
-        return self.scores_with(self.model, probs, sparse, dense)
+        return self._with_phrasings(items, *self.scores_with(self.model, probs, sparse, dense))
 
     def scores_with(
         self, model: LinearSoftmax, probs: F32, sparse: Any = None, dense: F32 | None = None
@@ -766,7 +828,9 @@ def _first_pass_agreement(
         (fp if fc >= threshold else None) == (p if cf >= threshold else None)
         for p, cf, fp, fc in zip(full_pred, full_conf.tolist(), fast_pred, fast_conf.tolist(), strict=True)
     ]
-    return probs.max(axis=1).astype(np.float32), np.array(agree, dtype=np.float32)
+    # The knowledge base's own phrasings never reach the first pass (see FaqMatcher.match).
+    reaches = matcher._phrasing_rows(held_texts) < 0
+    return probs.max(axis=1).astype(np.float32)[reaches], np.array(agree, dtype=np.float32)[reaches]
 
 
 def _set_fast_accept(matcher: FaqMatcher, top: F32, agree: F32) -> None:

@@ -179,6 +179,16 @@ def clean(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+def phrase_key(text: str) -> str:
+    """The words of ``text`` alone, for looking up a phrasing exactly: case, spacing,
+    punctuation and emoji do not count.
+
+    >>> phrase_key("Do you sell  gift cards?!")
+    'do you sell gift cards'
+    """
+    return " ".join(t for t in tokens(clean(text)) if t[0].isalnum())
+
+
 def tokens(cleaned: str) -> list[str]:
     """Words (with inner apostrophes) and single punctuation/emoji characters."""
     return _TOKEN.findall(cleaned)

@@ -139,3 +139,65 @@ def test_a_faq_where_no_answer_has_two_phrasings_answers_cautiously() -> None:
     assert matcher.threshold == 0.8
     assert matcher.match("when do you open").answer_id == "hours"
     assert matcher.match("tell me a joke").answer_id is None
+
+
+SHOP_CSV = [  # an owner's first import: one phrasing per answer
+    ("Do you sell gift cards", "gift-cards"),
+    ("What are your opening hours", "hours"),
+    ("Where is your shop", "address"),
+    ("How much is shipping", "shipping"),
+    ("Do you ship to Switzerland", "abroad"),
+    ("Can I return an item", "returns"),
+    ("How do I track my order", "tracking"),
+    ("Can I pay by invoice", "payment"),
+    ("Do you have a loyalty card", "loyalty"),
+    ("Is the shop wheelchair accessible", "access"),
+    ("Can I change my delivery address", "change-address"),
+]
+
+
+def test_a_question_written_as_in_the_knowledge_base_gets_its_answer() -> None:
+    matcher = FaqMatcher.train(SHOP_CSV, encoder="tfidf", oos_examples=["tell me a joke"])
+    assert matcher.threshold == 0.8  # thin: the cautious threshold
+    m = matcher.match("  do you sell GIFT cards?! ")
+    assert m.answer_id == "gift-cards"
+    assert m.confidence == 1.0
+    assert m.candidates == (Candidate("gift-cards", 1.0),)
+    assert m.neighbours == (Neighbour("Do you sell gift cards", "gift-cards", 1.0),)
+    assert m.reason == (
+        "answer 'gift-cards': the question is the knowledge base's own phrasing 'Do you sell gift cards'"
+    )
+    assert m.escalated is False
+    # A paraphrase is not a phrasing of the knowledge base: the model decides, cautiously.
+    paraphrase = matcher.match("do you sell gift vouchers")
+    assert "own phrasing" not in paraphrase.reason
+    assert paraphrase.confidence < 1.0
+    # The owner's example of a question not to answer is handed off, with the reason.
+    joke = matcher.match("Tell me a joke!")
+    assert joke.answer_id is None
+    assert joke.confidence == 0.0
+    assert joke.reason == "the knowledge base lists 'tell me a joke' among the questions it does not answer"
+
+
+def test_words_written_for_two_answers_are_left_to_the_model() -> None:
+    kb = [*FAQ, ("do you deliver", "address")]  # "do you deliver" is also a phrasing of delivery
+    matcher = FaqMatcher.train(kb, encoder="tfidf")
+    m = matcher.match("do you deliver")
+    assert "own phrasing" not in m.reason
+    assert m.confidence < 1.0
+    assert matcher.match("Where is your shop?").reason.endswith("own phrasing 'where is your shop'")
+
+
+def test_evaluation_scores_decide_phrasings_as_match_does(tmp_path: Path) -> None:
+    matcher = FaqMatcher.train(SHOP_CSV, encoder="tfidf", oos_examples=["tell me a joke"])
+    questions = ["do you sell gift cards", "tell me a joke", "how do i track my order?", "gift vouchers?"]
+    predicted, conf = matcher.scores(questions)
+    matches = [matcher.match(q) for q in questions]
+    assert conf.tolist()[:3] == [1.0, 0.0, 1.0]
+    assert (predicted[0], predicted[2]) == ("gift-cards", "tracking")
+    assert conf[3] == pytest.approx(matches[3].confidence, abs=1e-4)
+    assert [m.confidence for m in matches[:3]] == [1.0, 0.0, 1.0]
+    matcher.save(tmp_path / "faq.hml")
+    loaded = FaqMatcher.load(tmp_path / "faq.hml")
+    assert [loaded.match(q) for q in questions] == matches
+    assert loaded.match_batch(questions * 3) == matches * 3  # the batch path (>= 8 questions)

@@ -153,7 +153,7 @@ def test_hybrid_first_pass_uses_static_and_falls_back_without_it(static_dir: Pat
     assert m.first_pass == "static"
     assert m.calibration["first_pass"] == "static"
     assert "+static-" in m.version
-    questions = [q for q, _ in FAQ] + ["what is the weather like"]
+    questions = [f"so {q}" for q, _ in FAQ] + ["what is the weather like"]
     firsts = [m.match(q) for q in questions]
     for q, first in zip(questions, firsts, strict=True):
         assert m.match(q) == first
