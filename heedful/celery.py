@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.beat import PersistentScheduler
 from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heedful.settings")
@@ -28,3 +32,37 @@ def close_old_connections(sender: Any = None, **kwargs: Any) -> None:
     from django.db import close_old_connections as close
 
     close()
+
+
+logger = logging.getLogger(__name__)
+
+
+class RecoveringScheduler(PersistentScheduler):
+    """Celery's file-backed beat schedule, started afresh when its file cannot be read.
+
+    The file only remembers when each periodic task last ran. A worker killed while writing it,
+    a full disk or a power cut can leave it truncated, and Celery's own recovery misses that
+    case (an EOFError on the first read, celery/celery#346): beat then died at every start, the
+    web server and worker went on, and no reminder, SLA check or email retry ever ran again.
+    Starting afresh only makes each periodic task run once early; every one is idempotent.
+    """
+
+    # Set by PersistentScheduler (celery-types does not declare them).
+    schedule_filename: str
+    _store: Any
+
+    def setup_schedule(self) -> None:
+        try:
+            super().setup_schedule()
+        except Exception as exc:  # any unreadable file means the same: start afresh
+            logger.warning(
+                "beat: the schedule file %s could not be read (%r); starting a new one",
+                self.schedule_filename,
+                exc,
+            )
+            if self._store is not None:
+                with contextlib.suppress(Exception):
+                    self._store.close()
+            for suffix in self.known_suffixes:
+                Path(self.schedule_filename + suffix).unlink(missing_ok=True)
+            super().setup_schedule()

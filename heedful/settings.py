@@ -314,6 +314,8 @@ CELERY_DB_REUSE_MAX = 1000
 # Crontab entries are read in the business's zone, not UTC.
 CELERY_TIMEZONE = BUSINESS_TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery's file schedule, but a truncated file no longer stops beat for good (heedful/celery.py).
+CELERY_BEAT_SCHEDULER = "heedful.celery:RecoveringScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Approved actions whose task was lost (broker restart, killed worker) are re-queued.
     "requeue-stalled-approvals": {
