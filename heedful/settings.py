@@ -317,6 +317,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Celery's file schedule, but a truncated file no longer stops beat for good (heedful/celery.py).
 CELERY_BEAT_SCHEDULER = "heedful.celery:RecoveringScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Proof that beat and a worker are alive; the home page and /healthz say when it stops.
+    "record-heartbeat": {"task": "heedful.brief.tasks.record_heartbeat_task", "schedule": 60.0},
     # Approved actions whose task was lost (broker restart, killed worker) are re-queued.
     "requeue-stalled-approvals": {
         "task": "heedful.governance.tasks.requeue_stalled_actions_task",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
@@ -9,6 +9,38 @@ from heedful.accounts.models import User
 from heedful.accounts.roles import Perm
 from heedful.governance.models import DecisionRecord, ProposalStatus, ProposedAction
 from heedful.surveys.queries import Flag, all_early_flags
+
+# Beat sends the heartbeat every minute: five missed in a row is not a slow minute.
+STALE_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class BackgroundHealth:
+    last_run: datetime | None  # when the heartbeat task last ran, None if never
+    stale: bool
+
+    @property
+    def minutes_since(self) -> int | None:
+        if self.last_run is None:
+            return None
+        return int((timezone.now() - self.last_run).total_seconds() // 60)
+
+
+def background_health(now: datetime | None = None) -> BackgroundHealth:
+    """Whether the scheduler and a worker ran the minute's heartbeat lately.
+
+    Right after installation nothing has run yet, so "never" only counts as stale once the
+    first account is older than :data:`STALE_AFTER`.
+    """
+    from heedful.brief.models import Heartbeat
+    from heedful.brief.services import SCHEDULER
+
+    now = now or timezone.now()
+    beat = Heartbeat.objects.filter(name=SCHEDULER).values_list("beat_at", flat=True).first()
+    if beat is not None:
+        return BackgroundHealth(beat, now - beat > STALE_AFTER)
+    first_joined = User.objects.order_by("date_joined").values_list("date_joined", flat=True).first()
+    return BackgroundHealth(None, first_joined is not None and now - first_joined > STALE_AFTER)
 
 
 @dataclass(frozen=True)
