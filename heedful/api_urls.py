@@ -1,7 +1,7 @@
 """The REST API: each app registers its viewsets; the schema and docs sit beside them."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from heedful.crm.api import register as register_crm
@@ -22,7 +22,9 @@ register_knowledge(router)
 register_inbox(router)
 
 urlpatterns = [
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    # JSON whatever the client accepts: the address says .json, and tools (schemathesis, code
+    # generators) fetch it without a format parameter; the base view answered YAML then.
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("v1/", include(router.urls)),
 ]

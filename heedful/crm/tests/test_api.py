@@ -213,3 +213,13 @@ def test_the_openapi_schema_describes_the_contacts_api(owner_client):
     ]
     assert "multipart/form-data" in paths["/api/v1/contacts/import/"]["post"]["requestBody"]["content"]
     assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400"}
+
+
+def test_the_schema_at_openapi_json_is_json_without_a_format_parameter(owner_client):
+    # Schema tools fetch the address as it is; it used to answer YAML unless asked for JSON.
+    response = owner_client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert json.loads(response.content)["openapi"] == "3.0.3"
+    docs = owner_client.get("/api/docs/")
+    assert docs.status_code == 200
