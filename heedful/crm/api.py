@@ -22,6 +22,7 @@ from rest_framework.routers import DefaultRouter
 
 from heedful.accounts.permissions import has_perm
 from heedful.accounts.roles import Perm
+from heedful.api_fields import OBJECT_JSON_MAPPING, JsonObjectField
 from heedful.crm import queries, services
 from heedful.crm.models import Company, Contact, TimelineEntry, TimelineKind
 
@@ -43,6 +44,7 @@ class TagNamesField(serializers.ListField):
 class ContactSerializer(serializers.ModelSerializer[Contact]):
     company_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     tags = TagNamesField(required=False)
+    attributes = JsonObjectField(required=False)
 
     class Meta:
         model = Contact
@@ -79,6 +81,8 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
 class TimelineEntrySerializer(serializers.ModelSerializer[TimelineEntry]):
     kind = serializers.ChoiceField(choices=TimelineKind.choices)
     ref_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    # Not a declared field named "data": that is the serializer's own property.
+    serializer_field_mapping = OBJECT_JSON_MAPPING
 
     class Meta:
         model = TimelineEntry
@@ -109,6 +113,8 @@ class TimelineEntrySerializer(serializers.ModelSerializer[TimelineEntry]):
 
 
 class CompanySerializer(serializers.ModelSerializer[Company]):
+    attributes = JsonObjectField(required=False)
+
     class Meta:
         model = Company
         fields = ["id", "name", "domain", "attributes", "created_at"]

@@ -30,10 +30,22 @@ from heedful.governance.actions import ActionError
 from heedful.governance.models import AuditEvent, DecisionRecord, ProposalStatus, ProposedAction
 
 
+class _WeightField(serializers.FloatField):
+    """A factor's weight; null where there is no number (an erased decision keeps
+    ``"(erased)"`` there, which failed the whole list with a 500)."""
+
+    def to_representation(self, value: Any) -> float | None:  # type: ignore[override]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+
 class FactorSerializer(serializers.Serializer[dict[str, Any]]):
     text = serializers.CharField(help_text="The reason, in plain words.")
-    weight = serializers.FloatField(
-        allow_null=True, help_text="Signed: positive pushed towards the decision, negative against it."
+    weight = _WeightField(
+        allow_null=True,
+        help_text="Signed: positive pushed towards the decision, negative against it; "
+        "null when unknown or erased with the person.",
     )
 
 

@@ -188,8 +188,14 @@ class WorkflowViewSet(
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk: str) -> Response:
         data: Any = request.data
-        enabled = data.get("enabled", True) if isinstance(data, dict) else True
-        workflow = services.set_enabled(int(pk), enabled=bool(enabled), user=_user(request))
+        raw = data.get("enabled", True) if isinstance(data, dict) else True
+        # "false" and 0 switch it off (bool("false") is True); anything else is a 400.
+        try:
+            enabled = serializers.BooleanField().run_validation(raw)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"enabled": exc.detail}) from None
+        # get_object: an unknown or malformed id is a 404, not an exception in the service.
+        workflow = services.set_enabled(self.get_object().pk, enabled=enabled, user=_user(request))
         return Response(WorkflowSerializer(workflow).data)
 
 
@@ -209,7 +215,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         try:
-            run = services.retry_run(int(pk), user=_user(request))
+            run = services.retry_run(self.get_object().pk, user=_user(request))
         except services.WorkflowStateError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(RunSerializer(run).data)

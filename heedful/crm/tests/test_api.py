@@ -223,3 +223,43 @@ def test_the_schema_at_openapi_json_is_json_without_a_format_parameter(owner_cli
     assert json.loads(response.content)["openapi"] == "3.0.3"
     docs = owner_client.get("/api/docs/")
     assert docs.status_code == 200
+
+
+@pytest.mark.parametrize("attributes", [None, 4.2, [["a", 1]], "plain text", True])
+def test_attributes_that_are_not_a_json_object_are_refused_with_a_clear_error(
+    api_client_for, owner, attributes
+):
+    # Found by schemathesis: each of these reached the services and failed with a 500.
+    client = api_client_for(owner)
+    contact = ContactFactory(attributes={"newsletter": "yes"})
+    said = "This field may not be null." if attributes is None else None
+    said = said or 'Must be a JSON object, for example {"newsletter": "yes"}.'
+    error = {"attributes": [said]}
+    for method, url, payload in [
+        ("post", "/api/v1/contacts/", {"email": "new@example.com", "attributes": attributes}),
+        ("patch", f"/api/v1/contacts/{contact.pk}/", {"attributes": attributes}),
+        ("post", "/api/v1/companies/", {"name": "Acme", "attributes": attributes}),
+    ]:
+        response = getattr(client, method)(url, payload, format="json")
+        assert (response.status_code, response.json()) == (400, error), (method, url)
+    response = client.post(
+        f"/api/v1/contacts/{contact.pk}/timeline/",
+        {"kind": "note", "title": "Called", "data": attributes},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"data": [said]}
+    assert Contact.objects.get(pk=contact.pk).attributes == {"newsletter": "yes"}
+    assert not Company.objects.exists()
+
+
+def test_pages_are_bounded_and_a_huge_offset_is_an_empty_page(api_client_for, owner):
+    ContactFactory.create_batch(3)
+    client = api_client_for(owner)
+    huge = str(10**30)  # beyond SQLite's integers: the database refused it with a 500
+    response = client.get("/api/v1/contacts/", {"limit": huge, "offset": huge})
+    assert response.status_code == 200
+    assert (response.json()["count"], response.json()["results"]) == (3, [])
+    response = client.get("/api/v1/companies/", {"limit": huge})
+    assert response.status_code == 200
+    assert len(client.get("/api/v1/contacts/", {"limit": huge}).json()["results"]) == 3

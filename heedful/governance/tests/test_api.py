@@ -54,6 +54,19 @@ def test_decisions_are_listed_with_their_factors_and_filtered(
     assert body["proposals"] == [proposal.pk]
 
 
+def test_decisions_scrubbed_with_an_erased_person_are_still_listed(
+    api_client_for: ClientFor, manager: User
+) -> None:
+    # Found by schemathesis after it erased a contact: "(erased)" weights made the list a 500.
+    DecisionRecordFactory(subject_type="contact", subject_id="7")
+    services.scrub_decisions_and_proposals(subject_type="contact", subject_ids=["7"])
+
+    response = api_client_for(manager).get("/api/v1/decisions/")
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["factors"] == [{"text": "(erased)", "weight": None}] * 3
+
+
 def test_one_decision_about_an_employee_is_audited_when_read(
     api_client_for: ClientFor, manager: User
 ) -> None:

@@ -52,3 +52,27 @@ def test_another_system_emits_an_event_once_per_key(owner: Any, api_client_for: 
     assert Event.objects.count() == 1
     unknown = client.post("/api/v1/workflow-events/", {**body, "name": "order.teleported"}, format="json")
     assert unknown.status_code == 400
+
+
+def test_enable_and_retry_answer_404_for_unknown_or_malformed_ids(owner: Any, api_client_for: Any) -> None:
+    # Found by schemathesis: the ids went to int() and the services unchecked, a 500 each.
+    client = api_client_for(owner)
+    for path in ("/api/v1/workflows/null,null/enable/", "/api/v1/workflows/987654/enable/"):
+        assert client.post(path, {"enabled": True}, format="json").status_code == 404
+    for path in ("/api/v1/workflow-runs/null/retry/", "/api/v1/workflow-runs/987654/retry/"):
+        assert client.post(path, {}, format="json").status_code == 404
+
+
+def test_enable_reads_false_as_false_and_refuses_what_is_not_a_boolean(
+    owner: Any, api_client_for: Any
+) -> None:
+    workflow = make_workflow(enabled=True)
+    client = api_client_for(owner)
+    url = f"/api/v1/workflows/{workflow.pk}/enable/"
+    response = client.post(url, {"enabled": "false"}, format="json")  # bool("false") was True
+    assert (response.status_code, response.json()["enabled"]) == (200, False)
+    response = client.post(url, {"enabled": "maybe"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"enabled": ["Must be a valid boolean."]}
+    assert WorkflowDefinition.objects.get(pk=workflow.pk).enabled is False
+    assert client.post(url, {}, format="json").json()["enabled"] is True

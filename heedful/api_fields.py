@@ -1,0 +1,45 @@
+"""What every app's REST API shares: a JSON-object field and the pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class JsonObjectField(serializers.JSONField):
+    """A JSON object (``{"newsletter": "yes"}``), refused with a clear error when it is anything
+    else: a list, a number or null used to reach the services, which failed with a 500."""
+
+    # Doubled braces: DRF formats its messages.
+    default_error_messages = {"not_object": 'Must be a JSON object, for example {{"newsletter": "yes"}}.'}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            self.fail("not_object")
+        return value
+
+
+# A ModelSerializer's field classes with every model JSONField as a JsonObjectField.
+OBJECT_JSON_MAPPING = serializers.ModelSerializer.serializer_field_mapping | {
+    models.JSONField: JsonObjectField
+}
+
+
+class Pagination(LimitOffsetPagination):
+    """DRF's limit and offset, bounded: at most 500 rows a page, and an offset past any table is
+    an empty page. Unbounded, a limit or offset beyond 2**63 failed in the database (SQLite's
+    integers end there) with a 500."""
+
+    max_limit = 500
+    max_offset = 10**12
+
+    def get_offset(self, request: Request) -> int:
+        return min(super().get_offset(request), self.max_offset)
