@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -15,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from heedful.api_fields import JsonObjectField
 from heedful.people.queries import employee_of
 from heedful.surveys import queries, services
 from heedful.surveys.models import Survey, SurveyRound
@@ -30,6 +32,12 @@ class RoundSerializer(serializers.ModelSerializer[SurveyRound]):
     class Meta:
         model = SurveyRound
         fields = ["id", "survey", "number", "opens_on", "closes_on"]
+
+
+class AnswerSerializer(serializers.Serializer[Any]):
+    answers = JsonObjectField(
+        help_text='Question code to answer, e.g. {"enps": 9, "comment": "More focus time"}.'
+    )
 
 
 class SurveyViewSet(viewsets.ReadOnlyModelViewSet[Survey]):
@@ -68,13 +76,19 @@ class RoundViewSet(viewsets.ReadOnlyModelViewSet[SurveyRound]):
             }
         )
 
-    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    @extend_schema(
+        request=AnswerSerializer,
+        responses={201: inline_serializer("AnswerReceipt", {"detail": serializers.CharField()})},
+    )
+    @action(detail=True, methods=["post"], serializer_class=AnswerSerializer)
     def answer(self, request: Request, pk: str) -> Response:
         employee = employee_of(request.user)  # type: ignore[arg-type]
         if employee is None:
             raise NotFound("Only employees answer surveys.")
-        payload = request.data if isinstance(request.data, dict) else {}
-        answers: dict[str, Any] = dict(payload.get("answers", {}))
+        # A list or a number for "answers" used to reach dict() and fail with a 500.
+        payload = AnswerSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        answers: dict[str, Any] = payload.validated_data["answers"]
         try:
             services.submit_response(
                 survey_round=self.get_object(), employee=employee, answers=answers, today=timezone.localdate()
