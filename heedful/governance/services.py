@@ -32,6 +32,9 @@ class ProposalStateError(Exception):
     """The proposal is no longer in a state that allows this (someone else got there first)."""
 
 
+SUBJECT_LABEL_MAX = 200
+
+
 @dataclass(frozen=True)
 class Subject:
     """Whom a decision or action is about: a contact, an employee, …"""
@@ -40,9 +43,15 @@ class Subject:
     id: str
     label: str
 
+    def __post_init__(self) -> None:
+        # Every table keeps 200 characters of the label. A longer one (a 254-character email
+        # address is valid) failed the customer's whole message on PostgreSQL, which, unlike
+        # SQLite, enforces the length.
+        object.__setattr__(self, "label", self.label[:SUBJECT_LABEL_MAX])
+
     @classmethod
     def of(cls, obj: models.Model, type_: str | None = None) -> Subject:
-        return cls(type=type_ or obj._meta.model_name or "", id=str(obj.pk), label=str(obj)[:200])
+        return cls(type=type_ or obj._meta.model_name or "", id=str(obj.pk), label=str(obj))
 
 
 NO_SUBJECT = Subject("", "", "")
