@@ -33,6 +33,7 @@ from heedful.inbox.models import (
 )
 from heedful.inbox.triage import MessageTriage, priority_for, triage_message
 from heedful.knowledge import services as knowledge
+from heedful.storable import storable
 from heedful.workflows.events import emit_event, has_enabled_listener
 
 if TYPE_CHECKING:
@@ -90,12 +91,14 @@ def start_conversation(
 ) -> Conversation:
     """A new conversation. ``by_customer=False`` when we start it (an order update): then it is
     no ``conversation.created`` event, which means "a customer started a conversation"."""
+    customer_email = storable(customer_email).strip().lower()
+    customer_name = storable(customer_name).strip()
     conversation = Conversation.objects.create(
         channel=channel,
-        customer_email=customer_email.strip().lower(),
-        customer_name=customer_name.strip()[:200],
-        subject=subject.strip()[:300],
-        contact_id=contacts.contact_for_email(customer_email.strip().lower(), customer_name.strip()),
+        customer_email=customer_email,
+        customer_name=customer_name[:200],
+        subject=storable(subject).strip()[:300],
+        contact_id=contacts.contact_for_email(customer_email, customer_name),
     )
     record_audit(action="inbox.conversation.start", automation="inbox", obj=conversation)
     webhooks.emit("conversation.created", conversation)
@@ -128,7 +131,10 @@ def receive_customer_message(
     """Store a customer's message, triage it, and let the bot decide (answer, ask, hand off, or
     stay silent). ``email`` carries the threading headers of an inbound email."""
     now = timezone.now()
-    body = body[: conf.max_body_chars()]
+    # Kept, not refused: a NUL or a lone surrogate (bad encodings) failed the message on PostgreSQL.
+    body = storable(body[: conf.max_body_chars()])
+    if email:
+        email = {k: storable(v) if isinstance(v, str) else v for k, v in email.items()}
     we_wrote = conversation.messages.filter(direction=Direction.OUT).exists()
     # "Wrote again": anything was said in this conversation before, by them or by us. Every
     # customer message comes through here and sets last_customer_message_at, so the field

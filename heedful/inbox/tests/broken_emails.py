@@ -87,6 +87,16 @@ def html_only() -> bytes:
     )
 
 
+def nul_bytes() -> bytes:
+    # UTF-16 text sent as if it were ASCII: a NUL after every letter, in the name and the body.
+    # PostgreSQL refuses NUL in text, so the message was lost there (SQLite kept it).
+    return _simple(
+        "From: =?utf-8?q?N=00ul?= <nul@example.com>\nSubject: nul\nMessage-ID: <nul-bytes@example.com>\n"
+        "Date: Tue, 24 Nov 2026 10:00:00 +0000\nContent-Type: text/plain; charset=us-ascii\n",
+        "where is my order?".encode("utf-16-le"),
+    )
+
+
 CORPUS = {
     "wrong charset": wrong_charset,
     "unknown charset": unknown_charset,
@@ -96,4 +106,5 @@ CORPUS = {
     "20 MB attachment": huge_attachment,
     "deeply nested multiparts": deeply_nested,
     "html only": html_only,
+    "NUL bytes": nul_bytes,
 }

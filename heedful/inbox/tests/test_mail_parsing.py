@@ -28,6 +28,13 @@ def test_each_broken_email_is_stored_and_visible(name):
     assert message.conversation.channel == "email"
 
 
+def test_nul_bytes_are_dropped_and_the_words_kept():
+    message = mail_in.ingest_email(broken_emails.nul_bytes())
+    assert message is not None
+    assert message.body == "where is my order?"
+    assert message.conversation.customer_name == "Nul"
+
+
 def test_a_wrong_charset_is_read_as_the_likely_one_and_noted():
     message = mail_in.ingest_email(broken_emails.wrong_charset())
 

@@ -105,6 +105,25 @@ def test_markup_comes_back_as_plain_text_in_json(fake_engine, shipping_entry):
     assert response.json()["messages"][0]["text"] == "<img src=x onerror=alert(1)>"
 
 
+def test_a_nul_or_a_lone_surrogate_in_a_chat_message_is_cleaned_not_lost(fake_engine, shipping_entry):
+    # On PostgreSQL both were a 500 and the message was gone.
+    client = Client()
+    token = start(client)
+    raw = '{"text": "where is \\u0000my \\ud800order?"}'  # as a browser may send it
+
+    response = client.post(
+        "/inbox/widget/api/messages",
+        raw,
+        content_type="application/json",
+        HTTP_ORIGIN=SHOP,
+        HTTP_X_HEEDFUL_VISITOR=token,
+    )
+
+    assert response.status_code == 200
+    assert response.json()["messages"][0]["text"] == "where is my \ufffdorder?"
+    assert Message.objects.get(direction="in").body == "where is my \ufffdorder?"
+
+
 def test_a_site_that_is_not_allowed_is_refused_without_cors_headers():
     client = Client()
 
