@@ -1,4 +1,5 @@
-"""What every app's REST API shares: a JSON-object field and the pagination."""
+"""What every app's REST API shares: the JSON parser and fields that refuse text a database
+cannot store, a JSON-object field, and the pagination."""
 
 from __future__ import annotations
 
@@ -8,12 +9,41 @@ from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
+
+from heedful.storable import unstorable_text
+
+UNSTORABLE = "Text must not contain the NUL character (\\u0000) or unpaired surrogates."
+
+
+class StorableJSONParser(JSONParser):
+    """DRF's JSON parser, refusing a body with text the database cannot store (a 400 for any
+    field, where a character field with an unpaired surrogate reached PostgreSQL and failed)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        if unstorable_text(data) is not None:
+            raise ParseError(UNSTORABLE)
+        return data
+
+
+class StorableJsonField(serializers.JSONField):
+    """Any JSON whose strings a database can store (see :func:`unstorable_text`)."""
+
+    default_error_messages = {"unstorable": UNSTORABLE}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if unstorable_text(value) is not None:
+            self.fail("unstorable")
+        return value
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
-class JsonObjectField(serializers.JSONField):
+class JsonObjectField(StorableJsonField):
     """A JSON object (``{"newsletter": "yes"}``), refused with a clear error when it is anything
     else: a list, a number or null used to reach the services, which failed with a 500."""
 

@@ -19,6 +19,7 @@ from rest_framework.routers import DefaultRouter
 from heedful.accounts.models import User
 from heedful.accounts.permissions import has_perm
 from heedful.accounts.roles import Perm
+from heedful.api_fields import OBJECT_JSON_MAPPING, StorableJsonField
 from heedful.governance.services import Subject
 from heedful.workflows import queries, services
 from heedful.workflows.catalogue import CATALOGUE
@@ -44,7 +45,7 @@ class _ReadOrManage(BasePermission):
 
 
 class WorkflowSerializer(serializers.ModelSerializer[WorkflowDefinition]):
-    definition = serializers.JSONField(write_only=True)
+    definition = StorableJsonField(write_only=True)
     current_definition = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
 
@@ -120,6 +121,7 @@ class ConsiderationSerializer(serializers.ModelSerializer[Consideration]):
 
 
 class EventSerializer(serializers.ModelSerializer[Event]):
+    serializer_field_mapping = OBJECT_JSON_MAPPING  # the payload is an object of storable text
     considerations = ConsiderationSerializer(many=True, read_only=True)
     # Not unique-validated: sending the same key again is how a sender retries safely.
     idempotency_key = serializers.CharField(required=False, allow_null=True, max_length=200)
