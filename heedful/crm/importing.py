@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from heedful.crm.models import Contact, Tag
+from heedful.storable import storable
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 MAX_IMPORT_ROWS = 50_000
@@ -102,10 +103,11 @@ def _read_text(file: Any) -> str:
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > MAX_IMPORT_BYTES:
         raise FileRejected(_("The file is larger than 10 MB. Split it into smaller files."))
+    # storable: NUL characters are dropped (PostgreSQL refuses them; the import failed with a 500).
     if isinstance(raw, str):
-        return raw.removeprefix("\ufeff")
+        return storable(raw.removeprefix("\ufeff"))
     try:
-        return bytes(raw).decode("utf-8-sig")
+        return storable(bytes(raw).decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         # Guessing Latin-1 would import "MÃ¼ller" for "Müller" without a word; say so instead.
         line = raw[: exc.start].count(b"\n") + 1

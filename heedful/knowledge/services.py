@@ -8,12 +8,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from heedful.governance.services import record_audit
 from heedful.knowledge.models import Article, FaqEntry
+from heedful.storable import storable
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -138,17 +141,30 @@ def import_faq_csv(*, text: str, user: User | None = None) -> int:
 
     An existing entry with the same question is updated, so importing a file twice changes nothing.
     """
-    reader = csv.DictReader(io.StringIO(text))
+    # NUL characters (PostgreSQL refuses them) are dropped; over-long cells stop the import
+    # with the row named, and nothing of the file is imported (the transaction).
+    reader = csv.DictReader(io.StringIO(storable(text)))
     count = 0
     for row in reader:
         question = (row.get("question") or "").strip()
         answer = (row.get("answer") or "").strip()
         if not question or not answer:
             continue
+        link = (row.get("link") or "").strip()
+        for name, value in (("question", question), ("article_url", link)):
+            longest = FaqEntry._meta.get_field(name).max_length or 0
+            if len(value) > longest:
+                column = "link" if name == "article_url" else name
+                said = _("Line %(line)d: the %(column)s is longer than %(max)d characters.")
+                raise ValidationError(
+                    said % {"line": reader.line_num, "column": column, "max": longest}
+                    + " "
+                    + _("Nothing was imported.")
+                )
         variants = "\n".join(v.strip() for v in (row.get("variants") or "").split("|") if v.strip())
         FaqEntry.objects.update_or_create(
             question=question,
-            defaults={"answer": answer, "variants": variants, "article_url": (row.get("link") or "").strip()},
+            defaults={"answer": answer, "variants": variants, "article_url": link},
         )
         count += 1
     record_audit(

@@ -37,8 +37,11 @@ def import_csv(request: AuthedRequest) -> HttpResponse:
         return redirect("knowledge:entry-list")
     try:
         count = services.import_faq_csv(text=upload.read().decode("utf-8-sig"), user=request.user)
-    except (UnicodeDecodeError, ValidationError):
+    except UnicodeDecodeError:
         messages.error(request, _("The file is not a UTF-8 CSV with question and answer columns."))
+        return redirect("knowledge:entry-list")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("knowledge:entry-list")
     messages.success(request, _("%(count)s entries imported.") % {"count": count})
     return redirect("knowledge:entry-list")

@@ -74,6 +74,26 @@ def test_a_manager_imports_a_csv_from_the_page(manager_client):
     assert FaqEntry.objects.count() == 2
 
 
+def test_nul_characters_in_a_csv_are_dropped_and_the_entries_imported():
+    # PostgreSQL refuses NUL in text: the import was a 500 there.
+    count = services.import_faq_csv(text="question,answer\nDo you sell\x00 gift cards,Yes\x00 we do.\n")
+    assert count == 1
+    assert FaqEntry.objects.get().question == "Do you sell gift cards"
+    assert FaqEntry.objects.get().answer == "Yes we do."
+
+
+def test_an_overlong_question_stops_the_import_with_its_line_and_imports_nothing(manager_client):
+    text = FAQ_CSV + ("q" * 301) + ",an answer,,\n"
+    upload = SimpleUploadedFile("faq.csv", text.encode("utf-8"), content_type="text/csv")
+
+    response = manager_client.post("/knowledge/import/", {"file": upload}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "Line 5: the question is longer than 300 characters. Nothing was imported."
+    ]
+    assert not FaqEntry.objects.exists()
+
+
 def test_agents_read_the_knowledge_base_but_do_not_import(agent_client):
     upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode(), content_type="text/csv")
 
