@@ -152,7 +152,7 @@ def import_faq_csv(*, text: str, user: User | None = None) -> int:
             continue
         link = (row.get("link") or "").strip()
         for name, value in (("question", question), ("article_url", link)):
-            longest = FaqEntry._meta.get_field(name).max_length or 0
+            longest = int(getattr(FaqEntry._meta.get_field(name), "max_length", 0) or 0)
             if len(value) > longest:
                 column = "link" if name == "article_url" else name
                 said = _("Line %(line)d: the %(column)s is longer than %(max)d characters.")
