@@ -123,7 +123,10 @@ def messages(request: HttpRequest) -> HttpResponse:
     if visitor is None:
         return JsonResponse({"error": "Unknown visitor; start a session first."}, status=401)
     if request.method == "POST":
-        text = str(_json_body(request).get("text", "")).strip()
+        raw = _json_body(request).get("text", "")
+        if not isinstance(raw, str):  # str() made 5, null or a list into a message
+            return JsonResponse({"error": "text must be a string."}, status=400)
+        text = raw.strip()
         if not text:
             return JsonResponse({"error": "Write a message first."}, status=400)
         limit, window = conf.chat_rate_limit()

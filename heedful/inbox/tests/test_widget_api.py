@@ -124,6 +124,17 @@ def test_a_nul_or_a_lone_surrogate_in_a_chat_message_is_cleaned_not_lost(fake_en
     assert Message.objects.get(direction="in").body == "where is my \ufffdorder?"
 
 
+@pytest.mark.parametrize("text", [5, None, ["where is my order"], {"a": 1}, True])
+def test_a_message_that_is_not_text_is_refused_and_nothing_stored(text):
+    client = Client()
+    token = start(client)
+
+    response = post(client, "/inbox/widget/api/messages", {"text": text}, token)
+
+    assert (response.status_code, response.json()) == (400, {"error": "text must be a string."})
+    assert not Message.objects.exists()
+
+
 def test_a_site_that_is_not_allowed_is_refused_without_cors_headers():
     client = Client()
 
