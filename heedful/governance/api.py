@@ -100,11 +100,12 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
 
 class ProposalSerializer(serializers.ModelSerializer[ProposedAction]):
     description = serializers.SerializerMethodField()
+    # null until someone decides or undoes (the schema said a string, always).
     decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="email", read_only=True
+        slug_field="email", read_only=True, allow_null=True
     )
     undone_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
-        slug_field="email", read_only=True
+        slug_field="email", read_only=True, allow_null=True
     )
 
     class Meta:

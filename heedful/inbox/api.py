@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -174,6 +175,14 @@ class CsatResultsSerializer(serializers.Serializer[Any]):
     overall = CsatRowSerializer(allow_null=True)
 
 
+class _OneObjectSchema(AutoSchema):
+    """The schema of a ``list`` action that answers one object: drf-spectacular takes every
+    ``list`` for an array (this one was documented as a page of rows)."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
 class CsatResultsViewSet(viewsets.GenericViewSet[Any]):
     """CSAT results for the last ``?days=30`` (or 90, …; 1–366) days: per agent and overall.
 
@@ -182,6 +191,8 @@ class CsatResultsViewSet(viewsets.GenericViewSet[Any]):
 
     serializer_class = CsatResultsSerializer
     permission_classes = [has_perm(Perm.WORK_INBOX)]
+    pagination_class = None  # one object, not a page of rows
+    schema = _OneObjectSchema()
 
     def list(self, request: Request) -> Response:
         try:

@@ -34,6 +34,39 @@ class RoundSerializer(serializers.ModelSerializer[SurveyRound]):
         fields = ["id", "survey", "number", "opens_on", "closes_on"]
 
 
+class ScoreSerializer(serializers.Serializer[Any]):
+    instrument = serializers.CharField()
+    name = serializers.CharField()
+    value = serializers.FloatField()
+    meaning = serializers.CharField()
+
+
+class GroupResultSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    respondents = serializers.IntegerField()
+    scores = ScoreSerializer(many=True)
+    comments = serializers.ListField(child=serializers.CharField())
+    themes = serializers.ListField(child=serializers.CharField())
+    analysis_note = serializers.CharField(allow_blank=True)  # "" when the comments were analysed
+
+
+class WithheldSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    reason = serializers.CharField()
+
+
+class RoundResultsSerializer(serializers.Serializer[Any]):
+    """What ``results`` answers (the schema described it as a round before)."""
+
+    round = serializers.IntegerField()
+    k = serializers.IntegerField()
+    closed = serializers.BooleanField()
+    groups = GroupResultSerializer(many=True)
+    withheld = WithheldSerializer(many=True)
+
+
 class AnswerSerializer(serializers.Serializer[Any]):
     answers = JsonObjectField(
         help_text='Question code to answer, e.g. {"enps": 9, "comment": "More focus time"}.'
@@ -51,6 +84,7 @@ class RoundViewSet(viewsets.ReadOnlyModelViewSet[SurveyRound]):
     permission_classes = [IsAuthenticated]
     queryset = SurveyRound.objects.select_related("survey").order_by("-opens_on")
 
+    @extend_schema(responses=RoundResultsSerializer)
     @action(detail=True, methods=["get"])
     def results(self, request: Request, pk: str) -> Response:
         """Aggregates for shown groups and the reasons for withheld ones; the same for everyone."""

@@ -205,6 +205,10 @@ def test_the_report_page_and_the_api_show_managers_everything(
     assert data["days"] == 90
     assert [row["sent"] for row in data["agents"]] == [5, 1]
     assert data["overall"]["average"] == 3.0
+    # One object, as the schema now says (it documented a page of rows).
+    schema = api_client_for(manager).get("/api/openapi.json").json()
+    ok = schema["paths"]["/api/v1/inbox/csat/"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/CsatResults"}
 
 
 def test_the_api_keeps_agents_to_their_own_row_and_checks_days(api_client_for, agent, ratings):

@@ -156,3 +156,15 @@ def test_a_closed_rounds_results_are_cached_until_an_answer_or_the_team_tree_cha
     care.save(update_fields=["name"])
     withheld = [w.label for w in queries.round_results(survey_round, CLOSED_AFTER).withheld]
     assert withheld == ["Care & Support", "Shop", "Less than a year", "1 to 3 years"]
+
+
+def test_the_results_endpoint_answers_what_its_schema_describes(
+    owner: Any, employee: Any, api_client_for: Any
+) -> None:
+    from heedful.surveys.api import RoundResultsSerializer
+
+    survey_round, _ = _org_and_answers(owner, employee)
+    body = api_client_for(employee).get(f"/api/v1/survey-rounds/{survey_round.pk}/results/").json()
+    documented = RoundResultsSerializer(data=body)
+    assert documented.is_valid(), documented.errors
+    assert set(body) == set(RoundResultsSerializer().fields)
