@@ -302,9 +302,20 @@ def create_owner_command(email: str) -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="An embedded installation's data directory (what `heedful up --data-dir` uses): its key "
+    "and database are used, as `heedful up` would.",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def manage(args: tuple[str, ...]) -> None:
+def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
     """Run a Django management command (heedful manage shell, …)."""
+    if data_dir is not None:
+        if not (data_dir / "secret_key").is_file():
+            raise click.UsageError(f"{data_dir} is not an embedded data directory (no secret_key in it).")
+        _prepare_embedded_env(data_dir, "127.0.0.1", DEFAULT_PORT)
     _setup_django()
     from django.core.management import execute_from_command_line
 
