@@ -36,6 +36,7 @@ from heedful.crm.models import Contact
 from heedful.governance.services import Subject, record_audit
 from heedful.inbox import services
 from heedful.inbox.models import Order, OrderStatus, Product
+from heedful.storable import storable
 from heedful.workflows.events import emit_event, has_enabled_listener
 
 if TYPE_CHECKING:
@@ -51,8 +52,13 @@ SETTABLE = (OrderStatus.SHIPPED, OrderStatus.DELAYED, OrderStatus.DELIVERED)
 IMPORT_SOURCE = "csv-import"
 
 
+MAX_TOTAL = Decimal(10) ** 10  # Order.total: max_digits=12, decimal_places=2
+MAX_STOCK = 2**31 - 1  # Product.stock: an IntegerField
+
+
 def _text(data: Mapping[str, Any], key: str, limit: int) -> str:
-    return str(data.get(key) or "").strip()[:limit]
+    # storable: a NUL from a shop system failed the whole webhook on PostgreSQL, again at each retry.
+    return storable(str(data.get(key) or "")).strip()[:limit]
 
 
 def _date(value: Any) -> date | None:
@@ -74,6 +80,9 @@ def _order_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         total = Decimal(str(data.get("total") or "0"))
     except InvalidOperation:
         raise ValidationError(f"{data.get('total')!r} is not an amount") from None
+    # The column holds 12 digits, 2 after the point; NaN or 1e30 failed in PostgreSQL.
+    if not total.is_finite() or abs(total) >= MAX_TOTAL:
+        raise ValidationError(f"{data.get('total')!r} is not an amount below {MAX_TOTAL:,}")
     fields: dict[str, Any] = {
         "customer_email": email,
         "customer_name": _text(data, "customer_name", 200),
@@ -207,8 +216,10 @@ def upsert_product(data: Mapping[str, Any], *, source: str) -> tuple[Product, bo
         raise ValidationError("A product needs a SKU")
     try:
         stock = int(data.get("stock") or 0)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(f"{data.get('stock')!r} is not a whole number") from None
+    if not -MAX_STOCK <= stock <= MAX_STOCK:  # an integer column: PostgreSQL refused the rest
+        raise ValidationError(f"{stock} is not a stock level (at most {MAX_STOCK:,})")
     product, created = Product.objects.update_or_create(
         sku=sku,
         defaults={

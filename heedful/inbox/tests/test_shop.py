@@ -133,3 +133,50 @@ def test_send_order_update_is_idempotent_per_key(no_engine):
     assert first is not None
     assert second is None
     assert first.body.startswith("Sorry: your order HF-5 is delayed.")
+
+
+@pytest.mark.parametrize(
+    ("orders", "products", "said"),
+    [
+        (
+            [{"number": "HF-9", "customer_email": "x@example.com", "total": "NaN"}],
+            [],
+            "'NaN' is not an amount",
+        ),
+        (
+            [{"number": "HF-9", "customer_email": "x@example.com", "total": 1e30}],
+            [],
+            "1e+30 is not an amount",
+        ),
+        ([], [{"sku": "TEA-1", "stock": 10**12}], "1000000000000 is not a stock level"),
+        ([], [{"sku": "TEA-1", "stock": 1e400}], "inf is not a whole number"),
+    ],
+)
+def test_the_webhook_refuses_numbers_the_columns_cannot_hold(settings, orders, products, said):
+    # Each was a 500 on PostgreSQL (SQLite stored them), and the shop would retry forever.
+    settings.HEEDFUL_SHOP_WEBHOOK_SECRET = SECRET
+    body = json.dumps({"orders": orders, "products": products}).encode()
+
+    response = Client().post(
+        "/inbox/shop/webhook", body, content_type="application/json", HTTP_X_HEEDFUL_SIGNATURE=signed(body)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(said)
+    assert (Order.objects.count(), Product.objects.count()) == (0, 0)
+
+
+def test_the_webhook_keeps_an_order_whose_text_carries_nul_characters(no_engine, settings):
+    settings.HEEDFUL_SHOP_WEBHOOK_SECRET = SECRET
+    order = {"number": "HF-7", "customer_email": "nul@example.com", "customer_name": "Ro\x00sa"}
+    body = json.dumps(
+        {"orders": [order], "products": [{"sku": "TEA-\x002", "name": "Green\x00 tea"}]}
+    ).encode()
+
+    response = Client().post(
+        "/inbox/shop/webhook", body, content_type="application/json", HTTP_X_HEEDFUL_SIGNATURE=signed(body)
+    )
+
+    assert response.status_code == 200
+    assert Order.objects.get(number="HF-7").customer_name == "Rosa"
+    assert Product.objects.get(sku="TEA-2").name == "Green tea"
