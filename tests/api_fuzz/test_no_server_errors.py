@@ -37,7 +37,7 @@ def keep_the_test_connection() -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-EXAMPLES = 12  # per operation and generation mode: ~1,500 requests, about a minute
+EXAMPLES = 12  # per operation and generation mode: at most 1,560 requests, about 25 s
 
 
 @pytest.mark.usefixtures("keep_the_test_connection")
