@@ -212,7 +212,7 @@ def test_the_openapi_schema_describes_the_contacts_api(owner_client):
         "tag",
     ]
     assert "multipart/form-data" in paths["/api/v1/contacts/import/"]["post"]["requestBody"]["content"]
-    assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400"}
+    assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400", "401", "403"}
 
 
 def test_the_schema_at_openapi_json_is_json_without_a_format_parameter(owner_client):
@@ -278,3 +278,16 @@ def test_text_a_database_cannot_store_is_a_400_not_a_500(api_client_for, owner):
         assert (response.status_code, response.json()) == (400, said), raw
     assert not Contact.objects.exists()
     assert not Company.objects.exists()
+
+
+def test_the_schema_documents_the_errors_an_operation_can_answer(owner_client):
+    schema = json.loads(owner_client.get("/api/openapi.json").content)
+    detail = schema["paths"]["/api/v1/contacts/{id}/"]["get"]["responses"]
+    assert sorted(detail) == ["200", "400", "401", "403", "404"]
+    assert detail["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert detail["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/InvalidRequest"
+    }
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+    # A list has no id to miss.
+    assert "404" not in schema["paths"]["/api/v1/contacts/"]["get"]["responses"]
