@@ -83,9 +83,12 @@ _ERROR = {
     "description": "Why the request was not carried out, in plain words.",
 }
 _INVALID = {
-    "type": "object",
-    "additionalProperties": True,
-    "description": "What is wrong with the request: for each field its messages, or `detail`.",
+    "oneOf": [
+        {"type": "object", "additionalProperties": True},
+        {"type": "array", "items": {"type": "string"}},
+    ],
+    "description": "What is wrong with the request: for each field its messages, or `detail`; "
+    "a list of messages when no field is to blame.",
 }
 _METHODS = ("get", "post", "put", "patch", "delete")
 
