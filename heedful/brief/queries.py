@@ -18,12 +18,7 @@ STALE_AFTER = timedelta(minutes=5)
 class BackgroundHealth:
     last_run: datetime | None  # when the heartbeat task last ran, None if never
     stale: bool
-
-    @property
-    def minutes_since(self) -> int | None:
-        if self.last_run is None:
-            return None
-        return int((timezone.now() - self.last_run).total_seconds() // 60)
+    minutes_since: int | None = None  # whole minutes from last_run to the time asked about
 
 
 def background_health(now: datetime | None = None) -> BackgroundHealth:
@@ -38,7 +33,7 @@ def background_health(now: datetime | None = None) -> BackgroundHealth:
     now = now or timezone.now()
     beat = Heartbeat.objects.filter(name=SCHEDULER).values_list("beat_at", flat=True).first()
     if beat is not None:
-        return BackgroundHealth(beat, now - beat > STALE_AFTER)
+        return BackgroundHealth(beat, now - beat > STALE_AFTER, int((now - beat).total_seconds() // 60))
     first_joined = User.objects.order_by("date_joined").values_list("date_joined", flat=True).first()
     return BackgroundHealth(None, first_joined is not None and now - first_joined > STALE_AFTER)
 

@@ -58,7 +58,7 @@ def subject_of(conversation: Conversation) -> Subject:
         return Subject(
             "contact", str(conversation.contact_id), conversation.customer_email or str(conversation)
         )
-    return Subject("conversation", str(conversation.pk), str(conversation)[:200])
+    return Subject("conversation", str(conversation.pk), str(conversation))  # Subject cuts the label
 
 
 def _emit(name: str, conversation: Conversation, **extra: Any) -> dict[str, Any]:

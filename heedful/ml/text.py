@@ -186,7 +186,8 @@ def phrase_key(text: str) -> str:
     >>> phrase_key("Do you sell  gift cards?!")
     'do you sell gift cards'
     """
-    return " ".join(t for t in tokens(clean(text)) if t[0].isalnum())
+    # analyse() is cached per text: a match that goes on to the TF-IDF vector splits it once.
+    return " ".join(analyse(text)[1])
 
 
 def tokens(cleaned: str) -> list[str]:

@@ -41,7 +41,7 @@ def test_a_fresh_installation_is_not_stale_until_its_first_account_is_five_minut
 def test_the_heartbeat_task_marks_the_background_alive_and_a_silent_one_goes_stale(owner: User) -> None:
     ran_at = datetime.fromisoformat(record_heartbeat_task.apply().get())
     health = background_health(ran_at + timedelta(minutes=5))
-    assert (health.last_run, health.stale) == (ran_at, False)
+    assert (health.last_run, health.stale, health.minutes_since) == (ran_at, False, 5)
     assert background_health(ran_at + timedelta(minutes=5, seconds=1)).stale is True
     record_heartbeat(ran_at + timedelta(minutes=7))  # idempotent: one row, the latest time
     assert background_health(ran_at + timedelta(minutes=8)).stale is False
