@@ -47,7 +47,19 @@ def _fixed(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.4f}"
 
 
-@click.group("eval")
+class _EvalGroup(click.Group):
+    """Turns a dataset the evaluation cannot use into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from heedful.ml.datasets import DatasetError
+
+        try:
+            return super().invoke(ctx)
+        except DatasetError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group("eval", cls=_EvalGroup)
 def eval_group() -> None:
     """Evaluate the text engine on a dataset (text,label,split CSV/JSON or a known public one)."""
 

@@ -62,16 +62,59 @@ def stratified_split(keys: list[str], labels: list[str]) -> list[str]:
     return out
 
 
+Pairs = list[tuple[str, str]]
+
+
+def carve_validation(rows: Pairs, every: int = 9) -> tuple[Pairs, Pairs]:
+    """Split a training set without a validation split into (train, val), fixed and stratified.
+
+    Within each label, rows sorted by sha256(text) are dealt ``every - 1`` to train and 1 to val
+    (1 in 9 keeps the 80/10 proportion of :func:`stratified_split`). A label with fewer than
+    ``every`` rows stays in train whole: holding out its only examples would teach nothing about
+    it. Depends only on the rows, not on their order."""
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, (_, label) in enumerate(rows):
+        by_label[label].append(i)
+    held: set[int] = set()
+    for members in by_label.values():
+        if len(members) < every:
+            continue
+        members.sort(key=lambda i: (hashlib.sha256(rows[i][0].encode("utf-8")).hexdigest(), i))
+        held.update(i for position, i in enumerate(members) if position % every == every - 1)
+    return (
+        [row for i, row in enumerate(rows) if i not in held],
+        [row for i, row in enumerate(rows) if i in held],
+    )
+
+
+class DatasetError(ValueError):
+    """A file that is not a dataset this module can read; the message says what is wrong."""
+
+
 def load(path: str | Path) -> list[Row]:
-    """Load any supported file; see the module docstring."""
-    source = Path(path)
+    """Load any supported file; see the module docstring. Raises :class:`DatasetError`."""
+    try:
+        return _load(Path(path))
+    except DatasetError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error, ET.ParseError) as exc:
+        raise DatasetError(f"{path}: cannot be read as a dataset ({exc})") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        # A JSON list item without "text"/"label", or a split whose items are not [text, label].
+        raise DatasetError(
+            f"{path}: not in a dataset layout this reads ({type(exc).__name__}: {exc}); "
+            "see `heedful eval --help`"
+        ) from exc
+
+
+def _load(source: Path) -> list[Row]:
     if source.is_dir() and (source / "train.xml").is_file():
         return load_mams(source)
     if source.is_dir():
         for candidate in ("data/data_full.json", "data_full.json", "Tweets.csv", "MAMS-ACSA"):
             if (source / candidate).exists():
-                return load(source / candidate)
-        raise ValueError(f"{source}: no dataset file found in this directory")
+                return _load(source / candidate)
+        raise DatasetError(f"{source}: no dataset file found in this directory")
     if source.name.endswith(".xml"):
         return load_mams(source.parent)
     if source.suffix == ".json":
@@ -86,11 +129,11 @@ def load(path: str | Path) -> list[Row]:
 def _finish(texts: list[str], labels: list[str], splits: list[str], source: Path) -> list[Row]:
     unlabelled = sum(1 for label in labels if not label)
     if unlabelled:
-        raise ValueError(f"{source}: {unlabelled} row(s) with text but no label")
+        raise DatasetError(f"{source}: {unlabelled} row(s) with text but no label")
     unknown = sorted({s for s in splits if s and s not in SPLIT_NAMES})
     if unknown:
         # Re-splitting them would mix a dataset's own test rows into training without a word.
-        raise ValueError(
+        raise DatasetError(
             f"{source}: unknown split value(s) {', '.join(map(repr, unknown[:5]))}; "
             "use train, val or test (or leave the cell empty for a fixed stratified split)"
         )
@@ -107,7 +150,7 @@ def _load_csv(source: Path) -> list[Row]:
         if reader.fieldnames:
             reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
         if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
-            raise ValueError(f"{source}: expected a CSV header with columns text,label[,split]")
+            raise DatasetError(f"{source}: expected a CSV header with columns text,label[,split]")
         rows = [r for r in reader if (r.get("text") or "").strip()]
     return _finish(
         [r["text"] for r in rows],

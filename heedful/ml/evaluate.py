@@ -55,12 +55,19 @@ def auroc(positive_scores: Sequence[float], negative_scores: Sequence[float]) ->
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def _answers(conf: Any, threshold: float) -> Any:
+    """Which questions the matcher answers at ``threshold``: confidence 0 is its own hand-off
+    (the out-of-scope class won, or the question was empty), whatever the threshold."""
+    return (conf >= threshold) & (conf > 0)
+
+
 def answered_at(conf: Any, correct: Any, in_scope: Any, wrong_rate: float) -> float:
     order = np.lexsort((np.arange(len(conf)), -conf))
     wrong = ~(correct & in_scope)[order]
     rate = np.cumsum(wrong) / np.arange(1, len(conf) + 1)
     good = np.cumsum((correct & in_scope)[order])
-    ok = np.where(rate <= wrong_rate)[0]
+    # Confidence 0 is the model's own hand-off: no threshold answers those questions.
+    ok = np.where((rate <= wrong_rate) & (conf[order] > 0))[0]
     return float(good[ok.max()] / max(in_scope.sum(), 1)) if len(ok) else 0.0
 
 
@@ -78,6 +85,7 @@ def evaluate_intents(
     oos = [r.text for r in rows if r.split == "train" and r.label == OOS_LABEL]
     val = [(r.text, r.label) for r in rows if r.split == "val"]
     test = [(r.text, r.label) for r in rows if r.split == "test"]
+    _require_splits(path, train, test)
     started = time.perf_counter()
     if matcher is None:
         matcher = FaqMatcher.train(
@@ -102,7 +110,7 @@ def evaluate_intents(
         full_model = _intent_metrics(pred, conf, labels, matcher.threshold)
         fast_pred, fast_conf, settled = matcher.first_pass_scores(test_texts)
         fast_right = (np.array(fast_pred) == labels) & in_scope
-        fast_says = np.where(fast_conf >= matcher.threshold, np.array(fast_pred), OOS_LABEL)
+        fast_says = np.where(_answers(fast_conf, matcher.threshold), np.array(fast_pred), OOS_LABEL)
         first_pass |= {
             "fast_accept": matcher.fast_accept,
             "settled_share": _frac(settled.sum(), len(settled)),
@@ -114,7 +122,7 @@ def evaluate_intents(
         pred = np.where(settled, np.array(fast_pred), pred)
         conf = np.where(settled, fast_conf, conf).astype(np.float32)
     correct = pred == labels
-    answered = conf >= matcher.threshold
+    answered = _answers(conf, matcher.threshold)
     handed_off = ~answered
     result: dict[str, Any] = {
         "dataset": str(path),
@@ -158,7 +166,7 @@ def evaluate_intents(
                 (vl != OOS_LABEL).tolist(),
                 target_wrong_rate=target,
             )
-            ans = conf >= choice.threshold
+            ans = _answers(conf, choice.threshold)
             calibrated[f"{target:.0%}"] = {
                 "threshold": choice.threshold,
                 "in_scope_accuracy": _frac((correct & ans & in_scope).sum(), in_scope.sum()),
@@ -172,7 +180,7 @@ def evaluate_intents(
 def _intent_metrics(pred: Any, conf: Any, labels: Any, threshold: float) -> dict[str, Any]:
     in_scope = labels != OOS_LABEL
     correct = pred == labels
-    answered = conf >= threshold
+    answered = _answers(conf, threshold)
     return {
         "in_scope_accuracy": _frac((correct & answered & in_scope).sum(), in_scope.sum()),
         "oos_recall": _frac((~answered & ~in_scope).sum(), (~in_scope).sum()),
@@ -195,9 +203,20 @@ def evaluate_sentiment(
     train = [(r.text, r.label) for r in rows if r.split == "train"]
     val = [(r.text, r.label) for r in rows if r.split == "val"]
     test = [(r.text, r.label) for r in rows if r.split == "test"]
+    _require_splits(path, train, test)
+    validation = "val split"
+    if not val:
+        # C and the escalation threshold chosen on the training rows themselves would pick the
+        # least regularised model and never escalate (train accuracy is ~99 %).
+        train, val = datasets.carve_validation(train)
+        validation = "1 in 9 training rows per label, fixed by hash (no val split given)"
+        if not val:
+            raise datasets.DatasetError(
+                f"{path}: no val rows, and too few training rows per label to hold some out"
+            )
     started = time.perf_counter()
     # Trained as `heedful ml build` trains it (TF-IDF-only fast model; see build_sentiment).
-    model = sentiment.train(train, val or train, with_minilm=minilm_available(), with_static=False)
+    model = sentiment.train(train, val, with_minilm=minilm_available(), with_static=False)
     fit_seconds = time.perf_counter() - started
     y = [lab for _, lab in test]
     texts = [t for t, _ in test]
@@ -206,6 +225,7 @@ def evaluate_sentiment(
         "n_train": len(train),
         "n_val": len(val),
         "n_test": len(test),
+        "validation": validation,
         "model_version": model.version,
         "fit_seconds": round(fit_seconds, 1),
         "fast_static": bool(model.fast_static),
@@ -223,21 +243,43 @@ def evaluate_sentiment(
     return result
 
 
+# Label spellings the lexicon baselines can be scored against: they only know polarity.
+POLARITY_ALIASES = {
+    "negative": "negative",
+    "neg": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "positive": "positive",
+    "pos": "positive",
+}
+
+
 def _baselines(texts: list[str], y: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
     labels = sorted(set(y))
+    polarity = {label: POLARITY_ALIASES.get(label.strip().lower()) for label in labels}
+    if None in polarity.values() or len(set(polarity.values())) != len(labels):
+        skipped = {
+            "skipped": f"labels {', '.join(map(repr, labels[:6]))} are not negative/neutral/positive, "
+            "which is all VADER and TextBlob can tell"
+        }
+        return {"vader": skipped, "textblob": dict(skipped)}
+    # Predictions are spelled as the dataset spells its labels; without a neutral label the
+    # baseline decides by the sign of its score alone.
+    spelled = {kind: label for label, kind in polarity.items() if kind is not None}
+    margins = (0.05, 0.0) if "neutral" in spelled else (0.0, 0.0)
+    out: dict[str, Any] = {}
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         vader = SentimentIntensityAnalyzer()
-        pred = [_polarity_label(vader.polarity_scores(t)["compound"], 0.05) for t in texts]
-        out["vader"] = _classification(y, pred) if set(labels) <= {"negative", "neutral", "positive"} else {}
+        pred = [_polarity_label(vader.polarity_scores(t)["compound"], margins[0], spelled) for t in texts]
+        out["vader"] = _classification(y, pred)
     except ImportError:
         out["vader"] = {"skipped": "vaderSentiment not installed (pip install 'heedful[eval]')"}
     try:
         from textblob import TextBlob
 
-        pred = [_polarity_label(TextBlob(t).sentiment.polarity, 0.0) for t in texts]
+        pred = [_polarity_label(TextBlob(t).sentiment.polarity, margins[1], spelled) for t in texts]
         out["textblob"] = _classification(y, pred)
     except ImportError:
         out["textblob"] = {"skipped": "textblob not installed (pip install 'heedful[eval]')"}
@@ -246,8 +288,22 @@ def _baselines(texts: list[str], y: list[str]) -> dict[str, Any]:
     return out
 
 
-def _polarity_label(score: float, margin: float) -> str:
-    return "positive" if score > margin else "negative" if score < -margin else "neutral"
+def _polarity_label(score: float, margin: float, spelled: dict[str, str]) -> str:
+    if "neutral" not in spelled:
+        return spelled["positive"] if score >= 0 else spelled["negative"]
+    kind = "positive" if score > margin else "negative" if score < -margin else "neutral"
+    return spelled.get(kind, spelled["neutral"])
+
+
+def _require_splits(path: str | Path, train: Sequence[Any], test: Sequence[Any]) -> None:
+    """A clear error instead of metrics over nothing (or a traceback) for a lopsided file."""
+    if not train:
+        raise datasets.DatasetError(f"{path}: no training rows (split=train)")
+    if not test:
+        raise datasets.DatasetError(
+            f"{path}: no test rows: mark some rows split=test, or leave the split column out "
+            "for a fixed stratified 80/10/10 split"
+        )
 
 
 def _classification(y: Sequence[str], pred: Sequence[str]) -> dict[str, float]:

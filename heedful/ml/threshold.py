@@ -5,6 +5,8 @@ or not; answering a question is *wrong* when it is out of scope or the top answe
 Sort by confidence, walk down, and keep the lowest threshold whose wrong-answer rate among the
 answered questions stays at or below the target: that gives the largest coverage at that rate.
 ``oos_share`` optionally re-weights out-of-scope questions to the share expected in real traffic.
+A confidence of 0 is the model's own hand-off (its out-of-scope class won, or the question was
+empty): no threshold answers it, so the threshold is never 0.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ def choose_threshold(
     sorted_conf = conf[order]
     # Only cut between distinct confidence values: ties are answered together.
     last_of_tie = np.r_[sorted_conf[1:] != sorted_conf[:-1], True] if len(conf) else np.zeros(0, dtype=bool)
-    feasible = np.where((rate <= target_wrong_rate + 1e-12) & last_of_tie)[0]
+    # Cutting at 0 would count the model's own hand-offs as answered (the matcher never answers
+    # them), and report an out-of-scope recall of 0 for a matcher that hands many off.
+    feasible = np.where((rate <= target_wrong_rate + 1e-12) & last_of_tie & (sorted_conf > 0))[0]
     notes = []
     if not len(conf):
         # Nothing held out to calibrate on (every answer has one phrasing, say): the cautious

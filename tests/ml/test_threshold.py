@@ -37,6 +37,21 @@ def test_ties_are_answered_together() -> None:
     assert choice.threshold == 1.0
 
 
+def test_the_model_s_own_hand_offs_are_never_counted_as_answered() -> None:
+    # 97 right answers and 3 questions the out-of-scope class won (confidence 0). Answering all
+    # 100 would be 3 % wrong, within 5 %; a threshold of 0 would then "answer" questions the
+    # matcher hands off, and the evaluation would report none of them as handed off.
+    conf = [0.9 - i * 0.005 for i in range(97)] + [0.0] * 3
+    correct = [True] * 97 + [False] * 3
+    scope = [True] * 97 + [False] * 3
+
+    choice = choose_threshold(conf, correct, scope, target_wrong_rate=0.05)
+
+    assert choice.threshold == pytest.approx(0.42)
+    assert choice.coverage == 1.0
+    assert choice.wrong_rate == 0.0
+
+
 def test_thin_data_is_conservative() -> None:
     choice = choose_threshold([0.3, 0.2], [True, True], [True, True], target_wrong_rate=0.05)
     assert choice.thin
