@@ -895,13 +895,17 @@ def _cross_calibrate(
     fold_of = _stable_hold_out(texts) if stable else _stratified_folds(labels, folds, counts)
     used = range(1) if stable else range(folds)
     start = _hold_out_of(previous) if stable else None
+    unseen_in = _unseen_answers(counts, len(used))
     done: list[_Fold] = []
     conf_all: list[float] = []
     correct_all: list[bool] = []
     scope_all: list[bool] = []
     for k in used:
-        train_idx = [i for i in range(n) if fold_of[i] != k]
-        held_idx = [i for i in range(n) if fold_of[i] == k]
+        # An answer unseen in this fold is left out of its fit whole; its phrasings that fall in
+        # the fold (or its only one) come back as questions the knowledge base does not answer.
+        unseen = {a for a, fold in unseen_in.items() if fold == k}
+        train_idx = [i for i in range(n) if fold_of[i] != k and labels[i] not in unseen]
+        held_idx = [i for i in range(n) if fold_of[i] == k or (fold_of[i] == -1 and labels[i] in unseen)]
         if len({labels[i] for i in train_idx}) < 2:
             continue
         matcher = _fit(
@@ -921,9 +925,34 @@ def _cross_calibrate(
         done.append(_Fold(matcher, held, predicted, conf, stable))
         conf_all += conf.tolist()
         correct_all += [p == labels[i] for p, i in zip(predicted, held_idx, strict=True)]
-        scope_all += [labels[i] != OOS_LABEL for i in held_idx]
+        scope_all += [labels[i] != OOS_LABEL and labels[i] not in unseen for i in held_idx]
     choice = choose_threshold(conf_all, correct_all, scope_all, target_wrong_rate=target, oos_share=oos_share)
     return choice, done
+
+
+# Each calibration fold leaves one answer in UNSEEN_SHARE out whole (at least MIN_UNSEEN_ANSWERS
+# answers needed), so about one held-out question in ten is one the fold cannot answer. Those
+# phrasings stand for questions about something the knowledge base does not cover, asked in its
+# customers' words: the hardest off-topic questions, and the only ones a knowledge base without
+# out-of-scope examples (the knowledge app's) can calibrate on. Without them the threshold
+# guarded against wrong answers among the owner's own topics only.
+UNSEEN_SHARE = 10
+MIN_UNSEEN_ANSWERS = 10
+
+
+def _unseen_answers(counts: Counter[str], folds: int) -> dict[str, int]:
+    """Answer -> the calibration fold that does not know it. Chosen by a hash of the answer's
+    name alone, so an edit elsewhere never changes it (the stable hold-out fit stays a good
+    start for the next retrain)."""
+    answers = sorted(a for a in counts if a != OOS_LABEL)
+    if len(answers) < MIN_UNSEEN_ANSWERS:
+        return {}
+    out = {}
+    for answer in answers:
+        bucket = int(hashlib.sha256(f"unseen\x1f{answer}".encode()).hexdigest()[:8], 16) % UNSEEN_SHARE
+        if bucket < folds:
+            out[answer] = bucket
+    return out
 
 
 def _held_out_count(texts: list[str], counts: Counter[str]) -> int:
@@ -931,20 +960,35 @@ def _held_out_count(texts: list[str], counts: Counter[str]) -> int:
     n = len(texts)
     if n >= 1000:
         return _stable_hold_out(texts).count(0)
-    if _small_folds(counts) < 2 or len(counts) < 2:
+    folds = _small_folds(counts)
+    if folds < 2 or len(counts) < 2:
         return 0
-    return sum(c for c in counts.values() if c >= 2)
+    # An unseen answer's only phrasing is held out too, as a question its fold cannot answer.
+    unseen_single = sum(1 for a in _unseen_answers(counts, folds) if counts[a] < 2)
+    return sum(c for c in counts.values() if c >= 2) + unseen_single
 
 
 def _cross_method(n: int, counts: Counter[str]) -> str:
     if n >= 1000:
-        return "20% hold-out by a hash of the question"
+        return "20% hold-out by a hash of the question" + _unseen_note(counts, 1)
     folds = _small_folds(counts)
     if folds < 2 or len(counts) < 2:
         return "none (no answer has 2 phrasings)"
     if min(counts.values()) < 2:
-        return f"{folds}-fold cross-validation (answers with one phrasing are never held out)"
-    return f"{folds}-fold cross-validation"
+        return f"{folds}-fold cross-validation (answers with one phrasing are never held out)" + _unseen_note(
+            counts, folds
+        )
+    return f"{folds}-fold cross-validation" + _unseen_note(counts, folds)
+
+
+def _unseen_note(counts: Counter[str], folds: int) -> str:
+    unseen = len(_unseen_answers(counts, folds))
+    if not unseen:
+        return ""
+    return (
+        f"; {unseen} of {len(counts) - (OOS_LABEL in counts)} answers left out of a fit whole, "
+        "their phrasings standing for questions the knowledge base does not answer"
+    )
 
 
 def _small_folds(counts: Counter[str]) -> int:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from heedful.ml import faq
 from heedful.ml.faq import Candidate, FaqMatcher, Neighbour
 from heedful.ml.persist import ArtefactError
 
@@ -201,3 +203,59 @@ def test_evaluation_scores_decide_phrasings_as_match_does(tmp_path: Path) -> Non
     loaded = FaqMatcher.load(tmp_path / "faq.hml")
     assert [loaded.match(q) for q in questions] == matches
     assert loaded.match_batch(questions * 3) == matches * 3  # the batch path (>= 8 questions)
+
+
+TOPICS = [
+    "opening hours",
+    "delivery cost",
+    "refund",
+    "gift cards",
+    "parking",
+    "allergens",
+    "loyalty points",
+    "returns",
+    "invoices",
+    "sizes",
+    "repairs",
+    "vouchers",
+]
+
+
+def test_a_knowledge_base_without_out_of_scope_examples_still_calibrates_on_off_topic_questions() -> None:
+    # The knowledge app trains without out-of-scope examples. Its threshold used to guard only
+    # against wrong answers among the owner's own topics: on CLINC150 without its out-of-scope
+    # examples, 1.6 % of off-topic test questions were handed off. Each fold now leaves some
+    # answers out whole, and their phrasings count as questions it must not answer.
+    forms = ["tell me about {}", "question about {}", "help with {}", "info on {}"]
+    kb = [(form.format(topic), topic) for topic in TOPICS for form in forms]
+    kb += [("do you have a toilet", "toilet"), ("is there wifi", "wifi")]  # one phrasing each
+    counts = Counter(a for _, a in kb)
+
+    matcher = FaqMatcher.train(kb, encoder="tfidf")
+
+    unseen = faq._unseen_answers(counts, 4)
+    assert sorted(unseen.items()) == [
+        ("delivery cost", 0),
+        ("invoices", 0),
+        ("parking", 3),
+        ("repairs", 3),
+        ("sizes", 0),
+        ("toilet", 0),
+        ("vouchers", 1),
+    ]
+    # A 4-phrasing answer has one phrasing in each of the 4 folds; "toilet" has only one.
+    assert matcher.calibration["n_out_of_scope"] == 6 + 1
+    assert matcher.calibration["n_in_scope"] == 12 * 4 - 6
+    assert matcher.calibration["method"] == (
+        "4-fold cross-validation (answers with one phrasing are never held out); 7 of 14 answers "
+        "left out of a fit whole, their phrasings standing for questions the knowledge base does "
+        "not answer"
+    )
+    assert "no out-of-scope examples" not in matcher.calibration["note"]
+
+
+def test_a_knowledge_base_of_few_answers_leaves_none_out() -> None:
+    matcher = FaqMatcher.train(FAQ, encoder="tfidf")
+
+    assert faq._unseen_answers(Counter(a for _, a in FAQ), 4) == {}
+    assert matcher.calibration["n_out_of_scope"] == 0
