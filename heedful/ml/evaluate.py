@@ -148,27 +148,19 @@ def evaluate_intents(
     }
     if full_model is not None:
         result["full_model"] = full_model
-    if val:
-        # The full model with val-chosen thresholds for other targets. Not the first pass: its
-        # confidences use TF-IDF closeness, on another scale, and its acceptance level was set
-        # for the trained threshold only (another target means another trained matcher).
-        from heedful.ml.threshold import choose_threshold
-
+    thresholds_at = matcher.calibration.get("thresholds_at") if val else None
+    if thresholds_at:
+        # The full model at the thresholds the same validation questions gave for other targets
+        # (FaqMatcher.train chose them). Not the first pass: its confidences use TF-IDF
+        # closeness, on another scale, and its acceptance level was set for the trained
+        # threshold only (another target means another trained matcher).
         correct, conf = full_pred == labels, full_conf
-
-        vl = np.array([OOS_LABEL if lab == OOS_LABEL else lab for _, lab in val])
-        vp, vc = matcher.scores([t for t, _ in val])
         calibrated = {}
         for target in (0.01, 0.05):
-            choice = choose_threshold(
-                vc.tolist(),
-                (np.array(vp) == vl).tolist(),
-                (vl != OOS_LABEL).tolist(),
-                target_wrong_rate=target,
-            )
-            ans = _answers(conf, choice.threshold)
+            threshold = float(thresholds_at[f"{target:.0%}"])
+            ans = _answers(conf, threshold)
             calibrated[f"{target:.0%}"] = {
-                "threshold": choice.threshold,
+                "threshold": threshold,
                 "in_scope_accuracy": _frac((correct & ans & in_scope).sum(), in_scope.sum()),
                 "oos_recall": _frac((~ans & ~in_scope).sum(), (~in_scope).sum()),
                 "test_wrong_answer_rate": _frac((ans & ~(correct & in_scope)).sum(), ans.sum()),

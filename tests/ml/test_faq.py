@@ -259,3 +259,23 @@ def test_a_knowledge_base_of_few_answers_leaves_none_out() -> None:
 
     assert faq._unseen_answers(Counter(a for _, a in FAQ), 4) == {}
     assert matcher.calibration["n_out_of_scope"] == 0
+
+
+def test_a_validation_set_is_scored_with_some_answers_left_out_too() -> None:
+    forms = ["tell me about {}", "question about {}", "help with {}", "info on {}"]
+    kb = [(form.format(topic), topic) for topic in TOPICS for form in forms]
+    val = [(f"i have a question on {topic} please", topic) for topic in TOPICS] * 5
+    val += [(q, None) for q in OOS]
+
+    matcher = FaqMatcher.train(kb, encoder="tfidf", validation=val)
+
+    unseen = faq._unseen_answers(Counter(a for _, a in kb), 1)
+    assert sorted(unseen) == ["delivery cost", "invoices", "sizes"]
+    assert matcher.calibration["n_out_of_scope"] == len(OOS) + 3 * 5
+    assert matcher.calibration["n_in_scope"] == 9 * 5
+    assert matcher.calibration["method"] == (
+        "validation set; 3 of 12 answers left out of a second fit, whose 15 validation questions "
+        "stand for questions the knowledge base does not answer"
+    )
+    assert set(matcher.calibration["thresholds_at"]) == {"1%", "5%"}
+    assert matcher.calibration["thresholds_at"]["5%"] == matcher.threshold
