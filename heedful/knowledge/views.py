@@ -23,6 +23,7 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
         {
             "entries": FaqEntry.objects.select_related("article"),
             "attention": queries.needing_attention(),
+            "shared": queries.shared_phrasings(),
             "threshold": queries.HAND_ANSWER_THRESHOLD,
         },
     )
@@ -44,6 +45,16 @@ def import_csv(request: AuthedRequest) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("knowledge:entry-list")
     messages.success(request, _("%(count)s entries imported.") % {"count": count})
+    shared = len(queries.shared_phrasings())
+    if shared:
+        messages.warning(
+            request,
+            _(
+                "%(count)s phrasing(s) now belong to more than one entry; the bot hands such "
+                "questions to a person. See “Needs attention”."
+            )
+            % {"count": shared},
+        )
     return redirect("knowledge:entry-list")
 
 

@@ -65,6 +65,45 @@ def test_the_page_lists_entries_customers_marked_unhelpful_or_agents_answer_by_h
     assert fine.pk not in [e.pk for e in response.context["attention"]]
 
 
+def test_an_import_that_repeats_another_entry_s_phrasing_says_so_and_the_page_lists_it(manager_client):
+    # Session 7's click-through: the demo's payment entry has the variant "can I pay by
+    # invoice"; an imported entry with the same words as its question made the bot hand that
+    # question off (the two answers tie), and nothing on the page said why.
+    payment = FaqEntry.objects.create(
+        question="Which payment methods do you accept?", answer="Card.", variants="can I pay by invoice"
+    )
+    gift_cards = FaqEntry.objects.create(question="Do you sell gift cards?", answer="Yes.")
+    text = "question,answer\nCan I pay by invoice?,Yes, within 14 days.\ndo you sell GIFT cards,Yes!\n"
+    upload = SimpleUploadedFile("faq.csv", text.encode("utf-8"), content_type="text/csv")
+
+    response = manager_client.post("/knowledge/import/", {"file": upload}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "2 entries imported.",
+        "2 phrasing(s) now belong to more than one entry; the bot hands such questions to a "
+        "person. See “Needs attention”.",
+    ]
+    invoice = FaqEntry.objects.get(question="Can I pay by invoice?")
+    imported_gift_cards = FaqEntry.objects.get(question="do you sell GIFT cards")
+    assert [(s.phrasing, [e.pk for e in s.entries]) for s in response.context["shared"]] == [
+        ("can I pay by invoice", [payment.pk, invoice.pk]),
+        ("Do you sell gift cards?", [gift_cards.pk, imported_gift_cards.pk]),
+    ]
+    page = response.content.decode()
+    assert "Written the same way for different answers" in page
+    assert "Which payment methods do you accept?; Can I pay by invoice?" in page
+
+
+def test_the_page_lists_no_shared_phrasings_when_inactive_entries_hold_the_same_words(agent_client):
+    FaqEntry.objects.create(question="Can I pay by invoice?", answer="Yes.")
+    FaqEntry.objects.create(question="can i pay by invoice", answer="No.", is_active=False)
+
+    response = agent_client.get("/knowledge/")
+
+    assert response.context["shared"] == []
+    assert "Written the same way" not in response.content.decode()
+
+
 def test_a_manager_imports_a_csv_from_the_page(manager_client):
     upload = SimpleUploadedFile("faq.csv", FAQ_CSV.encode("utf-8-sig"), content_type="text/csv")
 
