@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -170,6 +171,9 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     matcher.save(path)
+                    _summary_path(path).write_text(
+                        json.dumps(_summary_of(matcher), sort_keys=True), encoding="utf-8"
+                    )
                     _prune_kept(path)
                 except OSError:
                     log.warning("Could not keep the FAQ matcher at %s", path, exc_info=True)
@@ -188,6 +192,68 @@ def _prune_kept(current: Path) -> None:
     kept = sorted(current.parent.glob("faq-matcher-*.hml"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in [p for p in kept if p != current][KEEP_VERSIONS - 1 :]:
         old.unlink(missing_ok=True)
+        _summary_path(old).unlink(missing_ok=True)
+
+
+def _summary_path(artefact: Path) -> Path:
+    return artefact.with_suffix(".json")
+
+
+def _summary_of(matcher: Any) -> dict[str, Any]:
+    calibration = getattr(matcher, "calibration", None)
+    return {
+        "threshold": float(getattr(matcher, "threshold", 0.0)),
+        "calibration": dict(calibration) if isinstance(calibration, dict) else {},
+    }
+
+
+@dataclass(frozen=True)
+class BotCalibration:
+    """How the FAQ bot chose the confidence it answers at, in the owner's terms."""
+
+    threshold: float
+    target_wrong_rate: float
+    wrong_rate: float
+    tried_on: int  # held-out phrasings the bot had not seen
+    off_topic: int  # of those, questions about answers it had not been taught
+    thin: bool
+
+    @property
+    def target_percent(self) -> str:
+        return f"{100 * self.target_wrong_rate:g}"
+
+    @property
+    def wrong_percent(self) -> str:
+        return f"{100 * self.wrong_rate:.1f}"
+
+
+def bot_calibration() -> BotCalibration | None:
+    """The current knowledge base's calibration, or None while it is being trained.
+
+    Read from the matcher in this process's memory or from the small summary saved beside it:
+    a page view must never train a matcher."""
+    examples, version = current_examples()
+    if not examples:
+        return None
+    matcher = _cache.get(version)
+    if matcher is not None:
+        summary = _summary_of(matcher)
+    else:
+        try:
+            summary = json.loads(_summary_path(_artefact_path(version)).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    calibration = summary.get("calibration") or {}
+    if "n_in_scope" not in calibration:
+        return None
+    return BotCalibration(
+        threshold=float(summary["threshold"]),
+        target_wrong_rate=float(calibration.get("target_wrong_rate", 0.0)),
+        wrong_rate=float(calibration.get("wrong_rate", 0.0)),
+        tried_on=int(calibration["n_in_scope"]) + int(calibration.get("n_out_of_scope", 0)),
+        off_topic=int(calibration.get("n_out_of_scope", 0)),
+        thin=bool(calibration.get("thin", False)),
+    )
 
 
 def _previous(engine: Any) -> Any | None:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.knowledge import queries, services
+from heedful.knowledge import matching, queries, services
 from heedful.knowledge.models import Article, FaqEntry
 
 
@@ -24,6 +24,7 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
             "entries": FaqEntry.objects.select_related("article"),
             "attention": queries.needing_attention(),
             "shared": queries.shared_phrasings(),
+            "calibration": matching.bot_calibration(),
             "threshold": queries.HAND_ANSWER_THRESHOLD,
         },
     )

@@ -197,3 +197,76 @@ def test_entries_imported_without_variants_keep_the_matcher_answering(small_kb, 
     assert matching.warm() != ""  # training used to crash: no answer left two phrasings to hold out
     assert matching.match_question("how long does delivery take").entry_id == shipping.pk
     assert matching.match_question("can I pay with bitcoin").entry_id is None
+
+
+TOPICS = [
+    "opening hours",
+    "delivery",
+    "returns",
+    "gift cards",
+    "parking",
+    "allergens",
+    "loyalty points",
+    "invoices",
+    "sizes",
+    "repairs",
+    "vouchers",
+    "wholesale",
+]
+
+
+def test_the_knowledge_page_says_when_the_bot_answers_and_what_that_was_checked_on(
+    agent_client, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    for topic in TOPICS:
+        create_faq_entry(
+            question=f"What about {topic}?",
+            variants=[
+                f"tell me about {topic}",
+                f"question on {topic}",
+                f"help with {topic}",
+                f"{topic} info",
+            ],
+            answer=f"All about {topic}.",
+            automation="tests",
+        )
+
+    before = agent_client.get("/knowledge/").content.decode()
+    matching.warm()
+    calibration = matching.bot_calibration()
+    matching.forget_trained()  # another process: it reads the summary saved beside the matcher
+    after = agent_client.get("/knowledge/").content.decode()
+
+    assert "The bot is learning the latest changes" in before
+    assert calibration is not None
+    assert (calibration.tried_on, calibration.off_topic, calibration.thin) == (60, 6, False)
+    assert calibration.target_percent == "5"
+    assert matching.bot_calibration() == calibration
+    assert (
+        f"The bot answers when its confidence is at least {calibration.threshold:.2f}, and hands every "
+        "other question to a person. That level was chosen on 60 ways of asking it had not seen "
+        "while learning (6 of them about answers it had not been taught): at most 5 % of its "
+        f"answers to them may be wrong, and {calibration.wrong_percent} % were."
+    ) in after
+    saved = sorted(p.name for p in Path(tmp_path, "knowledge").iterdir())
+    version = matching.kb_version(matching.training_examples())
+    assert saved == [f"faq-matcher-{version}.hml", f"faq-matcher-{version}.json"]
+
+
+def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
+    small_kb, agent_client, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    matching.warm()
+
+    page = agent_client.get("/knowledge/").content.decode()
+
+    assert (
+        "Too few ways of asking to check the bot on (12): it answers only when it is at least 80 % sure"
+        in page
+    )
