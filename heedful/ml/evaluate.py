@@ -332,6 +332,8 @@ def evaluate_themes(
     texts = [r.text for r in rows]
     labels = [r.label for r in rows]
     n_labels = len(set(labels))
+    if len(texts) < 2:
+        raise datasets.DatasetError(f"{path}: {len(texts)} text(s); themes need at least two")
     started = time.perf_counter()
     model = find_themes(texts, k=k or n_labels, encoder=encoder, segment=segment)
     seconds = time.perf_counter() - started

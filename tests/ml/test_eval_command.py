@@ -208,3 +208,12 @@ def test_the_carved_validation_set_depends_on_the_rows_not_their_order() -> None
     assert sorted(train) == sorted(train_reversed)
     # Two neutral rows are too few to hold one out: both stay in training.
     assert [t for t, label in train if label == "neutral"] == ["is the blue one in stock", "when do you open"]
+
+
+def test_themes_of_a_single_text_is_one_line_of_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "one.csv", [("hello there", "greeting", "")])
+
+    result = CliRunner().invoke(eval_group, ["themes", "--data", str(path)])
+
+    assert result.exit_code == 1
+    assert result.output == f"Error: {path}: 1 text(s); themes need at least two\n"
