@@ -7,7 +7,8 @@
 
 Speed is measured in fresh subprocesses (cold start, peak RSS), 3 runs each, medians reported.
 Matchers are trained on CLINC150 data_full (train + oos_train; threshold on val) and cached in
-HEEDFUL_MODEL_DIR as bench-<encoder>.hml. Needs `heedful ml build` first for MiniLM/sentiment.
+HEEDFUL_MODEL_DIR as bench-<encoder>-<code stamp>.hml, the quality results in bench-quality.json,
+both for the code and models that made them only. Needs `heedful ml build` first for MiniLM/sentiment.
 """
 
 from __future__ import annotations
@@ -94,14 +95,31 @@ def clinc_path() -> Path:
     return datasets_dir() / "clinc150" / "data" / "data_full.json"
 
 
+def code_stamp() -> str:
+    """A fingerprint of the text engine's code and built models (not of the cached results)."""
+    from heedful.ml.paths import model_dir
+
+    digest = hashlib.sha256()
+    for source in sorted((REPO / "heedful" / "ml").glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for built in sorted(model_dir().iterdir()):
+        if built.is_file() and not built.name.startswith("bench-"):
+            digest.update(f"{built.name}:{built.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
+
+
 def bench_matcher(encoder: str) -> Path:
     from heedful.ml.datasets import load
     from heedful.ml.faq import OOS_LABEL, FaqMatcher
     from heedful.ml.paths import model_dir
 
-    target = model_dir() / f"bench-{encoder}.hml"
+    # Named by the code and models that train it: a matcher cached by older code would time
+    # and score that code, not this one.
+    target = model_dir() / f"bench-{encoder}-{code_stamp()}.hml"
     if target.is_file():
         return target
+    for stale in [model_dir() / f"bench-{encoder}.hml", *model_dir().glob(f"bench-{encoder}-*.hml")]:
+        stale.unlink(missing_ok=True)
     rows = load(clinc_path())
     train = [(r.text, r.label) for r in rows if r.split == "train" and r.label != OOS_LABEL]
     oos = [r.text for r in rows if r.split == "train" and r.label == OOS_LABEL]
@@ -265,6 +283,8 @@ def quality(cache: Path) -> dict[str, Any]:
 
     base = datasets_dir()
     done: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
+    if done.pop("code_stamp", None) != code_stamp():
+        done = {}  # results of other code
     from heedful.ml.faq import FaqMatcher
 
     def intents(encoder: str) -> dict[str, Any]:
@@ -294,7 +314,7 @@ def quality(cache: Path) -> dict[str, Any]:
         # Theme results cached before segmentation lack the multi-label figures: recompute them.
         if name not in done or (name.startswith("themes/") and "overlapping_nmi" not in done[name]):
             done[name] = job()
-            cache.write_text(json.dumps(done, sort_keys=True))
+            cache.write_text(json.dumps(done | {"code_stamp": code_stamp()}, sort_keys=True))
     return {
         "intents": {k.split("/")[1]: v for k, v in done.items() if k.startswith("intents/")},
         "sentiment": done["sentiment"],
