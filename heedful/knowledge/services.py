@@ -144,8 +144,28 @@ def import_faq_csv(*, text: str, user: User | None = None) -> int:
     # NUL characters (PostgreSQL refuses them) are dropped; over-long cells stop the import
     # with the row named, and nothing of the file is imported (the transaction).
     reader = csv.DictReader(io.StringIO(storable(text)))
+    if reader.fieldnames is not None:
+        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    if not reader.fieldnames or not {"question", "answer"} <= set(reader.fieldnames):
+        raise ValidationError(
+            _("The first line must name the columns: question, answer (and, if used, variants, link).")
+            + " "
+            + _("Nothing was imported.")
+        )
     count = 0
     for row in reader:
+        overflow = row.pop(None, None)
+        if overflow is not None:
+            # More cells than columns: an unquoted comma. Ignored, it cut the text short and
+            # dropped the rest without a word. When the answer is the last column, the cells
+            # after it can only be the rest of the answer; elsewhere nobody can tell.
+            if reader.fieldnames[-1] != "answer":
+                said = _(
+                    "Line %(line)d has more cells than the first line has columns: put text "
+                    "that contains commas in double quotes."
+                )
+                raise ValidationError(said % {"line": reader.line_num} + " " + _("Nothing was imported."))
+            row["answer"] = ",".join([row.get("answer") or "", *overflow])
         question = (row.get("question") or "").strip()
         answer = (row.get("answer") or "").strip()
         if not question or not answer:

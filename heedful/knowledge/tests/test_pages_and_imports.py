@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
@@ -73,7 +74,7 @@ def test_an_import_that_repeats_another_entry_s_phrasing_says_so_and_the_page_li
         question="Which payment methods do you accept?", answer="Card.", variants="can I pay by invoice"
     )
     gift_cards = FaqEntry.objects.create(question="Do you sell gift cards?", answer="Yes.")
-    text = "question,answer\nCan I pay by invoice?,Yes, within 14 days.\ndo you sell GIFT cards,Yes!\n"
+    text = 'question,answer\nCan I pay by invoice?,"Yes, within 14 days."\ndo you sell GIFT cards,Yes!\n'
     upload = SimpleUploadedFile("faq.csv", text.encode("utf-8"), content_type="text/csv")
 
     response = manager_client.post("/knowledge/import/", {"file": upload}, follow=True)
@@ -131,6 +132,49 @@ def test_an_overlong_question_stops_the_import_with_its_line_and_imports_nothing
         "Line 5: the question is longer than 300 characters. Nothing was imported."
     ]
     assert not FaqEntry.objects.exists()
+
+
+def test_an_unquoted_comma_in_the_last_column_s_answer_keeps_the_whole_answer(manager_client):
+    # Found clicking through: "Yes, for orders over 100 euros." became the answer "Yes", and the
+    # rest, a cell the header did not name, was dropped without a word.
+    text = (
+        "question,answer\nDo you ship abroad?,To the EU only.\n"
+        "can i pay by invoice?,Yes, for orders over 100 euros, within 14 days.\n"
+    )
+    upload = SimpleUploadedFile("faq.csv", text.encode("utf-8"), content_type="text/csv")
+
+    manager_client.post("/knowledge/import/", {"file": upload})
+
+    assert FaqEntry.objects.get(question="can i pay by invoice?").answer == (
+        "Yes, for orders over 100 euros, within 14 days."
+    )
+
+
+def test_extra_cells_that_could_belong_to_any_column_stop_the_import(manager_client):
+    text = FAQ_CSV + "Do you ship abroad?,Yes, to the EU,eu shipping,https://shop.example/eu\n"
+    upload = SimpleUploadedFile("faq.csv", text.encode("utf-8"), content_type="text/csv")
+
+    response = manager_client.post("/knowledge/import/", {"file": upload}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "Line 5 has more cells than the first line has columns: put text that contains commas in "
+        "double quotes. Nothing was imported."
+    ]
+    assert not FaqEntry.objects.exists()
+
+
+def test_a_file_without_question_and_answer_columns_imports_nothing_and_says_why():
+    with pytest.raises(ValidationError) as raised:
+        services.import_faq_csv(text="Frage,Antwort\nWie lange?,3 Tage\n")
+
+    assert raised.value.messages == [
+        "The first line must name the columns: question, answer (and, if used, variants, link). "
+        "Nothing was imported."
+    ]
+
+
+def test_column_names_are_read_in_any_case():
+    assert services.import_faq_csv(text="Question , ANSWER\nDo you ship abroad?,To the EU only.\n") == 1
 
 
 def test_agents_read_the_knowledge_base_but_do_not_import(agent_client):
