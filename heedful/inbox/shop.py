@@ -237,6 +237,7 @@ def import_orders_csv(*, text: str, source: str = IMPORT_SOURCE) -> int:
     expected_delivery, total, placed_at. Importing history never emails customers."""
     count = 0
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        _refuse_extra_cells(row, line)
         try:
             upsert_order(row, source=source, announce=False)
         except ValidationError as exc:
@@ -250,12 +251,23 @@ def import_products_csv(*, text: str, source: str = "csv-import") -> int:
     """Columns: sku, name, stock, restock_date."""
     count = 0
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        _refuse_extra_cells(row, line)
         try:
             upsert_product(row, source=source)
         except ValidationError as exc:
             raise ValidationError(f"Line {line}: {'; '.join(exc.messages)}") from None
         count += 1
     return count
+
+
+def _refuse_extra_cells(row: dict[Any, Any], line: int) -> None:
+    """An unquoted comma ("Berg, Anna") shifts every later cell into the wrong column (the
+    postcode would read "Anna"), and the last cells were dropped without a word."""
+    if None in row:
+        raise ValidationError(
+            f"Line {line}: more cells than the first line has columns; put text that contains "
+            "commas in double quotes. Nothing was imported."
+        )
 
 
 def signature_ok(secret: str, body: bytes, header: str) -> bool:

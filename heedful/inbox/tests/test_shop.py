@@ -46,6 +46,21 @@ def test_a_bad_csv_line_is_named_and_nothing_is_imported():
     assert Order.objects.count() == 0
 
 
+def test_an_unquoted_comma_in_a_name_stops_the_import_instead_of_shifting_the_columns():
+    shifted = "HF-3,cleo@example.com,Berg, Cleo,10115,placed,,,,5\n"
+
+    with pytest.raises(ValidationError) as caught:
+        shop.import_orders_csv(text=ORDERS_CSV + shifted)
+
+    assert caught.value.messages == [
+        "Line 4: more cells than the first line has columns; put text that contains commas in "
+        "double quotes. Nothing was imported."
+    ]
+    assert Order.objects.count() == 0
+    with pytest.raises(ValidationError):
+        shop.import_products_csv(text="sku,name,stock\ntea-1,Sencha, green,3\n")
+
+
 def test_products_import_from_csv():
     count = shop.import_products_csv(
         text="sku,name,stock,restock_date\ntea-1,Sencha,3,\ntea-2,Assam,0,2026-12-10\n"
