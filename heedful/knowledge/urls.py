@@ -5,6 +5,9 @@ from heedful.knowledge import views
 app_name = "knowledge"
 urlpatterns = [
     path("", views.entry_list, name="entry-list"),
+    path("new/", views.entry_create, name="entry-create"),
+    path("<int:pk>/edit/", views.entry_edit, name="entry-edit"),
+    path("<int:pk>/delete/", views.entry_delete, name="entry-delete"),
     path("import/", views.import_csv, name="import-csv"),
     path("articles/<slug:slug>/", views.article, name="article"),
 ]

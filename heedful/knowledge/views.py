@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 from heedful.knowledge import matching, queries, services
+from heedful.knowledge.forms import FaqEntryForm
 from heedful.knowledge.models import Article, FaqEntry
 
 
@@ -28,6 +29,42 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
             "threshold": queries.HAND_ANSWER_THRESHOLD,
         },
     )
+
+
+@require(Perm.MANAGE_KNOWLEDGE)
+def entry_create(request: AuthedRequest) -> HttpResponse:
+    form = FaqEntryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        entry = services.create_faq_entry(user=request.user, **form.service_arguments())
+        messages.success(request, _("Entry “%(question)s” added.") % {"question": entry.question})
+        return redirect("knowledge:entry-list")
+    return render(request, "knowledge/entry_form.html", {"form": form, "entry": None})
+
+
+@require(Perm.MANAGE_KNOWLEDGE)
+def entry_edit(request: AuthedRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(FaqEntry, pk=pk)
+    form = FaqEntryForm(request.POST or None, initial=FaqEntryForm.initial_for(entry))
+    if request.method == "POST" and form.is_valid():
+        services.update_faq_entry(entry=entry, user=request.user, **form.service_arguments())
+        messages.success(request, _("Entry “%(question)s” saved.") % {"question": entry.question})
+        return redirect("knowledge:entry-list")
+    return render(request, "knowledge/entry_form.html", {"form": form, "entry": entry})
+
+
+@require(Perm.MANAGE_KNOWLEDGE)
+def entry_delete(request: AuthedRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (the page's scripts may not run inline), POST deletes."""
+    entry = get_object_or_404(FaqEntry, pk=pk)
+    if request.method != "POST":
+        return render(request, "knowledge/entry_delete.html", {"entry": entry})
+    question = entry.question
+    services.delete_faq_entry(entry=entry, user=request.user)
+    messages.success(
+        request,
+        _("Entry “%(question)s” deleted; the audit log keeps what it said.") % {"question": question},
+    )
+    return redirect("knowledge:entry-list")
 
 
 @require_POST

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from heedful.knowledge.models import FaqEntry
+
+
+class FaqEntryForm(forms.Form):
+    question = forms.CharField(label=_("Question"), max_length=300)
+    variants = forms.CharField(
+        label=_("Other ways to ask"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("One per line. The more ways customers really ask, the more the bot can answer."),
+    )
+    answer = forms.CharField(label=_("Answer"), widget=forms.Textarea(attrs={"rows": 5}))
+    article_url = forms.URLField(label=_("Link for “Read more”"), required=False, assume_scheme="https")
+
+    @staticmethod
+    def initial_for(entry: FaqEntry) -> dict[str, Any]:
+        return {
+            "question": entry.question,
+            "variants": entry.variants,
+            "answer": entry.answer,
+            "article_url": entry.article_url,
+        }
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "question": data["question"],
+            "answer": data["answer"],
+            "variants": data["variants"].splitlines(),
+            "article_url": data["article_url"],
+        }
