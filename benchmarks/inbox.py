@@ -404,6 +404,7 @@ def main() -> None:
         child_serve(args.child_serve[0], int(args.child_serve[1]), args.threads)
         return
 
+    load_before = os.getloadavg()[0]
     sqlite_runs: list[dict[str, Any]] = []
     pg_runs: list[dict[str, Any]] = []
     chat_runs: list[dict[str, Any]] = []
@@ -428,9 +429,28 @@ def main() -> None:
         "inbound_msgs_per_s_sqlite": _median_of(sqlite_runs, "msgs_per_s"),
         "inbound_msgs_per_s_postgres": _median_of(pg_runs, "msgs_per_s"),
     }
+    summary = summarise(chat_runs, sqlite_runs, pg_runs)
     if args.json:
         print(json.dumps(result))
+    else:
+        _print_runs(chat_runs, sqlite_runs, pg_runs)
+        print()
+        print(summary)
+    if args.only:
+        print("(one measure only: docs/benchmarks.md keeps the last full run's figures)", file=sys.stderr)
         return
+    import report
+
+    report.write_block(
+        "inbox",
+        "\n".join(["### Inbox (issue 4)", "", report.stamp(load_before), "", summary]),
+        command="benchmarks/inbox.py",
+    )
+
+
+def _print_runs(
+    chat_runs: list[dict[str, Any]], sqlite_runs: list[dict[str, Any]], pg_runs: list[dict[str, Any]]
+) -> None:
     for run in sqlite_runs:
         print(f"inbound, SQLite:     {run['msgs_per_s']:>8} msgs/s ({run['messages']} emails)")
     for run in pg_runs:
@@ -445,8 +465,42 @@ def main() -> None:
             f"server CPU {run['server_cpu_ms_per_request']} ms per request, "
             f"load {run['load_before']} -> {run['load_after']})"
         )
-    if args.repeat > 1:
-        print("medians:", json.dumps(result))
+
+
+def summarise(
+    chat_runs: list[dict[str, Any]], sqlite_runs: list[dict[str, Any]], pg_runs: list[dict[str, Any]]
+) -> str:
+    """The figures as a markdown table: medians, each run, and the issue's target."""
+    import report
+
+    def row(label: str, runs: list[dict[str, Any]], key: str, target: str = "") -> list[str]:
+        if not runs:
+            return [label, "not measured", "", target]
+        each = ", ".join(str(run[key]) for run in runs)
+        return [label, str(_median_of(runs, key)), each, target]
+
+    rows = [
+        row("chat, answer visible: p50 ms", chat_runs, "p50_ms"),
+        row("chat, answer visible: p95 ms", chat_runs, "p95_ms", "≤ 50 ms"),
+        row("chat: messages/s", chat_runs, "msgs_per_s"),
+        row("chat: server CPU ms per request", chat_runs, "server_cpu_ms_per_request"),
+        row("chat: poll p95 ms", chat_runs, "poll_p95_ms"),
+        row("chat: errors", chat_runs, "errors", "0"),
+        row("inbound email parsed, triaged, stored — SQLite: messages/s", sqlite_runs, "msgs_per_s"),
+        row("inbound — PostgreSQL: messages/s", pg_runs, "msgs_per_s"),
+    ]
+    p95 = _median_of(chat_runs, "p95_ms")
+    if p95 is not None:
+        rows[1][3] += " — met" if p95 <= 50 else " — **missed**"
+    runs = max(len(chat_runs), len(sqlite_runs), 1)
+    table = report.table(["measure", f"median of {runs}", "runs", "target"], rows)
+    if chat_runs:
+        first = chat_runs[0]
+        table += (
+            f"\n\nChat: {first['visitors']} visitors, {first['think_ms']} ms mean think time, "
+            f"waitress {first['threads']} threads, SQLite."
+        )
+    return table
 
 
 if __name__ == "__main__":

@@ -168,9 +168,45 @@ def main() -> None:
     parser.add_argument("--page", action="store_true", help="time round_results, cold and cached, instead")
     args = parser.parse_args()
     load = round(os.getloadavg()[0], 1)
+    import report
+
     if args.page:
         row = measure_page(k=args.k[-1])
         print(json.dumps({**row, "load_average_1m": load}, indent=2 if args.json else None))
+        body = report.table(
+            [
+                "respondents",
+                "teams",
+                "k",
+                "groups shown / withheld",
+                "first view ms (median)",
+                "cached ms (median)",
+            ],
+            [
+                [
+                    row["people"],
+                    row["teams"],
+                    row["k"],
+                    f"{row['shown']} / {row['withheld']}",
+                    row["cold_median_ms"],
+                    row["cached_median_ms"],
+                ]
+            ],
+        )
+        report.write_block(
+            "people-page",
+            "\n".join(
+                [
+                    "### Survey results page (issue 6): `round_results`, first view and cached",
+                    "",
+                    report.stamp(load),
+                    f"Medians of {row['runs']} runs.",
+                    "",
+                    body,
+                ]
+            ),
+            command="benchmarks/people.py --page",
+        )
         return
     if not args.json:
         print(f"plan_disclosure, {SEEDS} random organisations per row, load average {load}")
@@ -186,6 +222,21 @@ def main() -> None:
                 print(" ".join(f"{row[key]:>9}" for key in row), flush=True)
     if args.json:
         print(json.dumps({"results": results, "load_average_1m": load, "seeds_per_row": SEEDS}, indent=2))
+    body = report.table(HEADER, [[row[key] for key in row] for row in results.values()])
+    report.write_block(
+        "people",
+        "\n".join(
+            [
+                "### Survey disclosure rule (issue 6): `plan_disclosure`",
+                "",
+                report.stamp(load),
+                f"{SEEDS} seeded random organisations per row.",
+                "",
+                body,
+            ]
+        ),
+        command="benchmarks/people.py",
+    )
 
 
 if __name__ == "__main__":

@@ -642,8 +642,25 @@ def main() -> int:
     text = markdown(result)
     if not args.speed_only:
         write_keeping_notes(args.out, text)
+        write_summary(result, load_before)
     print(json.dumps(result, sort_keys=True) if args.json else text)
     return 0
+
+
+def write_summary(result: dict[str, Any], load_before: float) -> None:
+    """The targets table into docs/benchmarks.md; every other table stays in --out."""
+    import report
+
+    body = "\n".join(
+        [
+            "### Text engine (issue 3)",
+            "",
+            report.stamp(load_before),
+            "Every table of the run: [benchmarks-text-engine.md](benchmarks-text-engine.md).",
+            *targets(result)[2:],
+        ]
+    )
+    report.write_block("text_engine", body, command="benchmarks/text_engine.py")
 
 
 if __name__ == "__main__":

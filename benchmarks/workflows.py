@@ -270,12 +270,62 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="runs of 10 steps for steps/s")
     parser.add_argument("--raw-tasks", type=int, default=3000)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     results = run(args.contacts, args.runs, args.raw_tasks)
+    summary = summarise(results)
     if args.json:
         print(json.dumps(results, indent=2))
-        return
-    for key, value in results.items():
-        print(f"{key:40} {value}")
+    else:
+        for key, value in results.items():
+            print(f"{key:40} {value}")
+        print()
+        print(summary)
+    import report
+
+    report.write_block(
+        "workflows",
+        "\n".join(["### Workflows (issue 5)", "", report.stamp(load_before), "", summary]),
+        command="benchmarks/workflows.py",
+    )
+
+
+def summarise(results: dict[str, Any]) -> str:
+    """The figures as a markdown table beside the issue's targets."""
+    import report
+
+    ratio = results["ratio_to_raw_celery"]
+    million = results["enroll_1m_extrapolated_s"]
+    rows = [
+        [
+            "raw Celery no-op tasks/s, 1 worker / 2 workers",
+            f"{results['raw_celery_tasks_per_s_1_workers']} / {results['raw_celery_tasks_per_s_2_workers']}",
+            "",
+        ],
+        [
+            "workflow steps/s, 1 worker / 2 workers",
+            f"{results['steps_per_s_1_worker']} / {results['steps_per_s_2_workers']}",
+            "",
+        ],
+        [
+            "steps/s as a share of raw Celery, 1 worker (events in one transaction)",
+            ratio,
+            "≥ 0.5 — " + ("met" if ratio >= 0.5 else "**missed**"),
+        ],
+        ["the same, each event in its own transaction", results["ratio_to_raw_celery_single_events"], ""],
+        ["the same, 2 workers", results["ratio_to_raw_celery_2_workers"], ""],
+        [
+            f"enrol {results['enroll_contacts']:,} contacts and deliver their emails to the SMTP sink, s",
+            results["enroll_measured_s"],
+            "",
+        ],
+        [
+            "the same scaled to 100k / 1M contacts, s",
+            f"{results['enroll_100k_s']} / {million}",
+            "1M < 3,600 s — " + ("met" if million < 3600 else "**missed**"),
+        ],
+        ["duplicate emails at the sink", results["duplicate_emails"], "0"],
+    ]
+    return report.table(["measure", "value", "target"], rows)
 
 
 if __name__ == "__main__":

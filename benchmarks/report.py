@@ -1,0 +1,92 @@
+"""Write a benchmark's latest table into docs/benchmarks.md.
+
+Each script owns one block of that page, between two HTML comments that name it. A run replaces
+its own block and nothing else, so the notes people wrote around the blocks (what changed, under
+what load, what was tried) stay as they were. A block says when, at which commit, under what load
+and by which command its figures were measured, so a reader can re-run it and compare.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+# Blocks a page lacks go under this heading (added once, before the first session notes).
+LATEST = "## Latest figures (written by the scripts)"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table; every cell is written with str()."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def commit() -> str:
+    """The short commit the figures were measured at, marked when the tree had other changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{sha} with uncommitted changes" if dirty else sha
+
+
+def stamp(load_before: float, *, when: datetime | None = None, argv: Sequence[str] | None = None) -> str:
+    """One line: the command, the time, the commit and the 1-minute load average before and now."""
+    when = when or datetime.now(UTC)
+    args = list(sys.argv if argv is None else argv)
+    script = os.path.relpath(Path(args[0]).resolve(), ROOT) if args else "?"
+    command = " ".join(["python", script, *args[1:]])
+    load_after = os.getloadavg()[0]
+    return (
+        f"`{command}`, {when:%Y-%m-%d %H:%M} UTC, commit {commit()}, "
+        f"1-minute load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores."
+    )
+
+
+def markers(key: str, command: str) -> tuple[str, str]:
+    return (
+        f"<!-- {key}: written by {command}; a run replaces what is between these lines -->",
+        f"<!-- /{key} -->",
+    )
+
+
+def write_block(key: str, body: str, *, command: str, path: Path = DOC) -> None:
+    """Put ``body`` between ``key``'s markers in ``path``, replacing what was there; ``command``
+    names what writes the block, for whoever finds it in the page.
+
+    A page without the block gets it at the end of the "Latest figures" section, which is added
+    after the page's first table when it is missing too."""
+    begin, end = markers(key, command)
+    block = f"{begin}\n{body.strip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    opening = f"<!-- {key}: "
+    if opening in text and end in text[text.index(opening) :]:
+        start = text.index(opening)
+        stop = text.index(end, start) + len(end)
+        text = text[:start] + block + text[stop:]
+    elif LATEST in text:
+        start = text.index(LATEST) + len(LATEST)
+        following = text.find("\n## ", start)
+        stop = len(text) if following == -1 else following
+        text = text[:stop].rstrip("\n") + "\n\n" + block + "\n" + text[stop:]
+    else:
+        first_session = text.find("\n## ")
+        stop = len(text) if first_session == -1 else first_session
+        text = text[:stop].rstrip("\n") + f"\n\n{LATEST}\n\n" + block + "\n" + text[stop:]
+    path.write_text(text, encoding="utf-8")
