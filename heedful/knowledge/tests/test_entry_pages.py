@@ -52,6 +52,28 @@ def test_a_manager_moves_a_shared_phrasing_to_one_entry(manager_client):
     assert FaqEntry.objects.get(pk=invoice.pk).answer == "Yes, from 100 euros."
 
 
+def test_the_page_splits_the_phrasings_into_words_once_per_version_of_the_knowledge_base(
+    manager_client, monkeypatch
+):
+    import heedful.ml.text
+
+    FaqEntry.objects.create(question="Which payment methods?", answer="Card.", variants="pay by invoice")
+    invoice = FaqEntry.objects.create(question="Pay by invoice?", answer="Yes.")
+    split: list[str] = []
+    real = heedful.ml.text.phrase_key
+    monkeypatch.setattr(heedful.ml.text, "phrase_key", lambda text: split.append(text) or real(text))
+
+    first = manager_client.get("/knowledge/").context["shared"]
+    second = manager_client.get("/knowledge/").context["shared"]
+    invoice.variants = "invoice"
+    invoice.save()
+    third = manager_client.get("/knowledge/").context["shared"]
+
+    assert [s.phrasing for s in first] == [s.phrasing for s in second] == ["pay by invoice"]
+    assert [s.phrasing for s in third] == ["pay by invoice"]
+    assert len(split) == 3 + 4  # three phrasings, then four after the edit; none for the second view
+
+
 def test_an_entry_without_an_answer_is_not_saved_and_the_form_says_why(manager_client):
     entry = FaqEntry.objects.create(question="Returns?", answer="30 days.")
 
