@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from heedful.knowledge.models import FaqEntry
+from heedful.knowledge.models import BotCaution, FaqEntry
 
 
 class FaqEntryForm(forms.Form):
@@ -36,3 +36,15 @@ class FaqEntryForm(forms.Form):
             "variants": data["variants"].splitlines(),
             "article_url": data["article_url"],
         }
+
+
+class BotCautionForm(forms.Form):
+    wrong_answers_per_100 = forms.TypedChoiceField(
+        label=_("How careful the bot is"),
+        choices=BotCaution.Level.choices,
+        coerce=int,
+        help_text=_(
+            "The bot picks the confidence it answers at so that, on ways of asking it has not seen, "
+            "no more of its answers are wrong than this. It relearns after a change."
+        ),
+    )

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from heedful.knowledge.models import FaqEntry
+from heedful.knowledge.models import BotCaution, FaqEntry
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class _KnownBase:
     examples: list[tuple[str, str]]
     version: str
     entries: dict[int, FaqEntry]
+    wrong_answers_per_100: int = BotCaution.DEFAULT
 
 
 _known: _KnownBase | None = None
@@ -84,9 +85,16 @@ def _stamp() -> tuple[Any, ...]:
     """
     meta, quote = FaqEntry._meta, connection.ops.quote_name
     pk, revision = quote(str(meta.pk.column)), quote(str(meta.get_field("revision").column))
+    caution = BotCaution._meta
+    wrong = quote(str(caution.get_field("wrong_answers_per_100").column))
     # Plain SQL, names from the model: the ORM's aggregate() spends 0.2 ms of Python building
-    # what SQLite answers in 0.01 ms, on every customer message.
-    sql = f"SELECT COUNT(*), SUM({pk}), SUM({revision}) FROM {quote(meta.db_table)}"  # noqa: S608
+    # what SQLite answers in 0.01 ms, on every customer message. The owner's caution rides along:
+    # changing it retrains too.
+    sql = (
+        f"SELECT COUNT(*), SUM({pk}), SUM({revision}), "  # noqa: S608
+        f"(SELECT {wrong} FROM {quote(caution.db_table)} WHERE {quote(str(caution.pk.column))} = 1) "
+        f"FROM {quote(meta.db_table)}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql)
         row = cursor.fetchone()
@@ -108,7 +116,8 @@ def _current() -> _KnownBase:
         # newer base kept under an older stamp is read once more, never served stale.
         entries = list(FaqEntry.objects.filter(is_active=True).select_related("article").order_by("pk"))
         examples = _examples_of(entries)
-        known = _KnownBase(stamp, examples, kb_version(examples), {e.pk: e for e in entries})
+        wrong = int(stamp[3] or BotCaution.DEFAULT)
+        known = _KnownBase(stamp, examples, kb_version(examples, wrong), {e.pk: e for e in entries}, wrong)
         _known = known
     return known
 
@@ -138,8 +147,12 @@ def _encoder() -> str:
     return str(getattr(settings, "HEEDFUL_FAQ_ENCODER", "") or "")
 
 
-def kb_version(examples: list[tuple[str, str]]) -> str:
+def kb_version(examples: list[tuple[str, str]], wrong_answers_per_100: int = BotCaution.DEFAULT) -> str:
     digest = hashlib.sha256(_encoder().encode())
+    if wrong_answers_per_100 != BotCaution.DEFAULT:
+        # Only a changed caution enters the hash: matchers trained before the setting existed
+        # keep their names, so an upgrade does not retrain them.
+        digest.update(f"wrong-per-100\x1f{wrong_answers_per_100}\x1e".encode())
     for text, label in examples:
         digest.update(f"{label}\x1f{text}\x1e".encode())
     return digest.hexdigest()[:16]
@@ -149,7 +162,12 @@ def _artefact_path(version: str) -> Path:
     return Path(getattr(settings, "DATA_DIR", "data")) / "knowledge" / f"faq-matcher-{version}.hml"
 
 
-def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
+def _trained(
+    engine: Any,
+    examples: list[tuple[str, str]],
+    version: str,
+    wrong_answers_per_100: int = BotCaution.DEFAULT,
+) -> Any:
     with _lock:
         if version in _cache:
             return _cache[version]
@@ -166,6 +184,8 @@ def _trained(engine: Any, examples: list[tuple[str, str]], version: str) -> Any:
                 options["previous"] = _previous(engine)
             if _encoder():
                 options["encoder"] = _encoder()
+            if "target_wrong_rate" in inspect.signature(engine.train).parameters:
+                options["target_wrong_rate"] = wrong_answers_per_100 / 100
             matcher = engine.train(examples, **options)
             if hasattr(matcher, "save"):
                 try:
@@ -275,11 +295,13 @@ def _previous(engine: Any) -> Any | None:
 def warm() -> str:
     """Train or load the matcher for the current knowledge base; returns its version ("" if none)."""
     engine = _engine()
-    examples, version = current_examples()
-    if engine is None or not examples:
+    if engine is None:
         return ""
-    _trained(engine, examples, version)
-    return version
+    known = _current()
+    if not known.examples:
+        return ""
+    _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+    return known.version
 
 
 def forget_trained() -> None:
@@ -301,11 +323,11 @@ def match_question(text: str) -> MatchResult:
     engine = _engine()
     if engine is None:
         return _unavailable(ENGINE_UNAVAILABLE)
-    examples, version = current_examples()
-    if not examples:
+    known = _current()
+    if not known.examples:
         return _unavailable(NO_ENTRIES)
     try:
-        matcher = _trained(engine, examples, version)
+        matcher = _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
         found = matcher.match(text)
     except Exception:
         # The bot must never answer on a broken engine; log it and hand off.

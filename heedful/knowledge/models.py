@@ -86,3 +86,27 @@ class FaqEntry(models.Model):
             site = str(getattr(settings, "SITE_URL", "")).rstrip("/")
             return site + reverse("knowledge:article", args=[article.slug])
         return ""
+
+
+class BotCaution(models.Model):
+    """How careful the owner wants the FAQ bot to be: the share of wrong answers its threshold is
+    calibrated for. One row (pk 1); without it the default holds. A change retrains the matcher,
+    because the threshold is chosen at training time from held-out ways of asking."""
+
+    class Level(models.IntegerChoices):
+        VERY_CAREFUL = (
+            1,
+            _("Very careful: at most about 1 answer in 100 wrong; more questions go to a person"),
+        )
+        CAREFUL = 2, _("Careful: at most about 1 answer in 50 wrong")
+        STANDARD = 5, _("Standard: at most about 1 answer in 20 wrong; the bot answers the most")
+
+    DEFAULT = Level.STANDARD
+
+    wrong_answers_per_100 = models.PositiveSmallIntegerField(
+        _("wrong answers allowed per 100"), choices=Level.choices, default=DEFAULT
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"at most {self.wrong_answers_per_100} wrong answers in 100"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import F, Q, QuerySet
 
 from heedful.knowledge.matching import current_examples
-from heedful.knowledge.models import FaqEntry
+from heedful.knowledge.models import BotCaution, FaqEntry
 
 HAND_ANSWER_THRESHOLD = 3
 
@@ -76,3 +76,9 @@ def shared_phrasings() -> list[SharedPhrasing]:
         ),
         key=lambda shared_phrasing: shared_phrasing.phrasing.lower(),
     )
+
+
+def bot_caution() -> int:
+    """The wrong answers in 100 the FAQ bot's threshold is calibrated for (the owner's choice)."""
+    caution = BotCaution.objects.filter(pk=1).first()
+    return caution.wrong_answers_per_100 if caution else int(BotCaution.DEFAULT)

@@ -15,7 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from heedful.governance.services import record_audit
-from heedful.knowledge.models import Article, FaqEntry
+from heedful.knowledge.models import Article, BotCaution, FaqEntry
 from heedful.storable import storable
 
 if TYPE_CHECKING:
@@ -108,6 +108,32 @@ def delete_faq_entry(*, entry: FaqEntry, user: User | None = None, automation: s
     )
     entry.delete()
     _warm_after_commit()
+
+
+@transaction.atomic
+def set_bot_caution(*, wrong_answers_per_100: int, user: User | None = None) -> BotCaution:
+    """Choose how many wrong answers in 100 the FAQ bot's threshold is calibrated for.
+
+    The matcher retrains with the new target (its version includes it), in the background
+    right after the commit; until then the bot answers with the threshold it had. Choosing the
+    current level writes nothing."""
+    if wrong_answers_per_100 not in BotCaution.Level.values:
+        raise ValidationError(_("Choose one of the offered levels."))
+    caution = BotCaution.objects.select_for_update().filter(pk=1).first() or BotCaution(pk=1)
+    before = caution.wrong_answers_per_100  # the default while there is no row
+    if before == wrong_answers_per_100:
+        return caution
+    caution.wrong_answers_per_100 = wrong_answers_per_100
+    caution.save()
+    record_audit(
+        action="knowledge.bot.caution",
+        user=user,
+        obj=caution,
+        summary=f"At most {wrong_answers_per_100} wrong answers in 100",
+        changes={"wrong_answers_per_100": [before, wrong_answers_per_100]},
+    )
+    _warm_after_commit()
+    return caution
 
 
 @transaction.atomic

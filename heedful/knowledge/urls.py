@@ -9,5 +9,6 @@ urlpatterns = [
     path("<int:pk>/edit/", views.entry_edit, name="entry-edit"),
     path("<int:pk>/delete/", views.entry_delete, name="entry-delete"),
     path("import/", views.import_csv, name="import-csv"),
+    path("caution/", views.bot_caution, name="bot-caution"),
     path("articles/<slug:slug>/", views.article, name="article"),
 ]

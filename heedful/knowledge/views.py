@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 from heedful.knowledge import matching, queries, services
-from heedful.knowledge.forms import FaqEntryForm
+from heedful.knowledge.forms import BotCautionForm, FaqEntryForm
 from heedful.knowledge.models import Article, FaqEntry
 
 
@@ -26,6 +27,7 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
             "attention": queries.needing_attention(),
             "shared": queries.shared_phrasings(),
             "calibration": matching.bot_calibration(),
+            "caution_form": BotCautionForm(initial={"wrong_answers_per_100": queries.bot_caution()}),
             "threshold": queries.HAND_ANSWER_THRESHOLD,
         },
     )
@@ -65,6 +67,30 @@ def entry_delete(request: AuthedRequest, pk: int) -> HttpResponse:
         _("Entry “%(question)s” deleted; the audit log keeps what it said.") % {"question": question},
     )
     return redirect("knowledge:entry-list")
+
+
+@require_POST
+@require(Perm.MANAGE_POLICIES)
+def bot_caution(request: AuthedRequest) -> HttpResponse:
+    """The owner decides how careful the bot is (promise 3: people stay in charge)."""
+    form = BotCautionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the offered levels."))
+        return redirect("knowledge:entry-list")
+    wrong = form.cleaned_data["wrong_answers_per_100"]
+    if wrong == queries.bot_caution():
+        messages.info(request, _("Nothing changed."))
+        return redirect("knowledge:entry-list")
+    services.set_bot_caution(wrong_answers_per_100=wrong, user=request.user)
+    messages.success(
+        request,
+        _(
+            "The bot now aims at no more than %(wrong)s wrong answers in 100. It is relearning; "
+            "until it has, it answers as before."
+        )
+        % {"wrong": wrong},
+    )
+    return redirect(f"{reverse('knowledge:entry-list')}#bot-calibration")
 
 
 @require_POST

@@ -1,0 +1,91 @@
+"""The owner chooses how careful the FAQ bot is; the matcher relearns its threshold for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from heedful.governance.models import AuditEvent
+from heedful.knowledge import matching, services
+from heedful.knowledge.models import BotCaution
+from heedful.knowledge.services import create_faq_entry
+from heedful.knowledge.tests.test_matching import TOPICS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_owner_makes_the_bot_more_careful_on_the_knowledge_page(owner_client):
+    page = owner_client.get("/knowledge/").content.decode()
+    response = owner_client.post("/knowledge/caution/", {"wrong_answers_per_100": "1"}, follow=True)
+
+    assert 'action="/knowledge/caution/"' in page
+    assert '<option value="5" selected>' in page
+    assert BotCaution.objects.get(pk=1).wrong_answers_per_100 == 1
+    event = AuditEvent.objects.get(action="knowledge.bot.caution")
+    assert event.changes == {"wrong_answers_per_100": [5, 1]}
+    assert event.summary == "At most 1 wrong answers in 100"
+    assert response.redirect_chain == [("/knowledge/#bot-calibration", 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        "The bot now aims at no more than 1 wrong answers in 100. It is relearning; until it has, "
+        "it answers as before."
+    ]
+    assert '<option value="1" selected>' in response.content.decode()
+
+
+def test_a_manager_sees_the_owners_choice_but_cannot_change_it(manager_client):
+    services.set_bot_caution(wrong_answers_per_100=2)
+
+    page = manager_client.get("/knowledge/").content.decode()
+    refused = manager_client.post("/knowledge/caution/", {"wrong_answers_per_100": "5"})
+
+    assert refused.status_code == 403
+    assert BotCaution.objects.get(pk=1).wrong_answers_per_100 == 2
+    assert 'action="/knowledge/caution/"' not in page
+    assert "The owner has set the bot to aim at no more than 2 wrong answers in 100." in page
+
+
+def test_the_same_level_or_one_not_offered_changes_nothing(owner_client):
+    same = owner_client.post("/knowledge/caution/", {"wrong_answers_per_100": "5"}, follow=True)
+    odd = owner_client.post("/knowledge/caution/", {"wrong_answers_per_100": "3"}, follow=True)
+
+    assert [str(m) for m in same.context["messages"]] == ["Nothing changed."]
+    assert [str(m) for m in odd.context["messages"]] == ["Choose one of the offered levels."]
+    assert not BotCaution.objects.exists()
+    assert not AuditEvent.objects.filter(action="knowledge.bot.caution").exists()
+
+
+def test_the_matcher_relearns_its_threshold_for_the_new_target(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    for topic in TOPICS:
+        create_faq_entry(
+            question=f"What about {topic}?",
+            variants=[
+                f"tell me about {topic}",
+                f"question on {topic}",
+                f"help with {topic}",
+                f"{topic} info",
+            ],
+            answer=f"All about {topic}.",
+            automation="tests",
+        )
+    standard_version = matching.warm()
+    standard = matching.bot_calibration()
+
+    services.set_bot_caution(wrong_answers_per_100=1)
+    # No forget_trained(): every process notices the change from the database, as with an edit.
+    careful_version = matching.warm()
+    careful = matching.bot_calibration()
+
+    assert standard is not None
+    assert careful is not None
+    assert careful_version != standard_version
+    assert (standard.target_percent, careful.target_percent) == ("5", "1")
+    # 0.035 and 0.387 here: at most 1 in 100 wrong on 60 held-out questions means none wrong.
+    assert careful.threshold > standard.threshold
+    assert sorted(p.name for p in Path(tmp_path, "knowledge").glob("*.hml")) == sorted(
+        [f"faq-matcher-{standard_version}.hml", f"faq-matcher-{careful_version}.hml"]
+    )
+    assert matching.match_question("tell me about parking").threshold == careful.threshold
