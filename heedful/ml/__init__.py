@@ -22,7 +22,8 @@ Stable API for the inbox (import from the submodules named; they defer heavy imp
     from heedful.ml.sentiment import analyse_sentiment, SentimentUnavailable
     s = analyse_sentiment("still no refund!!")   # label, probabilities, top_words, model_version
     s.model, s.engine     # "fast"/"full" (escalated); which model answered: "tfidf",
-                          # "minilm-tuned" (fine-tuned at build time) or "tfidf+minilm" (fallback)
+                          # "minilm-tuned" (fine-tuned at build time) or "tfidf+minilm-layers"
+                          # (logistic regression over TF-IDF and MiniLM's six layers' means)
     # raises SentimentUnavailable (with the command to run) when `heedful ml build` has not run
 
     from heedful.ml.frustration import ConversationSignals, score_frustration

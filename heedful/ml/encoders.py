@@ -31,6 +31,12 @@ from heedful.ml import paths
 ENCODER_NAMES = ("auto", "tfidf", "static", "minilm", "hybrid")
 MAX_TOKENS = 128
 STATIC_KIND = "static-embeddings"  # persist kind of the table (heedful.ml.distil_static)
+# The MiniLM file's second output (heedful/ml/export_onnx.py): every layer's mean token state.
+LAYERS_OUTPUT = "layer_means"
+LAYERS = 6
+LAYERS_MISSING = (
+    "the MiniLM model file was exported without its layer output; run `heedful ml build` to export it again"
+)
 
 
 class EncoderUnavailable(RuntimeError):
@@ -68,6 +74,13 @@ class WordPieces:
 def minilm_available(model_dir: Path | None = None) -> bool:
     base = model_dir or paths.model_dir()
     return (base / paths.MINILM_ONNX).is_file() and (base / paths.MINILM_TOKENIZER).is_file()
+
+
+def minilm_has_layers(model_dir: Path | None = None) -> bool:
+    """Whether the MiniLM file in ``model_dir`` gives every layer's mean (files exported before
+    session 9 give the last layer only)."""
+    base = model_dir or paths.model_dir()
+    return minilm_available(base) and shared_minilm(base).has_layers
 
 
 def static_available(model_dir: Path | None = None) -> bool:
@@ -141,19 +154,34 @@ class MiniLMEncoder:
             str(base / paths.MINILM_ONNX), options, providers=["CPUExecutionProvider"]
         )
         self.version = "all-MiniLM-L6-v2-int8"
+        # Files exported before the layer output existed still give the sentence embedding.
+        self.has_layers = LAYERS_OUTPUT in {o.name for o in self.session.get_outputs()}
         # One message is often embedded twice in a row (FAQ match, then sentiment): remember the
         # last few single-text embeddings. Read-only arrays so a caller cannot corrupt the cache.
         self._encode_one = functools.lru_cache(maxsize=256)(self._encode_one_uncached)
 
-    def _encode_one_uncached(self, text: str) -> npt.NDArray[np.float32]:
-        vector: npt.NDArray[np.float32] = self.encode([text])[0]
+    def _encode_one_uncached(
+        self, text: str
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        # Both outputs in the one run: the layers cost six means of what is computed anyway.
+        vectors, layers = self._run([text], with_layers=self.has_layers)
+        vector = vectors[0]
         vector.setflags(write=False)
-        return vector
+        layer_vector = None if layers is None else layers[0]
+        if layer_vector is not None:
+            layer_vector.setflags(write=False)
+        return vector, layer_vector
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         """Embedding of one text (cached for the last 256 texts; the array is read-only)."""
-        result: npt.NDArray[np.float32] = self._encode_one(text)
-        return result
+        return self._encode_one(text)[0]
+
+    def encode_layers_one(self, text: str) -> npt.NDArray[np.float32]:
+        """``encode_layers`` of one text, from the same cache as ``encode_one``."""
+        layers = self._encode_one(text)[1]
+        if layers is None:
+            raise EncoderUnavailable(LAYERS_MISSING)
+        return layers
 
     def token_ids(self, cleaned: str) -> list[int]:
         """What ``self.tokenizer`` gives a cleaned text: [CLS], its pieces cut to fit
@@ -161,9 +189,28 @@ class MiniLMEncoder:
         return [self._cls, *self.pieces.ids(cleaned)[: MAX_TOKENS - 2], self._sep]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
+        """L2-normalised sentence embeddings, (n, 384)."""
+        return self._run(texts, batch_size)[0]
+
+    def encode_layers(self, texts: list[str], batch_size: int = 64) -> npt.NDArray[np.float32]:
+        """Each of the six layers' mean token state, L2-normalised, side by side: (n, 6 * 384).
+
+        The last block is the sentence embedding. Needs a model file exported with the layer
+        output (``heedful ml build`` re-exports an older one)."""
+        if not self.has_layers:
+            raise EncoderUnavailable(LAYERS_MISSING)
+        layers = self._run(texts, batch_size, with_layers=True)[1]
+        assert layers is not None  # noqa: S101 - asked for above
+        return layers
+
+    def _run(
+        self, texts: list[str], batch_size: int = 64, *, with_layers: bool = False
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
         from heedful.ml.text import clean
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        layers_out = np.zeros((len(texts), LAYERS * self.dim), dtype=np.float32) if with_layers else None
+        fetch = ["last_hidden_state", LAYERS_OUTPUT] if with_layers else ["last_hidden_state"]
         # Sort by length so batches pad little; results go back to the input order.
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         for start in range(0, len(order), batch_size):
@@ -176,12 +223,17 @@ class MiniLMEncoder:
                 ids[row, : len(enc)] = enc
                 mask[row, : len(enc)] = 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self.session.run(None, feeds)[0]
+            fetched = self.session.run(fetch, feeds)
+            hidden = fetched[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
             out[chunk] = pooled
-        return out
+            if layers_out is not None:
+                means = fetched[1]  # (batch, 6, 384), already masked means
+                means = means / np.maximum(np.linalg.norm(means, axis=2, keepdims=True), 1e-12)
+                layers_out[chunk] = means.reshape(len(chunk), -1)
+        return out, layers_out
 
 
 _SHARED: dict[str, Any] = {}

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from heedful.ml import finetune_sentiment, paths
-from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, softmax
+from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, embed, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
 from heedful.ml.text import STOP_WORDS, NgramTfidf, clean
 
@@ -44,6 +44,7 @@ class SentimentUnavailable(RuntimeError):
 ENGINES = {
     "tfidf": "the TF-IDF model",
     "tfidf+minilm": "the TF-IDF + MiniLM model",
+    "tfidf+minilm-layers": "the TF-IDF + MiniLM layers model",
     "minilm-tuned": "the fine-tuned MiniLM model (words from the TF-IDF model)",
 }
 
@@ -142,9 +143,18 @@ class SentimentModel:
     tuned: TunedClassifier | None = None
     tuned_below: float = 0.0
     tuned_meta: dict[str, Any] | None = None  # sha256, labels (kept when the file is missing)
+    # The full model reads all six MiniLM layers' means, not only the sentence embedding.
+    full_layers: bool = False
 
     def _fast_dense(self, texts: list[str]) -> F32 | None:
         return FeatureSpace(self.tfidf, "static").dense(texts) if self.fast_static else None
+
+    def _full_dense(self, texts: list[str]) -> F32:
+        return full_features(texts, layers=self.full_layers)
+
+    @property
+    def _full_engine(self) -> str:
+        return "tfidf+minilm-layers" if self.full_layers else "tfidf+minilm"
 
     def analyse(self, text: str, *, mode: str = "auto") -> Sentiment:
         if not isinstance(text, str):
@@ -164,10 +174,9 @@ class SentimentModel:
             p = softmax(self.tuned.logits([text])[0])
             used, engine = "full", "minilm-tuned"
         elif escalate and self.full is not None:
-            space = FeatureSpace(self.tfidf, "hybrid")
-            dense = _require(space.dense([text]))
+            dense = self._full_dense([text])
             p = softmax(self.full.logits_one(idx, val, dense[0]))
-            used, model, engine = "full", self.full, "tfidf+minilm"
+            used, model, engine = "full", self.full, self._full_engine
         best = int(p.argmax())
         probs = {label: round(float(p[i]), 4) for i, label in enumerate(model.classes)}
         words = self._top_words(idx, val, model, best)
@@ -190,8 +199,7 @@ class SentimentModel:
                 if self.tuned is not None:
                     p[rows] = softmax(self.tuned.logits(picked))
                 elif self.full is not None:
-                    dense = FeatureSpace(self.tfidf, "hybrid").dense(picked)
-                    p[rows] = softmax(self.full.logits_batch(sparse[rows], dense))
+                    p[rows] = softmax(self.full.logits_batch(sparse[rows], self._full_dense(picked)))
         return [self.fast.classes[i] for i in p.argmax(1)]
 
     def escalates(self, texts: Sequence[str]) -> Any:
@@ -233,6 +241,7 @@ class SentimentModel:
             "fast_static_sha256": self.fast_static,
             "tuned": self.tuned_meta,
             "tuned_below": self.tuned_below,
+            "full_layers": self.full_layers,
         }
         arrays = dict(tf_arrays) | self.fast.to_arrays("fast_")
         if self.full is not None:
@@ -245,17 +254,22 @@ class SentimentModel:
         tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
         fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
         full = LinearSoftmax.from_arrays(meta["classes"], arrays, "full_") if meta["has_full"] else None
+        full_layers = bool(meta.get("full_layers", False))
         if full is not None:
-            from heedful.ml.encoders import minilm_available
+            from heedful.ml.encoders import minilm_available, minilm_has_layers
 
             if not minilm_available():
                 full = None  # stated in the model version below, never silent
                 meta["version"] += "+fast-only(no-minilm)"
+            elif full_layers and not minilm_has_layers():
+                full = None
+                meta["version"] += "+fast-only(no-minilm-layers)"
         tuned, tuned_meta = None, meta.get("tuned")
         if tuned_meta and full is not None:
             tuned = _load_tuned(Path(path), tuned_meta, meta["classes"])
             if tuned is None:
-                meta["version"] += "+no-tuned(tfidf+minilm)"  # stated, never silent
+                fallback = "tfidf+minilm-layers" if full_layers else "tfidf+minilm"
+                meta["version"] += f"+no-tuned({fallback})"  # stated, never silent
         fast_static = str(meta.get("fast_static_sha256", ""))
         if fast_static:
             from heedful.ml.encoders import installed_static_table
@@ -277,6 +291,7 @@ class SentimentModel:
             tuned,
             float(meta.get("tuned_below", 0.0)),
             tuned_meta,
+            full_layers,
         )
 
 
@@ -342,12 +357,16 @@ def train(
     metrics: dict[str, Any] = {"val_accuracy_fast": round(fast_acc, 4), "fast_static": bool(fast_static)}
     full, escalate = None, 0.0
     p_fast = softmax(fast.logits_batch(xv, fast_dense_val))
+    full_layers = False
     if with_minilm:
-        space = FeatureSpace(tfidf, "hybrid")
-        dense = _require(space.dense(texts))
-        dense_val = _require(space.dense(val_texts))
+        from heedful.ml.encoders import minilm_has_layers
+
+        full_layers = minilm_has_layers()
+        dense = full_features(texts, layers=full_layers)
+        dense_val = full_features(val_texts, layers=full_layers)
         full, full_acc = best_model(dense, dense_val)
         metrics["val_accuracy_full"] = round(full_acc, 4)
+        metrics["full_features"] = "tfidf+minilm-layers" if full_layers else "tfidf+minilm"
         p_full = softmax(full.logits_batch(xv, dense_val))
         escalate = _choose_escalation(p_fast, p_full, fast.classes, val_labels)
         metrics["escalate_below"] = escalate
@@ -356,7 +375,11 @@ def train(
     version = f"sentiment-{'full' if full else 'fast'}-{digest[:12]}"
     if fast_static:
         version += f"+static-{fast_static[:8]}"
-    model = SentimentModel(tfidf, fast, full, escalate, version, metrics, fast_static)
+    if full_layers:
+        version += "+layers"
+    model = SentimentModel(
+        tfidf, fast, full, escalate, version, metrics, fast_static, full_layers=full_layers
+    )
     report = built_tuned(tuned_dir or paths.model_dir(), train_rows, val_rows) if full else None
     if report is not None:
         _attach_tuned(model, tuned_dir or paths.model_dir(), report, val_texts, val_labels, p_fast)
@@ -380,6 +403,21 @@ def _attach_tuned(
         "val_escalated_share_tuned": round(float((p_fast.max(1) < model.tuned_below).mean()), 4),
     }
     model.version += f"+tuned-{sha[:8]}"
+
+
+def full_features(texts: list[str], *, layers: bool) -> F32:
+    """The full model's dense block: the six MiniLM layers' means (each L2-normalised, the
+    sentence embedding last), or, for models trained before them, the sentence embedding."""
+    from heedful.ml.encoders import shared_minilm
+
+    if not layers:
+        return embed("minilm", texts)
+    encoder = shared_minilm()
+    if len(texts) == 1:
+        one: F32 = encoder.encode_layers_one(texts[0])[None, :]
+        return one
+    many: F32 = encoder.encode_layers(texts)
+    return many
 
 
 def _require(dense: F32 | None) -> F32:

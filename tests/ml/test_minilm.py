@@ -74,3 +74,69 @@ def test_word_pieces_equal_the_tokenizer_on_whole_texts() -> None:
             cleaned = clean(text)
             expected = static.tokenizer.encode(cleaned, add_special_tokens=False).ids
             assert static.pieces.ids(cleaned) == expected, text
+
+
+def test_layer_means_end_with_the_sentence_embedding() -> None:
+    from heedful.ml.encoders import shared_minilm
+
+    enc = shared_minilm()
+    texts = ["still waiting for my refund!!", "", "thanks, great crew 🙂", "x" * 100_000]
+    sentences = enc.encode(texts)
+    layers = enc.encode_layers(texts)
+
+    assert enc.has_layers
+    assert layers.shape == (4, 6 * 384)
+    blocks = layers.reshape(4, 6, 384)
+    assert np.allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-4)
+    assert np.allclose(blocks[:, 5], sentences, atol=1e-5)  # the last layer is the embedding
+    assert not np.allclose(blocks[:, 0], blocks[:, 5], atol=0.1)
+    one = enc.encode_layers_one("thanks, great crew 🙂")
+    assert one.shape == (6 * 384,)
+    assert not one.flags.writeable
+    assert np.allclose(one[5 * 384 :], enc.encode_one("thanks, great crew 🙂"), atol=1e-6)
+
+
+def test_sentiment_reads_the_layers_and_says_so(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from heedful.ml.sentiment import SentimentModel, train
+
+    from .conftest import SENTIMENT_TRAIN
+
+    model = train(SENTIMENT_TRAIN, SENTIMENT_TRAIN, with_minilm=True, tuned_dir=Path(str(tmp_path)))
+    full = model.analyse("still waiting for my refund, terrible", mode="full")
+    path = Path(str(tmp_path)) / "s.hml"
+    model.save(path)
+    loaded = SentimentModel.load(path)
+
+    assert model.full_layers
+    assert model.full is not None
+    assert model.full.w_dense.shape == (6 * 384, 3)
+    assert model.version.endswith("+layers")
+    assert model.metrics["full_features"] == "tfidf+minilm-layers"
+    assert (full.model, full.engine) == ("full", "tfidf+minilm-layers")
+    assert full.explanation.endswith("by the TF-IDF + MiniLM layers model")
+    assert loaded.full_layers
+    assert loaded.analyse("still waiting for my refund, terrible", mode="full") == full
+
+
+def test_a_sentiment_model_on_layers_without_them_says_it_answers_fast_only(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    import heedful.ml.encoders
+    from heedful.ml.sentiment import SentimentModel, train
+
+    from .conftest import SENTIMENT_TRAIN
+
+    path = Path(str(tmp_path)) / "s.hml"
+    train(SENTIMENT_TRAIN, SENTIMENT_TRAIN, with_minilm=True, tuned_dir=Path(str(tmp_path))).save(path)
+    # A model file exported before the layer output existed (an install not rebuilt yet).
+    monkeypatch.setattr(heedful.ml.encoders, "minilm_has_layers", lambda model_dir=None: False)
+
+    loaded = SentimentModel.load(path)
+
+    assert loaded.full is None
+    assert loaded.version.endswith("+layers+fast-only(no-minilm-layers)")
+    assert loaded.analyse("still waiting for my refund", mode="full").engine == "tfidf"

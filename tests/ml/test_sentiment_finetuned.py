@@ -103,13 +103,14 @@ def test_a_missing_classifier_falls_back_to_the_minilm_regression_and_says_so(
     shutil.copyfile(REAL_MODEL_DIR / paths.SENTIMENT_ARTEFACT, tmp_path / paths.SENTIMENT_ARTEFACT)
     fallback = SentimentModel.load(tmp_path / paths.SENTIMENT_ARTEFACT)
     assert fallback.tuned is None
-    assert fallback.version == built.version + "+no-tuned(tfidf+minilm)"
+    assert built.full_layers  # the build exports MiniLM with every layer's mean
+    assert fallback.version == built.version + "+no-tuned(tfidf+minilm-layers)"
     assert fallback.analyse(CONFIDENT).engine == "tfidf"
-    # Unsure enough for both thresholds: the regression over frozen MiniLM embeddings answers.
+    # Unsure enough for both thresholds: the regression over frozen MiniLM layers answers.
     assert built.analyse(VERY_UNSURE).engine == "minilm-tuned"
     answer = fallback.analyse(VERY_UNSURE)
-    assert (answer.model, answer.engine) == ("full", "tfidf+minilm")
-    assert answer.explanation.endswith("; by the TF-IDF + MiniLM model")
+    assert (answer.model, answer.engine) == ("full", "tfidf+minilm-layers")
+    assert answer.explanation.endswith("; by the TF-IDF + MiniLM layers model")
     assert list(fallback.escalates([CONFIDENT, VERY_UNSURE])) == [False, True]
 
 
