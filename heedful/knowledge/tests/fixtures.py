@@ -51,3 +51,38 @@ def returns_entry(db: Any) -> Any:
         answer="You can return anything within 30 days using the form in your account.",
         automation="tests",
     )
+
+
+TOPICS = [
+    "opening hours",
+    "delivery",
+    "returns",
+    "gift cards",
+    "parking",
+    "allergens",
+    "loyalty points",
+    "invoices",
+    "sizes",
+    "repairs",
+    "vouchers",
+    "wholesale",
+]
+
+
+def create_topic_entries() -> None:
+    """Twelve entries of five phrasings each: enough held-out questions for the matcher to
+    calibrate its threshold (not a thin knowledge base)."""
+    from heedful.knowledge.services import create_faq_entry
+
+    for topic in TOPICS:
+        create_faq_entry(
+            question=f"What about {topic}?",
+            variants=[
+                f"tell me about {topic}",
+                f"question on {topic}",
+                f"help with {topic}",
+                f"{topic} info",
+            ],
+            answer=f"All about {topic}.",
+            automation="tests",
+        )

@@ -9,8 +9,7 @@ import pytest
 from heedful.governance.models import AuditEvent
 from heedful.knowledge import matching, services
 from heedful.knowledge.models import BotCaution
-from heedful.knowledge.services import create_faq_entry
-from heedful.knowledge.tests.test_matching import TOPICS
+from heedful.knowledge.tests.fixtures import create_topic_entries
 
 pytestmark = pytest.mark.django_db
 
@@ -59,18 +58,7 @@ def test_the_matcher_relearns_its_threshold_for_the_new_target(settings, tmp_pat
     settings.DATA_DIR = tmp_path
     settings.HEEDFUL_FAQ_ENCODER = "tfidf"
     matching.forget_trained()
-    for topic in TOPICS:
-        create_faq_entry(
-            question=f"What about {topic}?",
-            variants=[
-                f"tell me about {topic}",
-                f"question on {topic}",
-                f"help with {topic}",
-                f"{topic} info",
-            ],
-            answer=f"All about {topic}.",
-            automation="tests",
-        )
+    create_topic_entries()
     standard_version = matching.warm()
     standard = matching.bot_calibration()
 

@@ -11,6 +11,7 @@ import pytest
 from heedful.knowledge import matching
 from heedful.knowledge.models import FaqEntry
 from heedful.knowledge.services import create_faq_entry
+from heedful.knowledge.tests.fixtures import create_topic_entries
 from heedful.ml import faq
 
 pytestmark = pytest.mark.django_db
@@ -201,40 +202,13 @@ def test_entries_imported_without_variants_keep_the_matcher_answering(small_kb, 
     assert matching.match_question("can I pay with bitcoin").entry_id is None
 
 
-TOPICS = [
-    "opening hours",
-    "delivery",
-    "returns",
-    "gift cards",
-    "parking",
-    "allergens",
-    "loyalty points",
-    "invoices",
-    "sizes",
-    "repairs",
-    "vouchers",
-    "wholesale",
-]
-
-
 def test_the_knowledge_page_says_when_the_bot_answers_and_what_that_was_checked_on(
     agent_client, settings, tmp_path
 ):
     settings.DATA_DIR = tmp_path
     settings.HEEDFUL_FAQ_ENCODER = "tfidf"
     matching.forget_trained()
-    for topic in TOPICS:
-        create_faq_entry(
-            question=f"What about {topic}?",
-            variants=[
-                f"tell me about {topic}",
-                f"question on {topic}",
-                f"help with {topic}",
-                f"{topic} info",
-            ],
-            answer=f"All about {topic}.",
-            automation="tests",
-        )
+    create_topic_entries()
 
     before = agent_client.get("/knowledge/").content.decode()
     matching.warm()
