@@ -246,6 +246,12 @@ class BotCalibration:
     def wrong_percent(self) -> str:
         return f"{100 * self.wrong_rate:.1f}"
 
+    @property
+    def sure_percent(self) -> str:
+        """The threshold as "how sure", for a thin knowledge base (at least 80, higher when the
+        owner's caution asks for more)."""
+        return f"{100 * self.threshold:.0f}"
+
 
 def bot_calibration() -> BotCalibration | None:
     """The current knowledge base's calibration, or None while it is being trained.

@@ -10,6 +10,7 @@ from heedful.governance.models import AuditEvent
 from heedful.knowledge import matching, services
 from heedful.knowledge.models import BotCaution
 from heedful.knowledge.tests.fixtures import create_topic_entries
+from heedful.knowledge.tests.test_matching import small_kb  # noqa: F401  # a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +78,23 @@ def test_the_matcher_relearns_its_threshold_for_the_new_target(settings, tmp_pat
         [f"faq-matcher-{standard_version}.hml", f"faq-matcher-{careful_version}.hml"]
     )
     assert matching.match_question("tell me about parking").threshold == careful.threshold
+
+
+@pytest.mark.usefixtures("small_kb")
+def test_a_thin_knowledge_base_says_how_sure_the_careful_bot_must_be(agent_client, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    services.set_bot_caution(wrong_answers_per_100=1)
+    matching.warm()
+
+    calibration = matching.bot_calibration()
+    page = agent_client.get("/knowledge/").content.decode()
+
+    assert calibration is not None
+    assert calibration.thin
+    assert calibration.threshold >= 0.8  # the floor of a thin base, or higher for the target
+    assert (
+        f"Too few ways of asking to check the bot on (12): it answers only when it is at least "
+        f"{round(100 * calibration.threshold)} % sure"
+    ) in page
