@@ -96,10 +96,10 @@ class BotCaution(models.Model):
     class Level(models.IntegerChoices):
         VERY_CAREFUL = (
             1,
-            _("Very careful: at most about 1 answer in 100 wrong; more questions go to a person"),
+            _("Very careful: at most 1 in 100 answers wrong"),
         )
-        CAREFUL = 2, _("Careful: at most about 1 answer in 50 wrong")
-        STANDARD = 5, _("Standard: at most about 1 answer in 20 wrong; the bot answers the most")
+        CAREFUL = 2, _("Careful: at most 2 in 100 answers wrong")
+        STANDARD = 5, _("Standard: at most 5 in 100 answers wrong (answers the most)")
 
     DEFAULT = Level.STANDARD
 

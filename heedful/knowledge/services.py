@@ -129,7 +129,7 @@ def set_bot_caution(*, wrong_answers_per_100: int, user: User | None = None) -> 
         action="knowledge.bot.caution",
         user=user,
         obj=caution,
-        summary=f"At most {wrong_answers_per_100} wrong answers in 100",
+        summary=f"At most {wrong_answers_per_100} in 100 answers wrong",
         changes={"wrong_answers_per_100": [before, wrong_answers_per_100]},
     )
     _warm_after_commit()

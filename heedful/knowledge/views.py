@@ -85,8 +85,8 @@ def bot_caution(request: AuthedRequest) -> HttpResponse:
     messages.success(
         request,
         _(
-            "The bot now aims at no more than %(wrong)s wrong answers in 100. It is relearning; "
-            "until it has, it answers as before."
+            "From now on at most %(wrong)s in 100 of the bot's answers may be wrong. It is "
+            "relearning: the next question waits until it has (seconds for a small knowledge base)."
         )
         % {"wrong": wrong},
     )

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name='BotCaution',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('wrong_answers_per_100', models.PositiveSmallIntegerField(choices=[(1, 'Very careful: at most about 1 answer in 100 wrong; more questions go to a person'), (2, 'Careful: at most about 1 answer in 50 wrong'), (5, 'Standard: at most about 1 answer in 20 wrong; the bot answers the most')], default=5, verbose_name='wrong answers allowed per 100')),
+                ('wrong_answers_per_100', models.PositiveSmallIntegerField(choices=[(1, 'Very careful: at most 1 in 100 answers wrong'), (2, 'Careful: at most 2 in 100 answers wrong'), (5, 'Standard: at most 5 in 100 answers wrong (answers the most)')], default=5, verbose_name='wrong answers allowed per 100')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
         ),

@@ -24,11 +24,11 @@ def test_the_owner_makes_the_bot_more_careful_on_the_knowledge_page(owner_client
     assert BotCaution.objects.get(pk=1).wrong_answers_per_100 == 1
     event = AuditEvent.objects.get(action="knowledge.bot.caution")
     assert event.changes == {"wrong_answers_per_100": [5, 1]}
-    assert event.summary == "At most 1 wrong answers in 100"
+    assert event.summary == "At most 1 in 100 answers wrong"
     assert response.redirect_chain == [("/knowledge/#bot-calibration", 302)]
     assert [str(m) for m in response.context["messages"]] == [
-        "The bot now aims at no more than 1 wrong answers in 100. It is relearning; until it has, "
-        "it answers as before."
+        "From now on at most 1 in 100 of the bot's answers may be wrong. It is relearning: the next "
+        "question waits until it has (seconds for a small knowledge base)."
     ]
     assert '<option value="1" selected>' in response.content.decode()
 
@@ -42,7 +42,7 @@ def test_a_manager_sees_the_owners_choice_but_cannot_change_it(manager_client):
     assert refused.status_code == 403
     assert BotCaution.objects.get(pk=1).wrong_answers_per_100 == 2
     assert 'action="/knowledge/caution/"' not in page
-    assert "The owner has set the bot to aim at no more than 2 wrong answers in 100." in page
+    assert "The owner has chosen that at most 2 in 100 of the bot's answers may be wrong." in page
 
 
 def test_the_same_level_or_one_not_offered_changes_nothing(owner_client):
