@@ -9,8 +9,10 @@ and by which command its figures were measured, so a reader can re-run it and co
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,16 +48,48 @@ def commit() -> str:
     return f"{sha} with uncommitted changes" if dirty else sha
 
 
-def stamp(load_before: float, *, when: datetime | None = None, argv: Sequence[str] | None = None) -> str:
-    """One line: the command, the time, the commit and the 1-minute load average before and now."""
+# The CPU reference on the machine of sessions 3-8 (2026-11-27), quiet: timings measured since
+# ran on the same kind of machine at up to half that speed, with nothing else running.
+REFERENCE_SECONDS = "0.65–0.83 s"
+
+
+def cpu_reference(additions: int = 2_000_000, runs: int = 3) -> float:
+    """Seconds this machine takes for 10 million additions in a pure-Python loop, median of
+    ``runs`` timings of ``additions`` each.
+
+    The load average cannot tell a quiet slow machine from a quiet fast one: the machine is a
+    share of a host whose speed changed by 2x from one day to the next. Printed beside every
+    table so that figures from different days can be compared by their ratio to it."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        total = 0
+        for i in range(additions):
+            total += i
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 10_000_000 / additions
+
+
+def stamp(
+    load_before: float,
+    *,
+    when: datetime | None = None,
+    argv: Sequence[str] | None = None,
+    reference: float | None = None,
+) -> str:
+    """One line: the command, the time, the commit, the 1-minute load average before and now,
+    and the CPU reference (:func:`cpu_reference`, measured now unless given)."""
     when = when or datetime.now(UTC)
     args = list(sys.argv if argv is None else argv)
     script = os.path.relpath(Path(args[0]).resolve(), ROOT) if args else "?"
     command = " ".join(["python", script, *args[1:]])
     load_after = os.getloadavg()[0]
+    seconds = cpu_reference() if reference is None else reference
     return (
         f"`{command}`, {when:%Y-%m-%d %H:%M} UTC, commit {commit()}, "
-        f"1-minute load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores."
+        f"1-minute load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores; "
+        f"CPU reference: 10M Python additions in {seconds:.2f} s (sessions 3–8's machine, quiet: "
+        f"{REFERENCE_SECONDS}; speeds scale with its inverse)."
     )
 
 

@@ -441,6 +441,14 @@ def markdown(result: dict[str, Any]) -> str:
             "(on 2 cores; anything above ~1 means other processes shared the CPU).",
             "",
         ]
+    reference = result.get("cpu_reference_s")
+    if reference:
+        lines += [
+            f"CPU reference before the speed runs: 10M Python additions in {reference:.2f} s "
+            "(sessions 3–8's machine, quiet: 0.65–0.83 s). The machine is a share of a host whose "
+            "speed varies from day to day: compare speeds by their ratio to this figure.",
+            "",
+        ]
     lines += [
         "Queries: the 5,500 CLINC150 test questions (18 % out of scope) in a fixed shuffled order; "
         "batch 1 runs the first 1,500. *q/s per CPU-s* divides by the process's CPU time instead "
@@ -624,12 +632,16 @@ def main() -> int:
     )
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
+    import report
+
+    reference = round(report.cpu_reference(), 3)
     result: dict[str, Any] = {"speed": [speed(e, "match", qfile) for e in encoders]}
     result["speed"].append(speed(encoders[-1], "triage", qfile))
     # The same pass on both cores: two processes, one message at a time each.
     result["speed"].append(speed(encoders[-1], "triage", qfile, streams=2))
     result["retrain"] = retrain_seconds()
     result["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+    result["cpu_reference_s"] = reference
     result["install_size_mb"] = install_size_mb()
     if not args.speed_only:
         from heedful.ml.paths import model_dir
@@ -655,7 +667,7 @@ def write_summary(result: dict[str, Any], load_before: float) -> None:
         [
             "### Text engine (issue 3)",
             "",
-            report.stamp(load_before),
+            report.stamp(load_before, reference=result.get("cpu_reference_s")),
             "Every table of the run: [benchmarks-text-engine.md](benchmarks-text-engine.md).",
             *targets(result)[2:],
         ]

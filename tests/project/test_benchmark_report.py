@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -88,6 +90,21 @@ def test_table_and_stamp_say_what_was_run(tmp_path: Path) -> None:
         0.5,
         when=datetime(2026, 11, 27, 21, 30, tzinfo=UTC),
         argv=[str(ROOT / "benchmarks" / "inbox.py"), "--repeat", "3"],
+        reference=1.456,
     )
     assert line.startswith("`python benchmarks/inbox.py --repeat 3`, 2026-11-27 21:30 UTC, commit ")
     assert "1-minute load average 0.5 → " in line
+    assert line.endswith(
+        "; CPU reference: 10M Python additions in 1.46 s (sessions 3–8's machine, quiet: 0.65–0.83 s; "
+        "speeds scale with its inverse)."
+    )
+
+
+def test_the_cpu_reference_is_the_median_run_scaled_to_ten_million_additions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = _report()
+    clock = iter([10.0, 10.5, 20.0, 20.2, 30.0, 30.3])  # runs of 0.5, 0.2 and 0.3 s
+    monkeypatch.setattr(report.time, "perf_counter", lambda: next(clock))
+
+    assert report.cpu_reference(additions=1_000_000, runs=3) == pytest.approx(3.0)
