@@ -1,7 +1,7 @@
 """The ``heedful`` command line.
 
-``heedful up`` is the embedded mode: one process tree (web server, Celery worker
-with beat) on SQLite and a file-system broker in one data directory.
+``heedful up`` is the embedded mode: one process tree (web server, Celery worker, beat,
+each started again if it exits) on SQLite and a file-system broker in one data directory.
 ``heedful web``, ``heedful worker`` and ``heedful beat`` are the production pieces,
 run separately against PostgreSQL and Redis.
 """
@@ -131,15 +131,23 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen[bytes]], timeout: 
 
 
 def _run_process_tree(host: str, port: int, imap_idle: bool = False) -> None:
-    """Start web and worker(+beat) as children (and the IMAP listener when a mailbox is
-    configured); stop them all together."""
+    """Start the web server, a worker and the scheduler as children (and the IMAP listener when
+    a mailbox is configured), start again any that exits (heedful.supervise), stop them all
+    together on Ctrl-C or SIGTERM."""
+    from heedful.supervise import Supervisor
+
     exe = [sys.executable, "-m", "heedful.cli"]
     children = [
-        subprocess.Popen([*exe, "web", "--server", "waitress", "--host", host, "--port", str(port)]),
-        subprocess.Popen([*exe, "worker", "--beat", "--concurrency", "2"]),
+        ("web server", [*exe, "web", "--server", "waitress", "--host", host, "--port", str(port)]),
+        ("worker", [*exe, "worker", "--concurrency", "2"]),
+        # Its own process, not `worker --beat`: a scheduler that died inside the worker went
+        # unnoticed (the worker kept running); here its exit is seen and it is started again.
+        ("scheduler", [*exe, "beat"]),
     ]
     if imap_idle:
-        children.append(subprocess.Popen([*exe, "imap-idle"]))
+        children.append(("mail listener", [*exe, "imap-idle"]))
+    # "the worker exited ..." and "... stopping" go to stderr, the rest to stdout.
+    supervisor = Supervisor(children, echo=lambda line: click.echo(line, err=" exited " in line))
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -148,36 +156,26 @@ def _run_process_tree(host: str, port: int, imap_idle: bool = False) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    supervisor.start()
     url = os.environ["SITE_URL"]
-    if _wait_until_up(f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::") else url, children):  # noqa: S104
+    exit_code = 0
+    local = f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::") else url  # noqa: S104
+    if _wait_until_up(local, supervisor.processes()):
         click.echo(f"heedful is running at {url}  (Ctrl-C stops it)")
     elif not stopping:
+        # A child that cannot even start (a port in use, a broken setting) would only fail again.
         click.echo("heedful: the web server did not come up; stopping.", err=True)
-        stopping = True
-    exit_code = 0
+        stopping, exit_code = True, 1
     while not stopping:
-        for child in children:
-            if child.poll() is not None:
-                click.echo(f"heedful: a child process exited with {child.returncode}; stopping.", err=True)
-                exit_code = 1
-                stopping = True
+        reason = supervisor.check()
+        if reason:
+            click.echo(reason, err=True)
+            stopping, exit_code = True, 1
+            break
         time.sleep(0.5)
-    _stop_children(children)
+    supervisor.stop()
     click.echo("heedful: stopped.")
     sys.exit(exit_code)
-
-
-def _stop_children(children: list[subprocess.Popen[bytes]], grace: float = 20.0) -> None:
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _one_ml_thread_per_worker() -> None:
