@@ -3,7 +3,9 @@ production install, ``heedful up`` does for its own children.
 
 A child that exits while heedful is not stopping is started again after a pause that doubles
 with each exit (1, 2, 4 ... 30 s), so a worker killed by the kernel's out-of-memory killer or by
-hand comes back by itself and its unacknowledged tasks run again. A child that keeps exiting
+hand comes back by itself. The embedded file-system broker cannot hand out again a message a
+dead worker had taken; the scheduler's sweeps re-queue that work from the database (workflow
+steps, approved actions, outgoing email: ``CELERY_BEAT_SCHEDULE``). A child that keeps exiting
 (``max_exits`` times within ``window`` seconds) is not a passing accident: heedful stops and
 says so rather than restart it forever.
 """
