@@ -48,8 +48,9 @@ def commit() -> str:
     return f"{sha} with uncommitted changes" if dirty else sha
 
 
-# The CPU reference on the machine of sessions 3-8 (2026-11-27), quiet: timings measured since
-# ran on the same kind of machine at up to half that speed, with nothing else running.
+# The CPU reference on the machine of sessions 3-8 (2026-11-27; session 5 recorded AVX-512
+# VNNI and AMX), quiet. Pure Python speed only: numpy and onnxruntime depend on the vector instructions
+# too (cpu_summary), so on another processor the loop alone does not scale the figures.
 REFERENCE_SECONDS = "0.65–0.83 s"
 
 
@@ -58,8 +59,8 @@ def cpu_reference(additions: int = 2_000_000, runs: int = 3) -> float:
     ``runs`` timings of ``additions`` each.
 
     The load average cannot tell a quiet slow machine from a quiet fast one: the machine is a
-    share of a host whose speed changed by 2x from one day to the next. Printed beside every
-    table so that figures from different days can be compared by their ratio to it."""
+    share of a host whose speed moves from one day, even one minute, to the next. Printed
+    beside every table, with :func:`cpu_summary`, so that a reader knows what ran the figures."""
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -68,6 +69,31 @@ def cpu_reference(additions: int = 2_000_000, runs: int = 3) -> float:
             total += i
         timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 10_000_000 / additions
+
+
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """The processor's model and the vector instructions the int8 model's speed depends on,
+    e.g. ``AMD EPYC (AVX2; no AVX-512 VNNI)``.
+
+    onnxruntime's int8 kernels use AVX-512 VNNI or AMX where the CPU has them: the same code ran
+    MiniLM about three times faster on session 5's processor (with both) than on an AVX2-only
+    EPYC on 2026-11-28."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "unknown CPU"
+    model, flags = "unknown CPU", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and model == "unknown CPU":
+            model = " ".join(value.split())
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    have = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512")) if flag in flags]
+    have += [name for flag, name in (("avx512_vnni", "VNNI"), ("amx_int8", "AMX")) if flag in flags]
+    missing = "" if {"avx512_vnni", "amx_int8"} & flags else "; no AVX-512 VNNI"
+    return f"{model} ({', '.join(have) or 'no AVX2'}{missing})"
 
 
 def stamp(
@@ -87,9 +113,9 @@ def stamp(
     seconds = cpu_reference() if reference is None else reference
     return (
         f"`{command}`, {when:%Y-%m-%d %H:%M} UTC, commit {commit()}, "
-        f"1-minute load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores; "
-        f"CPU reference: 10M Python additions in {seconds:.2f} s (sessions 3–8's machine, quiet: "
-        f"{REFERENCE_SECONDS}; speeds scale with its inverse)."
+        f"1-minute load average {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores "
+        f"of {cpu_summary()}; 10M Python additions in {seconds:.2f} s (sessions 3–8's machine, "
+        f"quiet: {REFERENCE_SECONDS})."
     )
 
 

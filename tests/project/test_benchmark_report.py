@@ -4,6 +4,7 @@ nothing else on the page."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -94,10 +95,28 @@ def test_table_and_stamp_say_what_was_run(tmp_path: Path) -> None:
     )
     assert line.startswith("`python benchmarks/inbox.py --repeat 3`, 2026-11-27 21:30 UTC, commit ")
     assert "1-minute load average 0.5 → " in line
-    assert line.endswith(
-        "; CPU reference: 10M Python additions in 1.46 s (sessions 3–8's machine, quiet: 0.65–0.83 s; "
-        "speeds scale with its inverse)."
-    )
+    assert f"on {os.cpu_count()} cores of {report.cpu_summary()}; " in line
+    assert line.endswith("; 10M Python additions in 1.46 s (sessions 3–8's machine, quiet: 0.65–0.83 s).")
+
+
+EPYC = """processor	: 0
+model name	: AMD EPYC
+flags		: fpu vme sse sse2 fma avx avx2 bmi2
+processor	: 1
+model name	: AMD EPYC
+flags		: fpu vme sse sse2 fma avx avx2 bmi2
+"""
+XEON = """model name	: Intel(R) Xeon(R) Platinum 8488C
+flags		: fpu avx avx2 avx512f avx512_vnni amx_int8 amx_tile
+"""
+
+
+def test_the_cpu_summary_names_the_model_and_the_int8_instructions() -> None:
+    report = _report()
+
+    assert report.cpu_summary(EPYC) == "AMD EPYC (AVX2; no AVX-512 VNNI)"
+    assert report.cpu_summary(XEON) == "Intel(R) Xeon(R) Platinum 8488C (AVX2, AVX-512, VNNI, AMX)"
+    assert report.cpu_summary("") == "unknown CPU (no AVX2; no AVX-512 VNNI)"
 
 
 def test_the_cpu_reference_is_the_median_run_scaled_to_ten_million_additions(
