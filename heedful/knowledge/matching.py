@@ -8,12 +8,15 @@ result says so and carries no answer: the caller hands the conversation to a per
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib
 import inspect
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,34 +175,74 @@ def _trained(
         if version in _cache:
             return _cache[version]
         path = _artefact_path(version)
-        matcher = None
-        if path.exists() and hasattr(engine, "load"):
-            try:
-                matcher = engine.load(path)
-            except Exception:  # a stale or damaged file is rebuilt, never trusted
-                log.warning("Retraining the FAQ matcher: %s could not be loaded", path, exc_info=True)
+        matcher = _load_kept(engine, path)
         if matcher is None:
-            options: dict[str, Any] = {}
-            if "previous" in inspect.signature(engine.train).parameters:
-                options["previous"] = _previous(engine)
-            if _encoder():
-                options["encoder"] = _encoder()
-            if "target_wrong_rate" in inspect.signature(engine.train).parameters:
-                options["target_wrong_rate"] = wrong_answers_per_100 / 100
-            matcher = engine.train(examples, **options)
-            if hasattr(matcher, "save"):
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    matcher.save(path)
-                    _summary_path(path).write_text(
-                        json.dumps(_summary_of(matcher), sort_keys=True), encoding="utf-8"
-                    )
-                    _prune_kept(path)
-                except OSError:
-                    log.warning("Could not keep the FAQ matcher at %s", path, exc_info=True)
+            with _one_trainer(path.parent):
+                # Another process may have trained this version while this one waited.
+                matcher = _load_kept(engine, path) or _train_and_keep(
+                    engine, examples, path, wrong_answers_per_100
+                )
         _cache.clear()  # only the current version is worth memory
         _cache[version] = matcher
         return matcher
+
+
+def _load_kept(engine: Any, path: Path) -> Any | None:
+    if not (path.exists() and hasattr(engine, "load")):
+        return None
+    try:
+        return engine.load(path)
+    except Exception:  # a stale or damaged file is rebuilt, never trusted
+        log.warning("Retraining the FAQ matcher: %s could not be loaded", path, exc_info=True)
+        return None
+
+
+def _train_and_keep(
+    engine: Any, examples: list[tuple[str, str]], path: Path, wrong_answers_per_100: int
+) -> Any:
+    options: dict[str, Any] = {}
+    if "previous" in inspect.signature(engine.train).parameters:
+        options["previous"] = _previous(engine)
+    if _encoder():
+        options["encoder"] = _encoder()
+    if "target_wrong_rate" in inspect.signature(engine.train).parameters:
+        options["target_wrong_rate"] = wrong_answers_per_100 / 100
+    matcher = engine.train(examples, **options)
+    if hasattr(matcher, "save"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            matcher.save(path)
+            _summary_path(path).write_text(json.dumps(_summary_of(matcher), sort_keys=True), encoding="utf-8")
+            _prune_kept(path)
+        except OSError:
+            log.warning("Could not keep the FAQ matcher at %s", path, exc_info=True)
+    return matcher
+
+
+TRAINING_LOCK = "training.lock"
+
+
+@contextlib.contextmanager
+def _one_trainer(directory: Path) -> Iterator[None]:
+    """One process of an installation trains at a time; the others wait, then load its file.
+
+    After an edit, the worker warming the new version and a web process answering a chat
+    question both find its file missing. Each used to train it: twice the work on the same two
+    cores, so the question waited about twice as long, and both wrote the same file. The lock is
+    the kernel's (flock): a process that dies while training releases it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / TRAINING_LOCK, "a+b")  # noqa: SIM115 - held across the yield
+    except OSError:
+        log.warning("No training lock in %s; training without one", directory, exc_info=True)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # Matchers kept on disk: the current one and the one before it, which a process that has not

@@ -3,6 +3,8 @@ when the engine is missing or broken."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -168,6 +170,56 @@ def test_an_edit_retrains_from_the_matcher_it_replaces_in_memory_or_on_disk(smal
     assert matching.match_question("how long does delivery take").entry_id == shipping.pk
 
 
+# Another process training the matcher: it holds the lock, then puts its file in place.
+OTHER_TRAINER = """
+import fcntl, os, sys, time
+lock, finished, target = sys.argv[1:]
+with open(lock, "a+b") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(1.5)  # training
+    os.replace(finished, target)
+"""
+
+
+def test_a_process_waits_for_another_training_the_same_version_and_loads_its_file(
+    small_kb, settings, tmp_path, monkeypatch
+):
+    from heedful.ml.faq import FaqMatcher
+
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    expected = matching.match_question("return policy")
+    target = matching._artefact_path(matching._current().version)
+    finished = tmp_path / "trained-elsewhere.hml"
+    target.rename(finished)  # the version is missing again, as right after an edit
+    matching.forget_trained()
+    trained = []
+    train = FaqMatcher.train.__func__  # type: ignore[attr-defined]
+
+    def counting_train(cls, examples, **options):  # type: ignore[no-untyped-def]
+        trained.append(len(examples))
+        return train(cls, examples, **options)
+
+    monkeypatch.setattr(FaqMatcher, "train", classmethod(counting_train))
+    lock = target.parent / matching.TRAINING_LOCK
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_TRAINER, str(lock), str(finished), str(target)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None
+        assert other.stdout.readline().strip() == "locked"
+        result = matching.match_question("return policy")
+    finally:
+        assert other.wait(timeout=30) == 0
+
+    assert trained == []  # it waited for the other process's file instead of training its own
+    assert result.engine_version == expected.engine_version
+    assert result.entry_id == expected.entry_id
+
+
 def test_only_the_current_matcher_and_the_one_before_stay_on_disk(small_kb, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     matching.forget_trained()
@@ -234,7 +286,7 @@ def test_the_knowledge_page_says_when_the_bot_answers_and_what_that_was_checked_
     ) in after
     saved = sorted(p.name for p in Path(tmp_path, "knowledge").iterdir())
     version = matching.kb_version(matching.training_examples())
-    assert saved == [f"faq-matcher-{version}.hml", f"faq-matcher-{version}.json"]
+    assert saved == [f"faq-matcher-{version}.hml", f"faq-matcher-{version}.json", "training.lock"]
 
 
 def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
