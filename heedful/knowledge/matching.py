@@ -179,9 +179,9 @@ def _trained(
         if matcher is None:
             with _one_trainer(path.parent):
                 # Another process may have trained this version while this one waited.
-                matcher = _load_kept(engine, path) or _train_and_keep(
-                    engine, examples, path, wrong_answers_per_100
-                )
+                matcher = _load_kept(engine, path)
+                if matcher is None:
+                    matcher = _train_and_keep(engine, examples, path, wrong_answers_per_100)
         _cache.clear()  # only the current version is worth memory
         _cache[version] = matcher
         return matcher
