@@ -49,14 +49,18 @@ def _build_python(build_python: str | None) -> str:
 
 def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> bool:
     """Export MiniLM to ONNX unless already there; return True if the artefact exists after."""
-    from heedful.ml.encoders import _SHARED, minilm_available, minilm_has_layers
+    from heedful.ml import export_onnx
+    from heedful.ml.encoders import _SHARED, minilm_available
 
-    if minilm_has_layers(model_dir):
+    stamp_path = model_dir / export_onnx.RECIPE_STAMP
+    recipe = json.loads(stamp_path.read_text()).get("recipe") if stamp_path.is_file() else None
+    if minilm_available(model_dir) and recipe == export_onnx.RECIPE:
         echo(f"onnx: {paths.MINILM_ONNX} already built in {model_dir}")
         return True
     if minilm_available(model_dir):
-        # Same weights, same sentence embeddings; the new file adds every layer's mean.
-        echo(f"onnx: {paths.MINILM_ONNX} has no layer output; exporting it again")
+        # An older recipe: no layer output, or 8-bit weights, which a processor without VNNI
+        # computes differently (export_onnx.py). The models built on it are rebuilt after.
+        echo(f"onnx: {paths.MINILM_ONNX} was exported by an older recipe; exporting it again")
         _SHARED.clear()
     script = Path(__file__).with_name("export_onnx.py")
     python = _build_python(build_python)
@@ -78,6 +82,7 @@ def build_onnx(model_dir: Path, echo: Echo, build_python: str | None = None) -> 
         return False
     lines = result.stdout.strip().splitlines()
     echo(f"onnx: exported, {lines[-1] if lines else 'no report printed'}")
+    stamp_path.write_text(json.dumps({"recipe": export_onnx.RECIPE}, indent=1))
     _SHARED.clear()
     return minilm_available(model_dir)
 
@@ -149,6 +154,7 @@ def build_finetune(
 
 def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
     from heedful.ml import finetune_sentiment, sentiment
+    from heedful.ml.distil_static import file_sha256
     from heedful.ml.encoders import minilm_available, minilm_has_layers
     from heedful.ml.persist import FORMAT_VERSION
 
@@ -165,6 +171,8 @@ def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool 
         "with_minilm": with_minilm,
         # A MiniLM file re-exported with its layer output makes a better full model.
         "minilm_layers": with_minilm and minilm_has_layers(model_dir),
+        # Another export (7-bit weights since session 11) gives other vectors to learn from.
+        "minilm_sha256": file_sha256(model_dir / paths.MINILM_ONNX) if with_minilm else "",
         "code_sha256": hashlib.sha256(Path(sentiment.__file__).read_bytes()).hexdigest(),
         "tuned_sha256": tuned["onnx_sha256"] if tuned else "",
     }

@@ -131,6 +131,8 @@ class MiniLMEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
+        from heedful.ml.distil_static import file_sha256
+
         base = model_dir or paths.model_dir()
         if not minilm_available(base):
             raise EncoderUnavailable(f"no MiniLM ONNX artefact in {base}; run `heedful ml build`")
@@ -154,6 +156,9 @@ class MiniLMEncoder:
             str(base / paths.MINILM_ONNX), options, providers=["CPUExecutionProvider"]
         )
         self.version = "all-MiniLM-L6-v2-int8"
+        # Which file this is: a model trained on another export's vectors (an older heedful's
+        # 8-bit weights, say) must not be fed this one's (see ``installed_minilm``).
+        self.file_sha256 = file_sha256(base / paths.MINILM_ONNX)
         # Files exported before the layer output existed still give the sentence embedding.
         self.has_layers = LAYERS_OUTPUT in {o.name for o in self.session.get_outputs()}
         # One message is often embedded twice in a row (FAQ match, then sentiment): remember the
@@ -328,3 +333,11 @@ def shared_static(model_dir: Path | None = None) -> StaticEncoder:
 def installed_static_table() -> str:
     """table_sha256 of the static table in the model directory, "" when there is none."""
     return shared_static().table_sha256 if static_available() else ""
+
+
+def installed_minilm() -> str:
+    """sha256 of the MiniLM ONNX file in the model directory, "" when there is none.
+
+    Models that learned from its vectors (FAQ matchers, the sentiment model) record it: the same
+    weights fed another export's vectors answer differently without any error."""
+    return shared_minilm().file_sha256 if minilm_available() else ""

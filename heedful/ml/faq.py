@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from heedful.ml.encoders import installed_static_table, resolve_encoder_name
+from heedful.ml.encoders import installed_minilm, installed_static_table, resolve_encoder_name
 from heedful.ml.linear import F32, FeatureSpace, LinearSoftmax, embed, softmax
 from heedful.ml.persist import ArtefactError, load_artefact, save_artefact
 from heedful.ml.text import NgramTfidf, clean, phrase_key
@@ -110,6 +110,8 @@ class FaqMatcher:
     # table_sha256 of the static table the model was trained with ("" if none): a different
     # table at load time would feed the weights vectors they were not fitted on.
     static_table: str = ""
+    # sha256 of the MiniLM ONNX file whose vectors the model was trained on ("" if none): likewise.
+    minilm_model: str = ""
     # How ``confidence`` is computed: "probability" (artefacts written before this existed) or
     # "probability*closeness": the answer's probability times the mean similarity of the question
     # to its K_CLOSE nearest training variants among the top candidates. The product separated
@@ -456,6 +458,7 @@ class FaqMatcher:
         meta["fast_accept"] = self.fast_accept
         meta["fast_encoder"] = self.fast_encoder
         meta["static_table_sha256"] = self.static_table
+        meta["minilm_sha256"] = self.minilm_model
         meta["confidence_kind"] = self.confidence_kind
         sp = self._train_sparse
         arrays |= {"x_data": sp.data, "x_indices": sp.indices, "x_indptr": sp.indptr}
@@ -478,8 +481,14 @@ class FaqMatcher:
         try:
             tfidf = NgramTfidf.from_state(meta["tfidf"], arrays)
             space = FeatureSpace(tfidf, meta["encoder"], float(meta["dense_weight"]))
+            minilm_model = str(meta.get("minilm_sha256", ""))
             if space.uses_minilm:
                 resolve_encoder_name("minilm")  # clear error when the ONNX file is missing
+                if installed_minilm() != minilm_model:
+                    raise ArtefactError(
+                        f"{path}: trained on MiniLM file {minilm_model[:12] or '(unrecorded)'}, "
+                        f"installed: {installed_minilm()[:12]}; retrain the matcher"
+                    )
             static_table = str(meta.get("static_table_sha256", ""))
             if space.encoder == "static" and installed_static_table() != static_table:
                 raise ArtefactError(
@@ -507,6 +516,7 @@ class FaqMatcher:
         )
         matcher.confidence_kind = str(meta.get("confidence_kind", "probability"))
         matcher.static_table = static_table
+        matcher.minilm_model = minilm_model
         if "fast_w_sparse" in arrays:
             matcher.fast_encoder = str(meta.get("fast_encoder", "tfidf"))
             if matcher.fast_encoder == "static" and installed_static_table() != static_table:
@@ -582,9 +592,12 @@ def _fit(
     begin = None if start is None else _moved_to(start.model, start.tfidf, tfidf)
     model = LinearSoftmax.fit(sparse, fit_labels, tfidf.n_features, dense=dense, c=c, start=begin)
     static_table = installed_static_table() if encoder == "static" else ""
+    minilm_model = installed_minilm() if space.uses_minilm else ""
     identity: list[Any] = [encoder, c, sorted(zip(texts, labels, strict=True))]
     if static_table:  # the same questions on another table give other answers
         identity.append(static_table)
+    if minilm_model:  # and on another MiniLM file
+        identity.append(minilm_model)
     digest = hashlib.sha256(json.dumps(identity).encode("utf-8")).hexdigest()[:12]
     matcher = FaqMatcher(
         space,
@@ -600,6 +613,7 @@ def _fit(
         None if dense is None else dense[: len(texts)].astype(np.float16).astype(np.float32),
         confidence_kind=kind,
         static_table=static_table,
+        minilm_model=minilm_model,
     )
     matcher._index_rows()
     return matcher
@@ -617,12 +631,14 @@ def _moved_to(model: LinearSoftmax, source: NgramTfidf, target: NgramTfidf) -> L
 
 def _known_embeddings(previous: FaqMatcher | None, encoder: str) -> dict[str, F32]:
     """The previous matcher's sentence embeddings by question, when they are in the space a
-    new ``encoder`` matcher would compute (same encoder, same static table)."""
+    new ``encoder`` matcher would compute (same encoder, same static table or MiniLM file)."""
     if previous is None or previous._train_dense is None or previous.space.encoder != encoder:
         return {}
     if previous.space.dense_weight != 1.0:
         return {}
     if encoder == "static" and previous.static_table != installed_static_table():
+        return {}
+    if previous.space.uses_minilm and previous.minilm_model != installed_minilm():
         return {}
     return dict(zip(previous.texts, previous._train_dense, strict=True))
 

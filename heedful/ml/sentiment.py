@@ -145,6 +145,9 @@ class SentimentModel:
     tuned_meta: dict[str, Any] | None = None  # sha256, labels (kept when the file is missing)
     # The full model reads all six MiniLM layers' means, not only the sentence embedding.
     full_layers: bool = False
+    # sha256 of the MiniLM file the full model learned from ("" for models saved before it was
+    # recorded): another file's vectors would be read by weights not fitted on them.
+    minilm_model: str = ""
 
     def _fast_dense(self, texts: list[str]) -> F32 | None:
         return FeatureSpace(self.tfidf, "static").dense(texts) if self.fast_static else None
@@ -242,6 +245,7 @@ class SentimentModel:
             "tuned": self.tuned_meta,
             "tuned_below": self.tuned_below,
             "full_layers": self.full_layers,
+            "minilm_sha256": self.minilm_model,
         }
         arrays = dict(tf_arrays) | self.fast.to_arrays("fast_")
         if self.full is not None:
@@ -255,8 +259,9 @@ class SentimentModel:
         fast = LinearSoftmax.from_arrays(meta["classes"], arrays, "fast_")
         full = LinearSoftmax.from_arrays(meta["classes"], arrays, "full_") if meta["has_full"] else None
         full_layers = bool(meta.get("full_layers", False))
+        minilm_model = str(meta.get("minilm_sha256", ""))
         if full is not None:
-            from heedful.ml.encoders import minilm_available, minilm_has_layers
+            from heedful.ml.encoders import installed_minilm, minilm_available, minilm_has_layers
 
             if not minilm_available():
                 full = None  # stated in the model version below, never silent
@@ -264,6 +269,9 @@ class SentimentModel:
             elif full_layers and not minilm_has_layers():
                 full = None
                 meta["version"] += "+fast-only(no-minilm-layers)"
+            elif minilm_model and minilm_model != installed_minilm():
+                full = None  # until `heedful ml build` retrains it on the installed file
+                meta["version"] += "+fast-only(other-minilm)"
         tuned, tuned_meta = None, meta.get("tuned")
         if tuned_meta and full is not None:
             tuned = _load_tuned(Path(path), tuned_meta, meta["classes"])
@@ -292,6 +300,7 @@ class SentimentModel:
             float(meta.get("tuned_below", 0.0)),
             tuned_meta,
             full_layers,
+            minilm_model,
         )
 
 
@@ -358,10 +367,12 @@ def train(
     full, escalate = None, 0.0
     p_fast = softmax(fast.logits_batch(xv, fast_dense_val))
     full_layers = False
+    minilm_model = ""
     if with_minilm:
-        from heedful.ml.encoders import minilm_has_layers
+        from heedful.ml.encoders import installed_minilm, minilm_has_layers
 
         full_layers = minilm_has_layers()
+        minilm_model = installed_minilm()
         dense = full_features(texts, layers=full_layers)
         dense_val = full_features(val_texts, layers=full_layers)
         full, full_acc = best_model(dense, dense_val)
@@ -378,7 +389,15 @@ def train(
     if full_layers:
         version += "+layers"
     model = SentimentModel(
-        tfidf, fast, full, escalate, version, metrics, fast_static, full_layers=full_layers
+        tfidf,
+        fast,
+        full,
+        escalate,
+        version,
+        metrics,
+        fast_static,
+        full_layers=full_layers,
+        minilm_model=minilm_model,
     )
     report = built_tuned(tuned_dir or paths.model_dir(), train_rows, val_rows) if full else None
     if report is not None:

@@ -140,3 +140,83 @@ def test_a_sentiment_model_on_layers_without_them_says_it_answers_fast_only(
     assert loaded.full is None
     assert loaded.version.endswith("+layers+fast-only(no-minilm-layers)")
     assert loaded.analyse("still waiting for my refund", mode="full").engine == "tfidf"
+
+
+def test_models_record_the_minilm_file_and_set_aside_another(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A matcher or sentiment model fitted on one MiniLM file never reads another's vectors
+    (an upgrade re-exports the file: 7-bit weights since session 11)."""
+    from pathlib import Path
+
+    import heedful.ml.encoders
+    import heedful.ml.faq
+    from heedful.ml.distil_static import file_sha256
+    from heedful.ml.encoders import shared_minilm
+    from heedful.ml.faq import FaqMatcher, _known_embeddings
+    from heedful.ml.paths import MINILM_ONNX, model_dir
+    from heedful.ml.persist import ArtefactError
+    from heedful.ml.sentiment import SentimentModel, train
+
+    from .conftest import SENTIMENT_TRAIN
+
+    installed = file_sha256(model_dir() / MINILM_ONNX)
+    assert shared_minilm().file_sha256 == installed
+    base = Path(str(tmp_path))
+    matcher = FaqMatcher.train(FAQ, encoder="hybrid", oos_examples=OOS)
+    assert matcher.minilm_model == installed
+    matcher.save(base / "m.hml")
+    model = train(SENTIMENT_TRAIN, SENTIMENT_TRAIN, with_minilm=True, tuned_dir=base)
+    assert model.minilm_model == installed
+    model.save(base / "s.hml")
+    assert len(_known_embeddings(matcher, "hybrid")) == len(set(matcher.texts))
+
+    other = "0" * 64
+    monkeypatch.setattr(heedful.ml.faq, "installed_minilm", lambda: other)
+    monkeypatch.setattr(heedful.ml.encoders, "installed_minilm", lambda: other)
+
+    refused = f"trained on MiniLM file {installed[:12]}, installed: 000000000000"
+    with pytest.raises(ArtefactError, match=refused):
+        FaqMatcher.load(base / "m.hml")
+    assert _known_embeddings(matcher, "hybrid") == {}  # a retrain embeds every question again
+    retrained = FaqMatcher.train(FAQ, encoder="hybrid", oos_examples=OOS, previous=matcher)
+    assert retrained.minilm_model == other
+    assert retrained.version != matcher.version
+    loaded = SentimentModel.load(base / "s.hml")
+    assert loaded.full is None
+    assert loaded.version.endswith("+layers+fast-only(other-minilm)")
+    assert loaded.analyse("still waiting for my refund", mode="full").engine == "tfidf"
+
+
+def test_build_exports_again_over_a_file_of_an_older_recipe(tmp_path: object) -> None:
+    """An install built before the 7-bit weights gets the new file from `heedful ml build`."""
+    import json
+    import stat
+    from pathlib import Path
+
+    from heedful.ml import export_onnx
+    from heedful.ml.build import build_onnx
+    from heedful.ml.paths import MINILM_ONNX, MINILM_TOKENIZER, model_dir
+
+    models = Path(str(tmp_path)) / "models"
+    models.mkdir()
+    for name in (MINILM_ONNX, MINILM_TOKENIZER):
+        (models / name).write_bytes((model_dir() / name).read_bytes())
+    # Stands in for the build venv's interpreter: the real export needs torch and ~30 s; this
+    # records the call and leaves the files as an export would.
+    calls = Path(str(tmp_path)) / "calls"
+    python = Path(str(tmp_path)) / "python"
+    python.write_text(f'#!/bin/sh\necho "$@" >> {calls}\necho \'{{"min_cosine_vs_torch": 0.968}}\'\n')
+    python.chmod(python.stat().st_mode | stat.S_IEXEC)
+    said: list[str] = []
+
+    assert build_onnx(models, said.append, str(python)) is True
+    assert said[0] == f"onnx: {MINILM_ONNX} was exported by an older recipe; exporting it again"
+    assert said[-1] == 'onnx: exported, {"min_cosine_vs_torch": 0.968}'
+    assert calls.read_text().split() == [str(Path(export_onnx.__file__)), "--out", str(models)]
+    assert json.loads((models / export_onnx.RECIPE_STAMP).read_text()) == {"recipe": export_onnx.RECIPE}
+
+    said.clear()
+    assert build_onnx(models, said.append, str(python)) is True
+    assert said == [f"onnx: {MINILM_ONNX} already built in {models}"]
+    assert len(calls.read_text().splitlines()) == 1
