@@ -33,7 +33,13 @@ from django.utils import timezone
 
 from heedful.crm.models import Contact, Note, TimelineEntry
 from heedful.governance.models import DecisionRecord, ProposalStatus, ProposedAction
-from heedful.governance.services import record_audit, redact_audit_events, scrub_decisions_and_proposals
+from heedful.governance.services import (
+    Scrubbed,
+    record_audit,
+    redact_audit_events,
+    scrub_decisions_and_proposals,
+    scrub_records,
+)
 
 if TYPE_CHECKING:
     from heedful.accounts.models import User
@@ -61,28 +67,61 @@ def forget_subjects(
     """
     ids = [str(i) for i in subject_ids]
     about = {"subject_type": subject_type, "subject_id__in": ids}
-    decisions = list(DecisionRecord.objects.filter(**about).values_list("pk", flat=True))
-    proposals = ProposedAction.objects.filter(**about)
-    proposal_ids = list(proposals.values_list("pk", flat=True))
-    pending = proposals.filter(status=ProposalStatus.PENDING)
+    return _forget(
+        list(DecisionRecord.objects.filter(**about).values_list("pk", flat=True)),
+        list(ProposedAction.objects.filter(**about).values_list("pk", flat=True)),
+        lambda: scrub_decisions_and_proposals(subject_type=subject_type, subject_ids=ids, dry_run=dry_run),
+        app=app,
+        dry_run=dry_run,
+    )
+
+
+def forget_records(
+    *, decision_ids: Sequence[int], proposal_ids: Sequence[int], app: str, dry_run: bool = False
+) -> dict[str, int]:
+    """``forget_subjects`` for these decisions and proposals only, whatever they are about.
+
+    For records that named the person about an object that is not theirs (a workflow run that
+    an event naming her started about a company): the object's other records stay as they are.
+    """
+    decisions, proposals = sorted(set(decision_ids)), sorted(set(proposal_ids))
+    return _forget(
+        decisions,
+        proposals,
+        lambda: scrub_records(decision_ids=decisions, proposal_ids=proposals, dry_run=dry_run),
+        app=app,
+        dry_run=dry_run,
+    )
+
+
+def _forget(
+    decisions: list[int], proposals: list[int], scrub: Callable[[], Scrubbed], *, app: str, dry_run: bool
+) -> dict[str, int]:
     redacted = sum(
         redact_audit_events(object_type=model._meta.model_name or "", object_ids=pks, dry_run=dry_run)
-        for model, pks in ((DecisionRecord, decisions), (ProposedAction, proposal_ids))
+        for model, pks in ((DecisionRecord, decisions), (ProposedAction, proposals))
     )
-    scrubbed = scrub_decisions_and_proposals(subject_type=subject_type, subject_ids=ids, dry_run=dry_run)
-    if dry_run:
-        withdrawn = pending.count()
-    else:
+    # Counted before anything changes, so that the preview (dry_run) counts the same.
+    pending = [
+        pk
+        for start in range(0, len(proposals), 500)  # SQLite caps the parameters of one statement
+        for pk in ProposedAction.objects.filter(
+            pk__in=proposals[start : start + 500], status=ProposalStatus.PENDING
+        ).values_list("pk", flat=True)
+    ]
+    scrubbed = scrub()
+    if not dry_run:
         # After the scrub, so that the reason given here is the one left.
-        withdrawn = pending.update(
-            status=ProposalStatus.REJECTED,
-            decided_at=timezone.now(),
-            decision_reason="The person it was about was erased.",
-        )
+        for start in range(0, len(pending), 500):
+            ProposedAction.objects.filter(pk__in=pending[start : start + 500]).update(
+                status=ProposalStatus.REJECTED,
+                decided_at=timezone.now(),
+                decision_reason="The person it was about was erased.",
+            )
     return {
         f"{app}.decisions_anonymised": scrubbed.decisions,
         f"{app}.proposals_anonymised": scrubbed.proposals,
-        f"{app}.proposals_withdrawn": withdrawn,
+        f"{app}.proposals_withdrawn": len(pending),
         AUDIT_EVENTS_REDACTED: redacted,
     }
 

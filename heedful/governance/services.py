@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from heedful.governance.actions import ActionError, get_action_type
@@ -185,20 +186,43 @@ def scrub_decisions_and_proposals(
     if not subject_type or not ids:
         return Scrubbed(decisions=0, proposals=0)
     return Scrubbed(
-        decisions=_scrub(DecisionRecord, _DECISION_FIELDS, subject_type, ids, dry_run=dry_run),
-        proposals=_scrub(ProposedAction, _PROPOSAL_FIELDS, subject_type, ids, dry_run=dry_run),
+        decisions=_scrub(
+            DecisionRecord.objects.filter(subject_type=subject_type), "subject_id", ids, dry_run=dry_run
+        ),
+        proposals=_scrub(
+            ProposedAction.objects.filter(subject_type=subject_type), "subject_id", ids, dry_run=dry_run
+        ),
+    )
+
+
+@transaction.atomic
+def scrub_records(
+    *, decision_ids: Sequence[int], proposal_ids: Sequence[int], dry_run: bool = False
+) -> Scrubbed:
+    """``scrub_decisions_and_proposals`` for these rows only, whatever they are about.
+
+    For records that named an erased person about an object that is not theirs: a workflow run
+    started by an event naming her about a company decides and proposes about the company, and
+    the company's other records, which never named her, keep what they say.
+    """
+    return Scrubbed(
+        decisions=_scrub(DecisionRecord.objects.all(), "pk", sorted(set(decision_ids)), dry_run=dry_run),
+        proposals=_scrub(ProposedAction.objects.all(), "pk", sorted(set(proposal_ids)), dry_run=dry_run),
     )
 
 
 _Scrubbable = TypeVar("_Scrubbable", DecisionRecord, ProposedAction)
+_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
+    DecisionRecord: _DECISION_FIELDS,
+    ProposedAction: _PROPOSAL_FIELDS,
+}
 
 
-def _scrub(
-    model: type[_Scrubbable], fields: tuple[str, ...], subject_type: str, ids: list[str], *, dry_run: bool
-) -> int:
+def _scrub(rows_of: QuerySet[_Scrubbable], key: str, ids: Sequence[str | int], *, dry_run: bool) -> int:
+    model, fields = rows_of.model, _FIELDS[rows_of.model]
     found = 0
     for start in range(0, len(ids), 500):  # SQLite caps the parameters of one statement
-        about = model.objects.filter(subject_type=subject_type, subject_id__in=ids[start : start + 500])
+        about = rows_of.filter(**{f"{key}__in": ids[start : start + 500]})
         if dry_run:
             found += about.count()
             continue

@@ -9,7 +9,8 @@ ran and whether it started, the run counts stay right) but empties everything in
 could name the person, and stops what was still to come: a waiting run is cancelled and an
 email not sent yet never goes out. The audit events about the runs (a run started or cancelled
 by hand) are redacted like the rest of the person's, and the decisions and proposals the runs
-made are scrubbed (``forget_subjects``)."""
+made are scrubbed (``forget_subjects``, ``forget_records``); about an object that is not the
+person's (an event naming her about a company), only what her runs made is."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, add_counts, forget_subjects
+from heedful.crm.erasure import AUDIT_EVENTS_REDACTED, add_counts, forget_records, forget_subjects
+from heedful.governance.models import ActorKind, DecisionRecord, ProposedAction
 from heedful.governance.services import redact_audit_events
 from heedful.workflows.models import (
     Consideration,
@@ -55,33 +57,42 @@ def _events_of(contact: Any, subjects: Mapping[str, Sequence[str]]) -> QuerySet[
     return Event.objects.filter(about)
 
 
-def _forget_run_subjects(
+def _forget_run_records(
     runs: QuerySet[WorkflowRun],
     events: QuerySet[Event],
     subjects: Mapping[str, Sequence[str]],
     *,
     dry_run: bool,
 ) -> dict[str, int]:
-    """Scrub the decisions and proposals the person's runs made, and those about the runs.
+    """Scrub the decisions and proposals about the person's runs, and those the runs made.
 
-    A run's decisions and proposals are about the run's subject; the other erasers already
-    forget the subjects in ``subjects``, so only the rest are forgotten here (an order that
-    the event named the person in), each once.
+    A run decides and proposes about the run's subject. The other erasers already forget the
+    person's own objects (``subjects``: all their records go); about any other object (a company
+    that an event naming her was about) only what her runs made is forgotten: the object's other
+    records (another contact's run, a person's own decision) never named her and stay.
     """
+    run_ids = list(runs.values_list("pk", flat=True))
+    counts = forget_subjects(
+        subject_type=WorkflowRun._meta.model_name or "", subject_ids=run_ids, app="workflows", dry_run=dry_run
+    )
     known = {(kind, str(i)) for kind, ids in subjects.items() for i in ids}
-    found: dict[str, set[str]] = {
-        WorkflowRun._meta.model_name or "": {str(pk) for pk in runs.values_list("pk", flat=True)}
+    others = {
+        (kind, pk)
+        for rows in (runs, events)
+        for kind, pk in rows.exclude(subject_type="").values_list("subject_type", "subject_id").distinct()
+        if (kind, pk) not in known
     }
-    for rows in (runs, events):
-        for kind, pk in rows.exclude(subject_type="").values_list("subject_type", "subject_id").distinct():
-            if (kind, pk) not in known:
-                found.setdefault(kind, set()).add(pk)
-    counts: dict[str, int] = {}
-    for kind, ids in sorted(found.items()):
-        add_counts(
-            counts,
-            forget_subjects(subject_type=kind, subject_ids=sorted(ids), app="workflows", dry_run=dry_run),
-        )
+    decisions: list[int] = []
+    for kind, pk in sorted(others):
+        decisions += DecisionRecord.objects.filter(
+            subject_type=kind,
+            subject_id=pk,
+            actor_kind=ActorKind.WORKFLOW,
+            inputs__run_id__in=run_ids,  # engine.decision_for records the run
+        ).values_list("pk", flat=True)
+    proposals = list(ProposedAction.objects.filter(decision_id__in=decisions).values_list("pk", flat=True))
+    made = forget_records(decision_ids=decisions, proposal_ids=proposals, app="workflows", dry_run=dry_run)
+    add_counts(counts, made)
     return counts
 
 
@@ -95,7 +106,7 @@ def erase_person(contact: Any, *, dry_run: bool, subjects: Mapping[str, Sequence
     outbox = OutboxMessage.objects.filter(run_id__in=run_ids)
     unsent = outbox.exclude(status=OutboxStatus.SENT)
     tasks = WorkflowTask.objects.filter(_about(subjects) | Q(run_id__in=run_ids))
-    forgotten = _forget_run_subjects(runs, events, subjects, dry_run=dry_run)
+    forgotten = _forget_run_records(runs, events, subjects, dry_run=dry_run)
     counts = {
         "workflows.events": len(event_ids),
         "workflows.runs": len(run_ids),

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from heedful.accounts.models import User
-from heedful.crm.erasure import erase_contact
+from heedful.crm.erasure import erase_contact, erasure_preview
 from heedful.crm.services import create_contact
 from heedful.governance.models import AuditEvent, DecisionRecord, ProposalStatus, ProposedAction
 from heedful.governance.services import Subject
@@ -216,3 +216,54 @@ def test_the_proposals_her_runs_made_about_other_objects_are_scrubbed_and_withdr
     )
     assert hers_decided.inputs == dict.fromkeys(sams_decided.inputs, "(erased)")
     assert "order.shipped" in sams_decided.inputs.values()
+
+
+WORKFLOW_RECORDS = ("workflows.decisions", "workflows.proposals")
+
+
+def test_records_about_the_same_object_from_runs_that_do_not_name_her_stay(tasks: TaskQueue) -> None:
+    rosa = create_contact(email="rosa@example.com", first_name="Rosa")
+    make_workflow()  # emails ask first: the proposal waits
+    acme = Subject("company", "acme", "ACME Ltd")
+    for email in ("rosa@example.com", "sami@example.com"):
+        # Two events about one company, sent through the API: only the first names her.
+        emit_event(
+            "order.shipped",
+            {"contact": {"email": email}, "order": {"number": "A-9", "tracking_url": "x"}},
+            acme,
+        )
+    tasks.drain()
+    sams = ProposedAction.objects.get(params__to="sami@example.com")
+    sams_log = list(AuditEvent.objects.filter(object_id=str(sams.pk)).values())
+    preview = erasure_preview(rosa)
+
+    report = erase_contact(contact=rosa)
+
+    assert report.rows == preview.rows  # the confirmation page counted what happened
+
+    scrubbed = {k: v for k, v in report.rows.items() if k.split("_")[0] in WORKFLOW_RECORDS}
+    assert scrubbed == {
+        "workflows.decisions_anonymised": 1,  # her run's email step's, not Sami's
+        "workflows.proposals_anonymised": 1,
+        "workflows.proposals_withdrawn": 1,
+    }
+    sams.refresh_from_db()
+    assert (sams.status, sams.subject_label, sams.params["to"]) == (
+        ProposalStatus.PENDING,
+        "ACME Ltd",
+        "sami@example.com",
+    )
+    assert list(AuditEvent.objects.filter(object_id=str(sams.pk)).values()) == sams_log
+    hers = ProposedAction.objects.exclude(pk=sams.pk).get()
+    assert (hers.status, hers.subject_label, hers.explanation) == (
+        ProposalStatus.REJECTED,
+        "(erased)",
+        "(erased)",
+    )
+    assert sorted(DecisionRecord.objects.values_list("subject_label", flat=True)) == [
+        "(erased)",
+        "ACME Ltd",
+    ]
+    assert DecisionRecord.objects.get(subject_label="ACME Ltd").proposals.get() == sams
+    assert "rosa" not in _everything_workflows_hold().lower()
+    assert "rosa" not in json.dumps(list(DecisionRecord.objects.values()), default=str).lower()
