@@ -97,7 +97,13 @@ def load(path: str | Path) -> list[Row]:
         return _load(Path(path))
     except DatasetError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error, ET.ParseError) as exc:
+    except UnicodeDecodeError as exc:
+        # Guessing another encoding could turn "café" into "cafÃ©" without a word: ask instead.
+        raise DatasetError(
+            f"{path}: is not UTF-8 text (byte {exc.object[exc.start]:#04x} at position {exc.start}); "
+            "save it as UTF-8 (in a spreadsheet: CSV UTF-8) and try again"
+        ) from exc
+    except (json.JSONDecodeError, csv.Error, ET.ParseError) as exc:
         raise DatasetError(f"{path}: cannot be read as a dataset ({exc})") from exc
     except (KeyError, TypeError, ValueError) as exc:
         # A JSON list item without "text"/"label", or a split whose items are not [text, label].

@@ -179,8 +179,8 @@ def test_a_file_that_is_not_a_usable_dataset_is_one_line_of_error_not_a_tracebac
         "column out for a fixed stratified 80/10/10 split",
         odd_split: f"Error: {odd_split}: unknown split value(s) 'holdout'; use train, val or test "
         "(or leave the cell empty for a fixed stratified split)",
-        not_utf8: f"Error: {not_utf8}: cannot be read as a dataset ('utf-8' codec can't decode byte "
-        "0xe9 in position 14: invalid continuation byte)",
+        not_utf8: f"Error: {not_utf8}: is not UTF-8 text (byte 0xe9 at position 14); save it as UTF-8 "
+        "(in a spreadsheet: CSV UTF-8) and try again",
         no_label: f"Error: {no_label}: not in a dataset layout this reads (KeyError: 'label'); see "
         "`heedful eval --help`",
     }
