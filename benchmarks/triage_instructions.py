@@ -1,0 +1,245 @@
+"""Instructions per triage pass, counted by valgrind's callgrind: the cost of our own code in one
+message, free of the shared machine's noise.
+
+    python benchmarks/triage_instructions.py                 # table; writes its block in docs/benchmarks.md
+    python benchmarks/triage_instructions.py --json          # one JSON object
+    python benchmarks/triage_instructions.py --against HEAD  # also the code of a git ref, same run
+
+Why: timings here move by 15-25 % between runs (docs/benchmarks-text-engine.md), so a change
+worth 5 % of a triage pass cannot be seen in them. callgrind counts the instructions a process
+executes, the same on every run for the same code and input, whatever else the machine does.
+
+What is counted: one process answering CLINC150 test questions one at a time with
+``heedful.ml.triage.triage`` (FAQ match with the hybrid matcher of text_engine.py, sentiment,
+frustration), as text_engine.py times it. onnxruntime is not run: it replays the outputs it gave
+natively for the same word pieces, recorded just before by the same code. Its kernels differ by
+processor (VNNI or not) and text_engine.py times them; what is left is our code and the
+libraries it calls (cleaning, TF-IDF vectors, the first pass, the decision and its explanation,
+sentiment, frustration). A run over W warm-up questions is subtracted from a run over W + N, so
+the figure is N different questions on a warm process: start-up, imports and model loading cancel
+out, and no cache of an earlier question helps a later one.
+
+Needs valgrind (Debian's package) and the built models (`heedful ml build`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+# Runs in a fresh interpreter, natively to record onnxruntime's outputs or under callgrind to
+# replay them; prints one JSON line: a digest of every result and how many ran MiniLM.
+CHILD = r"""
+import hashlib, json, pickle, sys
+from heedful.ml.encoders import shared_minilm
+from heedful.ml.faq import FaqMatcher
+from heedful.ml.frustration import ConversationSignals
+from heedful.ml.sentiment import load_default
+from heedful.ml.triage import triage
+
+mode, matcher_path, queries_path, count, tape_path = sys.argv[1:6]
+queries = json.load(open(queries_path))[: int(count)]
+matcher = FaqMatcher.load(matcher_path)
+smodel = load_default()
+encoder = shared_minilm()
+real = encoder.session
+
+class Tape:
+    # Same interface as the onnxruntime session for what MiniLMEncoder asks of it.
+    def __init__(self, outputs):
+        self.outputs = outputs
+    def get_outputs(self):
+        return real.get_outputs()
+    def run(self, fetch, feeds):
+        key = (tuple(fetch), feeds["input_ids"].tobytes())
+        if mode == "record":
+            self.outputs[key] = real.run(fetch, feeds)
+        elif key not in self.outputs:
+            raise SystemExit("onnxruntime was asked for something not recorded")
+        return self.outputs[key]
+
+if mode == "record":
+    encoder.session = Tape({})
+else:
+    with open(tape_path, "rb") as f:
+        encoder.session = Tape(pickle.load(f))
+signals = ConversationSignals(repeat_contacts=1, minutes_waited=30)
+digest = hashlib.sha256()
+escalated = 0
+for q in queries:
+    result = triage(q, matcher=matcher, signals=signals, sentiment_model=smodel)
+    digest.update(repr(result).encode())
+    escalated += result.escalated
+if mode == "record":
+    with open(tape_path, "wb") as f:
+        pickle.dump(encoder.session.outputs, f)
+print(json.dumps({"digest": digest.hexdigest()[:12], "escalated": escalated}))
+"""
+
+
+def queries_file(directory: Path, limit: int) -> Path:
+    """The CLINC150 test questions in text_engine.py's fixed order (sha256 of the text)."""
+    import text_engine
+
+    from heedful.ml.datasets import load
+
+    rows = load(text_engine.clinc_path())
+    queries = sorted(
+        (r.text for r in rows if r.split == "test"),
+        key=lambda t: (hashlib.sha256(t.encode("utf-8")).hexdigest(), t),
+    )
+    if len(queries) < limit:
+        raise SystemExit(f"only {len(queries)} test questions; ask for fewer")
+    path = directory / "queries.json"
+    path.write_text(json.dumps(queries[:limit]))
+    return path
+
+
+def _run(code: Path, args: list[str], *, valgrind_out: Path | None = None) -> dict[str, Any]:
+    from heedful.ml.paths import model_dir
+
+    env = os.environ | {
+        "PYTHONPATH": str(code),
+        "PYTHONHASHSEED": "0",  # set and dict orders, hence instructions, the same every run
+        "OPENBLAS_NUM_THREADS": "1",
+        "HEEDFUL_ML_THREADS": "1",
+        # A checkout of another ref has no built models: everyone uses this one's.
+        "HEEDFUL_MODEL_DIR": str(model_dir()),
+    }
+    command = [sys.executable, "-c", CHILD, *args]
+    if valgrind_out is not None:
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind_out}", *command]
+    done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:3])} … exited with {done.returncode}:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if valgrind_out is not None:
+        result["instructions"] = _total(valgrind_out)
+    return result
+
+
+def _total(callgrind_out: Path) -> int:
+    """All instructions of the run (every thread), from callgrind's output file."""
+    for line in callgrind_out.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no instruction total in {callgrind_out}")
+
+
+def measure(
+    code: Path, matcher: Path, queries: Path, warmup: int, messages: int, work: Path
+) -> dict[str, Any]:
+    """Instructions per message of the code in ``code`` (a checkout of this repository)."""
+    tape = work / f"tape-{code.name}.pickle"
+    recorded = _run(code, ["record", str(matcher), str(queries), str(warmup + messages), str(tape)])
+    outs = [work / f"callgrind-{code.name}-{n}.out" for n in (warmup, warmup + messages)]
+    replays = [["replay", str(matcher), str(queries), str(n), str(tape)] for n in (warmup, warmup + messages)]
+    # The two counts are independent: one per core.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        short, full = pool.map(lambda a, o: _run(code, a, valgrind_out=o), replays, outs)
+    if full["digest"] != recorded["digest"]:
+        raise RuntimeError(
+            f"the replayed run answered differently from the native one ({full['digest']} != "
+            f"{recorded['digest']}): the tape does not stand for onnxruntime"
+        )
+    return {
+        "instructions_per_message": round((full["instructions"] - short["instructions"]) / messages),
+        "escalated_share": round((full["escalated"] - short["escalated"]) / messages, 3),
+        "result_digest": full["digest"],
+        "instructions_warmup_run": short["instructions"],
+        "instructions_full_run": full["instructions"],
+    }
+
+
+def checkout(ref: str, work: Path) -> Path:
+    """``ref``'s tree in a temporary directory (git archive: no worktree bookkeeping left)."""
+    target = work / f"at-{hashlib.sha256(ref.encode()).hexdigest()[:8]}"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=500, help="questions counted (default 500)")
+    parser.add_argument("--warmup", type=int, default=200, help="questions before them (default 200)")
+    parser.add_argument("--against", metavar="REF", help="also count the code of this git ref, same run")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    from heedful.ml.encoders import minilm_available, static_available
+
+    if not (minilm_available() and static_available()):
+        raise SystemExit("the models are not built: run `heedful ml build` first")
+    import text_engine
+
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    matcher = text_engine.bench_matcher("hybrid")
+    with tempfile.TemporaryDirectory(prefix="heedful-callgrind-") as tmp:
+        work = Path(tmp)
+        queries = queries_file(work, args.warmup + args.messages)
+        results = {"working tree": measure(REPO, matcher, queries, args.warmup, args.messages, work)}
+        if args.against:
+            other = checkout(args.against, work)
+            results[args.against] = measure(other, matcher, queries, args.warmup, args.messages, work)
+    figures: dict[str, Any] = {"messages": args.messages, "warmup": args.warmup, "code": results}
+    if args.against:
+        base = results[args.against]["instructions_per_message"]
+        figures["ratio_to_ref"] = round(results["working tree"]["instructions_per_message"] / base, 4)
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+        return 0
+    import report
+
+    rows = [
+        [
+            name,
+            f"{r['instructions_per_message']:,}",
+            f"{r['escalated_share']:.1%}",
+            f"`{r['result_digest']}`",
+        ]
+        for name, r in results.items()
+    ]
+    body = report.table(["code", "instructions per message (our side)", "ran MiniLM", "results digest"], rows)
+    if args.against:
+        body += f"\n\nWorking tree / {args.against}: {figures['ratio_to_ref']:.4f}."
+    print(body)
+    report.write_block(
+        "triage_instructions",
+        "\n".join(
+            [
+                "### Triage pass, instructions per message (issue 3)",
+                "",
+                report.stamp(load_before),
+                "",
+                f"{args.messages} CLINC150 test questions after {args.warmup} warm-up ones, one "
+                "process, onnxruntime replayed from a native recording (its kernels are timed by "
+                "text_engine.py); counted by valgrind's callgrind, so the figure repeats exactly.",
+                "",
+                body,
+            ]
+        ),
+        command="benchmarks/triage_instructions.py",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
