@@ -119,7 +119,8 @@ class LinearSoftmax:
     def logits_one(self, idx: list[int], val: list[float], dense: F32 | None) -> F32:
         out = self.bias.copy()
         if idx:
-            out += np.asarray(val, dtype=np.float32) @ self.w_sparse[idx]
+            # take(), not w_sparse[idx]: indexing by a list converts it element by element first.
+            out += np.asarray(val, dtype=np.float32) @ self.w_sparse.take(idx, axis=0)
         if dense is not None and self.w_dense.shape[0]:
             out += dense @ self.w_dense
         return out
