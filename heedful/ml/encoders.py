@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heedful.ml import paths
+from heedful.ml.text import CACHED_WORD_CHARS, WORD_CACHE_SIZE, looked_at
 
 ENCODER_NAMES = ("auto", "tfidf", "static", "minilm", "hybrid")
 MAX_TOKENS = 128
@@ -53,22 +54,19 @@ class WordPieces:
     equals the tokenizer on whole texts.
     """
 
-    def __init__(self, tokenizer: Any, limit: int = 100_000):
+    def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
-        self.limit = limit
-        self._words: dict[str, tuple[int, ...]] = {}
+        self._cached = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._pieces)
 
     def ids(self, cleaned: str) -> list[int]:
         out: list[int] = []
-        words = self._words
+        cached, pieces = self._cached, self._pieces
         for word in cleaned.split(" "):
-            pieces = words.get(word)
-            if pieces is None:
-                pieces = tuple(self.tokenizer.encode(word, add_special_tokens=False).ids)
-                if len(words) < self.limit:
-                    words[word] = pieces
-            out.extend(pieces)
+            out.extend(cached(word) if len(word) <= CACHED_WORD_CHARS else pieces(word))
         return out
+
+    def _pieces(self, word: str) -> tuple[int, ...]:
+        return tuple(self.tokenizer.encode(word, add_special_tokens=False).ids)
 
 
 def minilm_available(model_dir: Path | None = None) -> bool:
@@ -179,11 +177,11 @@ class MiniLMEncoder:
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         """Embedding of one text (cached for the last 256 texts; the array is read-only)."""
-        return self._encode_one(text)[0]
+        return self._encode_one(looked_at(text))[0]
 
     def encode_layers_one(self, text: str) -> npt.NDArray[np.float32]:
         """``encode_layers`` of one text, from the same cache as ``encode_one``."""
-        layers = self._encode_one(text)[1]
+        layers = self._encode_one(looked_at(text))[1]
         if layers is None:
             raise EncoderUnavailable(LAYERS_MISSING)
         return layers
@@ -306,7 +304,7 @@ class StaticEncoder:
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         """Embedding of one text (cached for the last 256 texts; the array is read-only)."""
-        result: npt.NDArray[np.float32] = self._encode_one(text)
+        result: npt.NDArray[np.float32] = self._encode_one(looked_at(text))
         return result
 
     def encode(self, texts: list[str], batch_size: int = 1024) -> npt.NDArray[np.float32]:

@@ -23,6 +23,15 @@ import numpy.typing as npt
 
 # Only the start of a very long text is looked at: a 1 MB paste must not stall the inbox.
 MAX_CHARS = 2000
+# Per-word caches keep this many words, the least recently used going first. Words recur, but the
+# order numbers and tracking codes of a busy inbox do not: caches that kept the first 100,000
+# words took a triage process from 265 to 646 MB over 20,000 such messages (session 14,
+# docs/benchmarks-text-engine.md). Natural text has fewer different words: CLINC150 7,464,
+# the 14,640 airline tweets 13,275.
+WORD_CACHE_SIZE = 16_384
+# Longer "words" (codes, base64, text run together) are not cached at all: they rarely recur,
+# and a 2,000-character one has 8,000 character n-grams.
+CACHED_WORD_CHARS = 24
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@\w+")
@@ -195,12 +204,22 @@ def tokens(cleaned: str) -> list[str]:
     return _TOKEN.findall(cleaned)
 
 
-@functools.lru_cache(maxsize=65536)
-def _char_grams(token: str) -> tuple[str, ...]:
-    """Character 2-5 grams of one word (words recur, so this is cached per word)."""
+def _char_grams_of(token: str) -> tuple[str, ...]:
+    """Character 2-5 grams of one word."""
     padded = f" {token} "
     size = len(padded)
     return tuple(f"c{padded[i : i + n]}" for n in range(2, 6) for i in range(size - n + 1))
+
+
+# Smaller than the other word caches, its entries being the largest (50 strings for a word of
+# 12 letters): it serves fitting, where frequent words recur, and the second vocabulary that
+# looks up a message's new word just after the first (FAQ matcher, then sentiment).
+_cached_char_grams = functools.lru_cache(maxsize=4096)(_char_grams_of)
+
+
+def _char_grams(token: str) -> tuple[str, ...]:
+    """:func:`_char_grams_of`, cached for recent short words."""
+    return _cached_char_grams(token) if len(token) <= CACHED_WORD_CHARS else _char_grams_of(token)
 
 
 def _word_grams(toks: list[str]) -> list[str]:
@@ -217,7 +236,6 @@ def _grams(cleaned: str) -> tuple[list[str], list[str]]:
     return words, chars
 
 
-@functools.lru_cache(maxsize=512)
 def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Word n-grams of ``text`` after :func:`clean`, and its words that have char n-grams.
 
@@ -225,8 +243,21 @@ def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     FAQ matcher and the sentiment model, and cleaning and splitting are the costly part of that.
     (A vocabulary looks the char n-grams up per word, see :meth:`NgramTfidf._char_hits`.)
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+    return _analyse(looked_at(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     toks = tokens(clean(text))
     return tuple(_word_grams(toks)), tuple(t for t in toks if t[0].isalnum())
+
+
+def looked_at(text: str) -> str:
+    """The start of ``text`` that :func:`clean` reads, and so all that a result depends on: the
+    key of caches of per-text results, which would otherwise keep a 1 MB paste whole."""
+    return text[: MAX_CHARS * 2]
 
 
 class NgramTfidf:
@@ -238,7 +269,8 @@ class NgramTfidf:
         self.idf = np.asarray(idf, dtype=np.float32)
         self.n_word = n_word
         self._idf64 = self.idf.astype(np.float64)
-        self._word_cache: dict[str, tuple[int, ...]] = {}
+        # Vocabulary ids of one word's char n-grams, remembered per word (words recur).
+        self._cached_char_hits = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._char_hits_of)
 
     @property
     def n_features(self) -> int:
@@ -269,8 +301,9 @@ class NgramTfidf:
         words, alnum = analyse(text)
         word_hits = [i for i in map(get, words) if i is not None]
         char_hits: list[int] = []
-        for tok in alnum:
-            char_hits.extend(self._char_hits(tok))
+        cached, uncached = self._cached_char_hits, self._char_hits_of
+        for tok in alnum:  # self._char_hits inlined: this runs for every word of every message
+            char_hits.extend(cached(tok) if len(tok) <= CACHED_WORD_CHARS else uncached(tok))
         for hits in (word_hits, char_hits):
             if not hits:
                 continue
@@ -282,14 +315,14 @@ class NgramTfidf:
         return out_idx, out_val
 
     def _char_hits(self, token: str) -> tuple[int, ...]:
-        """Vocabulary ids of one word's char n-grams, remembered per word (words recur)."""
-        hits = self._word_cache.get(token)
-        if hits is None:
-            get = self.index.get
-            hits = tuple(i for i in map(get, _char_grams(token)) if i is not None)
-            if len(self._word_cache) < 100_000:
-                self._word_cache[token] = hits
-        return hits
+        """Vocabulary ids of one word's char n-grams (cached per word, short words only)."""
+        if len(token) <= CACHED_WORD_CHARS:
+            return self._cached_char_hits(token)
+        return self._char_hits_of(token)
+
+    def _char_hits_of(self, token: str) -> tuple[int, ...]:
+        get = self.index.get
+        return tuple(i for i in map(get, _char_grams(token)) if i is not None)
 
     def transform(self, texts: Sequence[str]) -> Any:
         """Feature matrix (scipy CSR, float32) of several texts; rows have unit norm or none.

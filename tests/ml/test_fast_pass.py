@@ -9,7 +9,7 @@ from heedful.ml.encoders import minilm_available
 from heedful.ml.faq import FaqMatcher
 from heedful.ml.frustration import ConversationSignals
 from heedful.ml.sentiment import SentimentModel
-from heedful.ml.text import NgramTfidf, analyse
+from heedful.ml.text import CACHED_WORD_CHARS, WORD_CACHE_SIZE, NgramTfidf, _analyse, analyse
 from heedful.ml.triage import triage
 
 from .conftest import FAQ, OOS
@@ -18,7 +18,7 @@ from .conftest import FAQ, OOS
 def test_vector_is_the_same_with_cold_and_warm_caches() -> None:
     texts = ["Still WAITING for my refund!!", "hello there", "🙂 ok", "a\x00b"]
     fitted = NgramTfidf.fit(texts)
-    analyse.cache_clear()
+    _analyse.cache_clear()
     cold = [fitted.vector(t) for t in texts]
     warm = [fitted.vector(t) for t in texts]
     fresh = NgramTfidf(fitted.terms, fitted.idf, fitted.n_word)  # empty per-word cache
@@ -35,6 +35,29 @@ def test_vector_handles_bad_input() -> None:
     assert fitted.vector("完全に未知の言葉") == ([], [])
     idx, _ = fitted.vector("parcel " * 200_000)  # 1.4 MB: only the first 2,000 characters count
     assert idx == fitted.vector("parcel " * 300)[0]
+
+
+def test_per_word_caches_keep_a_bounded_number_of_short_words() -> None:
+    fitted = NgramTfidf.fit(["where is my parcel", "refund please", "order a1b2"])
+    codes = [f"zq{n:06d}" for n in range(WORD_CACHE_SIZE + 100)]  # order numbers, none recurs
+    for code in codes:
+        fitted.vector(f"where is order {code}")
+    cache = fitted._cached_char_hits.cache_info()
+    assert (cache.currsize, cache.maxsize) == (WORD_CACHE_SIZE, WORD_CACHE_SIZE)
+    # A longer "word" is computed each time, never kept.
+    fresh = NgramTfidf(fitted.terms, fitted.idf, fitted.n_word)
+    long_word = "x" * (CACHED_WORD_CHARS + 1)
+    assert fresh.vector(f"parcel {long_word}") == fitted.vector(f"parcel {long_word}")
+    assert fresh._cached_char_hits.cache_info().currsize == 1  # "parcel"
+
+
+def test_the_text_cache_keeps_only_what_is_read_of_a_huge_text() -> None:
+    _analyse.cache_clear()
+    huge = "parcel " * 200_000
+    analyse(huge)
+    # Another text with the same first 4,000 characters is answered from the same entry.
+    analyse(huge[:4000] + " something else entirely")
+    assert (_analyse.cache_info().hits, _analyse.cache_info().misses) == (1, 1)
 
 
 def test_tfidf_triage_never_escalates(matcher: FaqMatcher, sentiment_model: SentimentModel) -> None:
@@ -138,3 +161,18 @@ def test_encoder_without_spinning_gives_the_same_embedding(monkeypatch: pytest.M
         == "0"
     )
     assert np.allclose(sleeping.encode([text]), spinning, atol=1e-6)
+
+
+def test_word_pieces_keep_a_bounded_number_of_short_words() -> None:
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordPiece
+
+    from heedful.ml.encoders import WordPieces
+
+    vocab = {"[UNK]": 0, "z": 1, "##q": 2, **{f"##{d}": 3 + d for d in range(10)}}
+    pieces = WordPieces(Tokenizer(WordPiece(vocab, unk_token="[UNK]")))
+    for n in range(WORD_CACHE_SIZE + 100):
+        pieces.ids(f"zq{n:06d}")
+    assert pieces._cached.cache_info().currsize == WORD_CACHE_SIZE
+    assert pieces.ids("zq000123 zq" + "9" * 40) == [1, 2, 3, 3, 3, 4, 5, 6, 1, 2] + [12] * 40
+    assert pieces._cached.cache_info().currsize == WORD_CACHE_SIZE
