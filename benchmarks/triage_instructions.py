@@ -7,20 +7,20 @@ message, free of the shared machine's noise.
 
 Why: timings here move by 15-25 % between runs (docs/benchmarks-text-engine.md), so a change
 worth 5 % of a triage pass cannot be seen in them. callgrind counts the instructions a process
-executes, whatever else the machine does. Measured on 2026-11-29, the same code counted within
-0.2 % of itself in one run (the working tree against HEAD with nothing changed) and within 0.6 %
-between runs (each run retrains the matcher when the code changed, and addresses still vary):
-compare in one run with --against.
+executes, whatever else the machine does. Measured on 2026-11-29 (500 questions), the same code
+counted within 0.15 % of itself, in one run or in two: 3,640,095, 3,641,970, 3,642,099 and
+3,644,076 instructions a message. Compare in one run with --against all the same.
 
-What is counted: one process answering CLINC150 test questions one at a time with
-``heedful.ml.triage.triage`` (FAQ match with the hybrid matcher of text_engine.py, sentiment,
-frustration), as text_engine.py times it. onnxruntime is not run: it replays the outputs it gave
-natively for the same word pieces, recorded just before by the same code. Its kernels differ by
-processor (VNNI or not) and text_engine.py times them; what is left is our code and the
-libraries it calls (cleaning, TF-IDF vectors, the first pass, the decision and its explanation,
-sentiment, frustration). A run over W warm-up questions is subtracted from a run over W + N, so
-the figure is N different questions on a warm process: start-up, imports and model loading cancel
-out, and no cache of an earlier question helps a later one.
+What is counted: the main thread of one process answering CLINC150 test questions one at a time
+with ``heedful.ml.triage.triage`` (FAQ match with the hybrid matcher of text_engine.py,
+sentiment, frustration), as text_engine.py times it, from the first question after the warm-up
+ones to the last. onnxruntime is not run: it replays the outputs it gave natively for the same
+word pieces, recorded just before by the same code. Its kernels differ by processor (VNNI or not)
+and text_engine.py times them; what is left is our code and the libraries it calls (cleaning,
+TF-IDF vectors, the first pass, the decision and its explanation, sentiment, frustration). Each
+question is a new one, so no cache of an earlier question helps a later one; start-up, imports
+and model loading are not counted. The bench matcher is the one text_engine.py trains with the
+working tree's code; an older ref is given the same file.
 
 Needs valgrind (Debian's package) and the built models (`heedful ml build`).
 """
@@ -46,15 +46,15 @@ sys.path.insert(0, str(REPO))
 # Runs in a fresh interpreter, natively to record onnxruntime's outputs or under callgrind to
 # replay them; prints one JSON line: a digest of every result and how many ran MiniLM.
 CHILD = r"""
-import hashlib, json, pickle, sys
+import hashlib, json, os, pickle, sys
 from heedful.ml.encoders import shared_minilm
 from heedful.ml.faq import FaqMatcher
 from heedful.ml.frustration import ConversationSignals
 from heedful.ml.sentiment import load_default
 from heedful.ml.triage import triage
 
-mode, matcher_path, queries_path, count, tape_path = sys.argv[1:6]
-queries = json.load(open(queries_path))[: int(count)]
+mode, matcher_path, queries_path, warmup, count, tape_path = sys.argv[1:7]
+queries = json.load(open(queries_path))[: int(warmup) + int(count)]
 matcher = FaqMatcher.load(matcher_path)
 smodel = load_default()
 encoder = shared_minilm()
@@ -82,10 +82,13 @@ else:
 signals = ConversationSignals(repeat_contacts=1, minutes_waited=30)
 digest = hashlib.sha256()
 escalated = 0
-for q in queries:
+for i, q in enumerate(queries):
+    if i == int(warmup):
+        os.sched_yield()  # callgrind zeroes its counts here (--zero-before)
     result = triage(q, matcher=matcher, signals=signals, sentiment_model=smodel)
     digest.update(repr(result).encode())
-    escalated += result.escalated
+    escalated += result.escalated if i >= int(warmup) else 0
+os.getppid()  # and writes them out here (--dump-before)
 if mode == "record":
     with open(tape_path, "wb") as f:
         pickle.dump(encoder.session.outputs, f)
@@ -124,18 +127,34 @@ def _run(code: Path, args: list[str], *, valgrind_out: Path | None = None) -> di
     }
     command = [sys.executable, "-c", CHILD, *args]
     if valgrind_out is not None:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind_out}", *command]
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            # Per thread: libraries' helper threads wait by the clock, and so executed from 1 to
+            # 9 million instructions in two runs of the same 50 questions; the main thread's
+            # count differed by 0.03 %.
+            "--separate-threads=yes",
+            # Only the questions after the warm-up: counts start at the child's sched_yield() and
+            # are written out at its getppid() (neither is called anywhere else).
+            "--zero-before=sched_yield",
+            "--dump-before=getppid",
+            f"--callgrind-out-file={valgrind_out}",
+            *command,
+        ]
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command[:3])} … exited with {done.returncode}:\n{done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     if valgrind_out is not None:
-        result["instructions"] = _total(valgrind_out)
+        # The first dump (".1") of the main thread ("-01").
+        result["instructions"] = _total(valgrind_out.with_name(valgrind_out.name + ".1-01"))
     return result
 
 
 def _total(callgrind_out: Path) -> int:
-    """All instructions of the run (every thread), from callgrind's output file."""
+    """The instructions counted in one callgrind output file."""
+    if not callgrind_out.is_file():
+        raise RuntimeError(f"callgrind wrote no {callgrind_out.name}: the counted part was not reached")
     for line in callgrind_out.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith(("summary:", "totals:")):
             return int(line.split()[1])
@@ -147,23 +166,18 @@ def measure(
 ) -> dict[str, Any]:
     """Instructions per message of the code in ``code`` (a checkout of this repository)."""
     tape = work / f"tape-{code.name}.pickle"
-    recorded = _run(code, ["record", str(matcher), str(queries), str(warmup + messages), str(tape)])
-    outs = [work / f"callgrind-{code.name}-{n}.out" for n in (warmup, warmup + messages)]
-    replays = [["replay", str(matcher), str(queries), str(n), str(tape)] for n in (warmup, warmup + messages)]
-    # The two counts are independent: one per core.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        short, full = pool.map(lambda a, o: _run(code, a, valgrind_out=o), replays, outs)
-    if full["digest"] != recorded["digest"]:
+    args = [str(matcher), str(queries), str(warmup), str(messages), str(tape)]
+    recorded = _run(code, ["record", *args])
+    counted = _run(code, ["replay", *args], valgrind_out=work / f"callgrind-{code.name}.out")
+    if counted["digest"] != recorded["digest"]:
         raise RuntimeError(
-            f"the replayed run answered differently from the native one ({full['digest']} != "
+            f"the replayed run answered differently from the native one ({counted['digest']} != "
             f"{recorded['digest']}): the tape does not stand for onnxruntime"
         )
     return {
-        "instructions_per_message": round((full["instructions"] - short["instructions"]) / messages),
-        "escalated_share": round((full["escalated"] - short["escalated"]) / messages, 3),
-        "result_digest": full["digest"],
-        "instructions_warmup_run": short["instructions"],
-        "instructions_full_run": full["instructions"],
+        "instructions_per_message": round(counted["instructions"] / messages),
+        "escalated_share": round(counted["escalated"] / messages, 3),
+        "result_digest": counted["digest"],
     }
 
 
@@ -197,10 +211,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="heedful-callgrind-") as tmp:
         work = Path(tmp)
         queries = queries_file(work, args.warmup + args.messages)
-        results = {"working tree": measure(REPO, matcher, queries, args.warmup, args.messages, work)}
+        codes = {"working tree": REPO}
         if args.against:
-            other = checkout(args.against, work)
-            results[args.against] = measure(other, matcher, queries, args.warmup, args.messages, work)
+            codes[args.against] = checkout(args.against, work)
+        # One valgrind run per code, each on its own core.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            counted = pool.map(
+                lambda code: measure(code, matcher, queries, args.warmup, args.messages, work), codes.values()
+            )
+            results = dict(zip(codes, counted, strict=True))
     figures: dict[str, Any] = {"messages": args.messages, "warmup": args.warmup, "code": results}
     if args.against:
         base = results[args.against]["instructions_per_message"]
@@ -234,8 +253,8 @@ def main() -> int:
                 "",
                 f"{args.messages} CLINC150 test questions after {args.warmup} warm-up ones, one "
                 "process, onnxruntime replayed from a native recording (its kernels are timed by "
-                "text_engine.py); counted by valgrind's callgrind, so the figure repeats to "
-                "0.2 % in one run, 0.6 % between runs.",
+                "text_engine.py); counted by valgrind's callgrind in the main thread, so the figure "
+                "repeats to 0.15 %.",
                 "",
                 body,
             ]
