@@ -8,8 +8,8 @@ message, free of the shared machine's noise.
 Why: timings here move by 15-25 % between runs (docs/benchmarks-text-engine.md), so a change
 worth 5 % of a triage pass cannot be seen in them. callgrind counts the instructions a process
 executes, whatever else the machine does. Measured on 2026-11-29 (500 questions), the same code
-counted within 0.15 % of itself, in one run or in two: 3,640,095, 3,641,970, 3,642,099 and
-3,644,076 instructions a message. Compare in one run with --against all the same.
+counted within 0.25 % of itself in five runs: 3,640,095 to 3,648,148 instructions a message.
+Compare in one run with --against all the same.
 
 What is counted: the main thread of one process answering CLINC150 test questions one at a time
 with ``heedful.ml.triage.triage`` (FAQ match with the hybrid matcher of text_engine.py,
@@ -254,7 +254,7 @@ def main() -> int:
                 f"{args.messages} CLINC150 test questions after {args.warmup} warm-up ones, one "
                 "process, onnxruntime replayed from a native recording (its kernels are timed by "
                 "text_engine.py); counted by valgrind's callgrind in the main thread, so the figure "
-                "repeats to 0.15 %.",
+                "repeats to 0.25 %.",
                 "",
                 body,
             ]
