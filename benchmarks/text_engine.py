@@ -96,6 +96,18 @@ def clinc_path() -> Path:
     return datasets_dir() / "clinc150" / "data" / "data_full.json"
 
 
+def test_questions() -> list[str]:
+    """CLINC150's test split in a fixed pseudo-random order (sha256 of the text), so that any
+    prefix has the test set's mix of in-scope and out-of-scope questions (the file lists all
+    OOS first)."""
+    from heedful.ml.datasets import load
+
+    return sorted(
+        (r.text for r in load(clinc_path()) if r.split == "test"),
+        key=lambda t: (hashlib.sha256(t.encode("utf-8")).hexdigest(), t),
+    )
+
+
 def code_stamp() -> str:
     """A fingerprint of the text engine's code and built models (not of the cached results)."""
     from heedful.ml.paths import model_dir
@@ -685,16 +697,9 @@ def main() -> int:
     if args.only == "memory":
         print(json.dumps(memory_with_unseen_words(), sort_keys=True))
         return 0
-    from heedful.ml.datasets import load
     from heedful.ml.encoders import minilm_available
 
-    rows = load(clinc_path())
-    # The test split in a fixed pseudo-random order (sha256 of the text), so that any prefix has
-    # the test set's mix of in-scope and out-of-scope questions (the file lists all OOS first).
-    queries = sorted(
-        (r.text for r in rows if r.split == "test"),
-        key=lambda t: (hashlib.sha256(t.encode("utf-8")).hexdigest(), t),
-    )
+    queries = test_questions()
     import tempfile
 
     qfile = Path(tempfile.gettempdir()) / "heedful-bench-queries.json"

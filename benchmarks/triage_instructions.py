@@ -100,13 +100,7 @@ def queries_file(directory: Path, limit: int) -> Path:
     """The CLINC150 test questions in text_engine.py's fixed order (sha256 of the text)."""
     import text_engine
 
-    from heedful.ml.datasets import load
-
-    rows = load(text_engine.clinc_path())
-    queries = sorted(
-        (r.text for r in rows if r.split == "test"),
-        key=lambda t: (hashlib.sha256(t.encode("utf-8")).hexdigest(), t),
-    )
+    queries = text_engine.test_questions()
     if len(queries) < limit:
         raise SystemExit(f"only {len(queries)} test questions; ask for fewer")
     path = directory / "queries.json"

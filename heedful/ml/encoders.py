@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heedful.ml import paths
-from heedful.ml.text import CACHED_WORD_CHARS, WORD_CACHE_SIZE, looked_at
+from heedful.ml.text import WordCache, looked_at
 
 ENCODER_NAMES = ("auto", "tfidf", "static", "minilm", "hybrid")
 MAX_TOKENS = 128
@@ -56,16 +56,16 @@ class WordPieces:
 
     def __init__(self, tokenizer: Any):
         self.tokenizer = tokenizer
-        self._cached = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._pieces)
+        self._pieces = WordCache(self._pieces_of)
 
     def ids(self, cleaned: str) -> list[int]:
         out: list[int] = []
-        cached, pieces = self._cached, self._pieces
+        pieces = self._pieces
         for word in cleaned.split(" "):
-            out.extend(cached(word) if len(word) <= CACHED_WORD_CHARS else pieces(word))
+            out.extend(pieces(word))
         return out
 
-    def _pieces(self, word: str) -> tuple[int, ...]:
+    def _pieces_of(self, word: str) -> tuple[int, ...]:
         return tuple(self.tokenizer.encode(word, add_special_tokens=False).ids)
 
 

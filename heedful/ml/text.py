@@ -15,19 +15,21 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+T = TypeVar("T")
 
 # Only the start of a very long text is looked at: a 1 MB paste must not stall the inbox.
 MAX_CHARS = 2000
 # Per-word caches keep this many words, the least recently used going first. Words recur, but the
 # order numbers and tracking codes of a busy inbox do not: caches that kept the first 100,000
-# words took a triage process from 265 to 646 MB over 20,000 such messages (session 14,
-# docs/benchmarks-text-engine.md). Natural text has fewer different words: CLINC150 7,464,
-# the 14,640 airline tweets 13,275.
+# words took a triage process from 271 to 601 MB over 10,000 such messages (`python
+# benchmarks/text_engine.py --only memory`, session 14). Natural text has fewer different words:
+# CLINC150 7,464, the 14,640 airline tweets 13,275.
 WORD_CACHE_SIZE = 16_384
 # Longer "words" (codes, base64, text run together) are not cached at all: they rarely recur,
 # and a 2,000-character one has 8,000 character n-grams.
@@ -211,15 +213,25 @@ def _char_grams_of(token: str) -> tuple[str, ...]:
     return tuple(f"c{padded[i : i + n]}" for n in range(2, 6) for i in range(size - n + 1))
 
 
+class WordCache(Generic[T]):
+    """``compute(word)``, remembered for the ``maxsize`` most recently used words of at most
+    ``CACHED_WORD_CHARS`` characters; longer ones are computed each time."""
+
+    __slots__ = ("_cached", "_compute", "cache_info")
+
+    def __init__(self, compute: Callable[[str], T], maxsize: int = WORD_CACHE_SIZE):
+        self._compute = compute
+        self._cached = functools.lru_cache(maxsize=maxsize)(compute)
+        self.cache_info = self._cached.cache_info
+
+    def __call__(self, word: str) -> T:
+        return self._cached(word) if len(word) <= CACHED_WORD_CHARS else self._compute(word)
+
+
 # Smaller than the other word caches, its entries being the largest (50 strings for a word of
 # 12 letters): it serves fitting, where frequent words recur, and the second vocabulary that
 # looks up a message's new word just after the first (FAQ matcher, then sentiment).
-_cached_char_grams = functools.lru_cache(maxsize=4096)(_char_grams_of)
-
-
-def _char_grams(token: str) -> tuple[str, ...]:
-    """:func:`_char_grams_of`, cached for recent short words."""
-    return _cached_char_grams(token) if len(token) <= CACHED_WORD_CHARS else _char_grams_of(token)
+_char_grams = WordCache(_char_grams_of, maxsize=4096)
 
 
 def _word_grams(toks: list[str]) -> list[str]:
@@ -241,7 +253,7 @@ def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     Cached for the last few hundred texts: one triage pass featurises the same message for the
     FAQ matcher and the sentiment model, and cleaning and splitting are the costly part of that.
-    (A vocabulary looks the char n-grams up per word, see :meth:`NgramTfidf._char_hits`.)
+    (A vocabulary looks the char n-grams up per word, see ``NgramTfidf._char_hits``.)
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
@@ -270,7 +282,7 @@ class NgramTfidf:
         self.n_word = n_word
         self._idf64 = self.idf.astype(np.float64)
         # Vocabulary ids of one word's char n-grams, remembered per word (words recur).
-        self._cached_char_hits = functools.lru_cache(maxsize=WORD_CACHE_SIZE)(self._char_hits_of)
+        self._char_hits = WordCache(self._char_hits_of)
 
     @property
     def n_features(self) -> int:
@@ -301,9 +313,8 @@ class NgramTfidf:
         words, alnum = analyse(text)
         word_hits = [i for i in map(get, words) if i is not None]
         char_hits: list[int] = []
-        cached, uncached = self._cached_char_hits, self._char_hits_of
-        for tok in alnum:  # self._char_hits inlined: this runs for every word of every message
-            char_hits.extend(cached(tok) if len(tok) <= CACHED_WORD_CHARS else uncached(tok))
+        for tok in alnum:
+            char_hits.extend(self._char_hits(tok))
         for hits in (word_hits, char_hits):
             if not hits:
                 continue
@@ -313,12 +324,6 @@ class NgramTfidf:
             out_idx.extend(ids.tolist())
             out_val.extend(vals.tolist())
         return out_idx, out_val
-
-    def _char_hits(self, token: str) -> tuple[int, ...]:
-        """Vocabulary ids of one word's char n-grams (cached per word, short words only)."""
-        if len(token) <= CACHED_WORD_CHARS:
-            return self._cached_char_hits(token)
-        return self._char_hits_of(token)
 
     def _char_hits_of(self, token: str) -> tuple[int, ...]:
         get = self.index.get

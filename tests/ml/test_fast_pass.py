@@ -42,13 +42,13 @@ def test_per_word_caches_keep_a_bounded_number_of_short_words() -> None:
     codes = [f"zq{n:06d}" for n in range(WORD_CACHE_SIZE + 100)]  # order numbers, none recurs
     for code in codes:
         fitted.vector(f"where is order {code}")
-    cache = fitted._cached_char_hits.cache_info()
+    cache = fitted._char_hits.cache_info()
     assert (cache.currsize, cache.maxsize) == (WORD_CACHE_SIZE, WORD_CACHE_SIZE)
     # A longer "word" is computed each time, never kept.
     fresh = NgramTfidf(fitted.terms, fitted.idf, fitted.n_word)
     long_word = "x" * (CACHED_WORD_CHARS + 1)
     assert fresh.vector(f"parcel {long_word}") == fitted.vector(f"parcel {long_word}")
-    assert fresh._cached_char_hits.cache_info().currsize == 1  # "parcel"
+    assert fresh._char_hits.cache_info().currsize == 1  # "parcel"
 
 
 def test_the_text_cache_keeps_only_what_is_read_of_a_huge_text() -> None:
@@ -173,6 +173,6 @@ def test_word_pieces_keep_a_bounded_number_of_short_words() -> None:
     pieces = WordPieces(Tokenizer(WordPiece(vocab, unk_token="[UNK]")))
     for n in range(WORD_CACHE_SIZE + 100):
         pieces.ids(f"zq{n:06d}")
-    assert pieces._cached.cache_info().currsize == WORD_CACHE_SIZE
+    assert pieces._pieces.cache_info().currsize == WORD_CACHE_SIZE
     assert pieces.ids("zq000123 zq" + "9" * 40) == [1, 2, 3, 3, 3, 4, 5, 6, 1, 2] + [12] * 40
-    assert pieces._cached.cache_info().currsize == WORD_CACHE_SIZE
+    assert pieces._pieces.cache_info().currsize == WORD_CACHE_SIZE
