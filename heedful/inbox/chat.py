@@ -71,7 +71,12 @@ def start_visitor_session(*, origin: str) -> Session:
 
 def post_visitor_message(*, visitor: ChatVisitor, text: str) -> Message:
     """Store the visitor's message and let the bot respond; the returned message's
-    ``conversation`` is the visitor's, up to date (no need to read it again)."""
+    ``conversation`` is the visitor's, up to date (no need to read it again).
+
+    A message longer than ``MAX_TEXT`` is a ValueError, not cut short: the widget API refuses it
+    with a message the visitor sees, who still has the whole text."""
+    if len(text.strip()) > MAX_TEXT:
+        raise ValueError(f"a chat message can be at most {MAX_TEXT} characters, not {len(text.strip())}")
     with one_writer(), transaction.atomic():
         return _post_visitor_message(visitor, text)
 
@@ -87,7 +92,7 @@ def _post_visitor_message(visitor: ChatVisitor, text: str) -> Message:
     elif visitor.last_seen_at is None or now - visitor.last_seen_at >= SEEN_PRECISION:
         visitor.last_seen_at = now
         ChatVisitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
-    return services.receive_customer_message(conversation=conversation, body=text.strip()[:MAX_TEXT])
+    return services.receive_customer_message(conversation=conversation, body=text.strip())
 
 
 def post_visitor_feedback(*, visitor: ChatVisitor, message_id: int, choice: str) -> None:

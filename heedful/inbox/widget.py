@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -57,6 +58,14 @@ def over_limit(kind: str, ident: str, limit: int, window: int) -> bool:
         return False
 
 
+class BadBody(ValueError):
+    """A request body the widget API cannot read; ``str()`` is what the visitor is shown."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def widget_api(view: View) -> View:
     @csrf_exempt
     @wraps(view)
@@ -65,17 +74,37 @@ def widget_api(view: View) -> View:
             return JsonResponse({"error": "This site may not use the chat."}, status=403)
         if request.method == "OPTIONS":
             return _with_cors(request, HttpResponse(status=204))
-        return _with_cors(request, view(request, *args, **kwargs))
+        try:
+            response = view(request, *args, **kwargs)
+        except BadBody as bad:
+            # JSON like every other answer here: the widget shows ``error``; Django's own 400 page
+            # for an oversized body was HTML, which the widget could only report as a parse error.
+            response = JsonResponse({"error": str(bad)}, status=bad.status)
+        return _with_cors(request, response)
 
     return wrapped
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:
+    """The body's JSON object (``{}`` for an empty body); :class:`BadBody` when it is not one.
+
+    Each failure says what is wrong: a body that was not JSON used to read as ``{}``, so the
+    visitor who sent a message was told to "write a message first"."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        raw = request.body
+    except RequestDataTooBig as too_big:
+        raise BadBody("That is too much to send at once.", status=413) from too_big
+    if not raw.strip():
         return {}
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(raw.decode("utf-8"))  # RFC 8259: JSON between systems is UTF-8
+    except UnicodeDecodeError as error:
+        raise BadBody("The request must be JSON encoded as UTF-8.") from error
+    except ValueError as error:
+        raise BadBody("The request is not valid JSON.") from error
+    if not isinstance(data, dict):
+        raise BadBody("The request must be a JSON object.")
+    return data
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -129,6 +158,10 @@ def messages(request: HttpRequest) -> HttpResponse:
         text = raw.strip()
         if not text:
             return JsonResponse({"error": "Write a message first."}, status=400)
+        if len(text) > chat.MAX_TEXT:
+            # Refused whole rather than cut: the visitor still has the text and can split it.
+            error = f"A message can be at most {chat.MAX_TEXT:,} characters; this one has {len(text):,}."
+            return JsonResponse({"error": error}, status=400)
         limit, window = conf.chat_rate_limit()
         if over_limit("message", str(visitor.pk), limit, window):
             return _too_many()

@@ -107,3 +107,25 @@ def test_nothing_a_visitor_writes_can_run_script(
     assert page.locator(".hfw-customer .hfw-text").inner_text().startswith("<img src=x")
     assert page.locator(".hfw img").count() == 0
     page.context.close()
+
+
+def test_a_message_the_server_refuses_goes_back_into_the_box_with_the_reason(
+    browser: Any, live_server: Any, knowledge_base: None, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    settings.HEEDFUL_CHAT_RATE_LIMIT = 1  # the second message in a minute is refused (429)
+    cache.clear()
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server.url}/inbox/widget-demo/")
+    page.get_by_role("button", name="Chat with us").click()
+    visitor_says(page, "How long does shipping take?")
+    page.locator(".hfw-bot").first.wait_for(timeout=20000)
+
+    second = "and do you ship to Norway, it is for my mother's birthday"
+    visitor_says(page, second)
+
+    page.locator(".hfw-status", has_text="Too many messages; please wait a moment.").wait_for()
+    assert page.locator(".hfw-input").input_value() == second
+    assert page.locator(".hfw-customer").count() == 1
+    page.context.close()

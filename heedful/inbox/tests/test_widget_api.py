@@ -196,3 +196,77 @@ def test_the_demo_page_shows_an_embed_tag_that_survives_upgrades(settings):
 
     assert '<script src="/static/inbox/widget.0123456789ab.js" defer></script>' in html  # the page's own
     assert '&lt;script src="http://testserver/static/inbox/widget.js" defer&gt;' in html  # the one to copy
+
+
+def send_raw(client, body: bytes, token: str, path="/inbox/widget/api/messages"):  # type: ignore[no-untyped-def]
+    return client.post(
+        path, body, content_type="application/json", HTTP_ORIGIN=SHOP, HTTP_X_HEEDFUL_VISITOR=token
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b'{"text": "where is my ord', "The request is not valid JSON."),
+        ('{"text": "café au lait"}'.encode("latin-1"), "The request must be JSON encoded as UTF-8."),
+        (b'["where is my order"]', "The request must be a JSON object."),
+    ],
+    ids=["truncated JSON", "Latin-1 bytes", "a JSON list"],
+)
+def test_a_body_that_is_not_a_json_object_says_what_is_wrong_and_stores_nothing(body, error):
+    # All three used to read as {} and answer "Write a message first." to a visitor who had.
+    client = Client()
+    token = start(client)
+
+    response = send_raw(client, body, token)
+
+    assert (response.status_code, response.json()) == (400, {"error": error})
+    assert response["Access-Control-Allow-Origin"] == SHOP
+    assert not Message.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_gets_a_json_413_not_an_html_page(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    client = Client()
+    token = start(client)
+
+    response = send_raw(client, json.dumps({"text": "a" * 20_000}).encode(), token)
+
+    assert (response.status_code, response.json()) == (413, {"error": "That is too much to send at once."})
+    assert response["Content-Type"] == "application/json"
+    assert response["Access-Control-Allow-Origin"] == SHOP
+    assert not Message.objects.exists()
+
+
+def test_a_message_over_the_limit_is_refused_whole_not_cut(fake_engine, shipping_entry):
+    client = Client()
+    token = start(client)
+
+    too_long = post(client, "/inbox/widget/api/messages", {"text": "x" * 2001}, token)
+    longest = post(client, "/inbox/widget/api/messages", {"text": "y" * 2000}, token)
+
+    assert (too_long.status_code, too_long.json()) == (
+        400,
+        {"error": "A message can be at most 2,000 characters; this one has 2,001."},
+    )
+    assert longest.status_code == 200
+    assert list(Message.objects.filter(direction="in").values_list("body", flat=True)) == ["y" * 2000]
+
+
+def test_the_chat_service_refuses_an_over_long_message_instead_of_cutting_it():
+    from heedful.inbox import chat
+
+    session = chat.start_visitor_session(origin=SHOP)
+
+    with pytest.raises(ValueError, match="at most 2000 characters, not 2001"):
+        chat.post_visitor_message(visitor=session.visitor, text="z" * 2001)
+    assert not Message.objects.exists()
+
+
+def test_feedback_with_a_body_that_is_not_json_is_a_json_error():
+    client = Client()
+    token = start(client)
+
+    response = send_raw(client, b"choice=helped", token, path="/inbox/widget/api/feedback")
+
+    assert (response.status_code, response.json()) == (400, {"error": "The request is not valid JSON."})

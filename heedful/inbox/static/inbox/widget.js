@@ -69,8 +69,13 @@
       method: method, headers: headers, credentials: "omit", mode: "cors",
       body: body === undefined ? undefined : JSON.stringify(body)
     }).then(function (response) {
-      return response.json().then(function (data) {
-        if (!response.ok) { throw new Error(data.error || ("HTTP " + response.status)); }
+      // A proxy in front of heedful may answer with an HTML page: say so plainly, not as a
+      // JSON parse error.
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          throw new Error(data.error || ("The chat could not be reached (HTTP " + response.status +
+            "). Please try again in a moment."));
+        }
         return data;
       });
     });
@@ -151,6 +156,9 @@
         try { window.localStorage.setItem(storageKey, token); } catch (e) { /* private mode */ }
       }
       render(data.messages);
+    }, function (error) {
+      ready = null;  // a failed start is tried again on the next send, not remembered for good
+      throw error;
     });
   }
 
@@ -173,7 +181,10 @@
     send.disabled = true;
     (ready || (ready = start())).then(function () {
       return call("POST", "messages?after=" + lastId, { text: text });
-    }).then(function (data) { status.textContent = ""; render(data.messages); }, showError)
-      .then(function () { send.disabled = false; input.focus(); });
+    }).then(function (data) { status.textContent = ""; render(data.messages); }, function (error) {
+      // Not sent: give the visitor the text back rather than lose what they typed.
+      if (!input.value) { input.value = text; }
+      showError(error);
+    }).then(function () { send.disabled = false; input.focus(); });
   });
 })();
