@@ -1,10 +1,12 @@
 """What every app's REST API shares: the JSON parser and fields that refuse text a database
-cannot store, a JSON-object field, and the pagination."""
+cannot store, a JSON-object field, the pagination, and the exception handler."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -13,6 +15,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from heedful.storable import unstorable_text
 
@@ -75,6 +78,22 @@ class Pagination(LimitOffsetPagination):
         return min(super().get_offset(request), self.max_offset)
 
 
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus a JSON 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
+
+    DRF (3.17.2 on) reads JSON bodies through ``request.body``, so Django's size limit applies,
+    but its ``RequestDataTooBig`` is a SuspiciousOperation that DRF leaves alone: the client got
+    Django's HTML "Bad Request (400)" page, with no reason, from a JSON API."""
+    # Imported here: rest_framework.views reads the API settings, which name this module's classes.
+    from rest_framework.views import exception_handler
+
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        detail = f"The request body is over {limit:,} bytes; send less at once."
+        return Response({"detail": detail}, status=413)
+    return exception_handler(exc, context)
+
+
 # What every operation can answer besides its own result, for clients generated from the schema.
 _ERROR = {
     "type": "object",
@@ -91,6 +110,7 @@ _INVALID = {
     "a list of messages when no field is to blame.",
 }
 _METHODS = ("get", "post", "put", "patch", "delete")
+_WITH_BODY = ("post", "put", "patch")
 
 
 def document_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
@@ -112,6 +132,9 @@ def document_error_responses(result: dict[str, Any], generator: Any, **kwargs: A
                 continue
             responses = operation.setdefault("responses", {})
             responses.setdefault("400", answer("InvalidRequest", "The request is invalid or unreadable."))
+            if method in _WITH_BODY:
+                too_big = answer("Error", "The request body is larger than the server takes.")
+                responses.setdefault("413", too_big)
             if operation.get("security") != [{}]:
                 responses.setdefault("401", answer("Error", "No valid API token (Authorization: Bearer …)."))
                 responses.setdefault("403", answer("Error", "This user's role may not do this."))

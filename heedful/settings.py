@@ -274,6 +274,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "heedful.api_fields.Pagination",
+    "EXCEPTION_HANDLER": "heedful.api_fields.api_exception_handler",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {

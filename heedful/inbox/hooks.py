@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -20,10 +20,17 @@ def shop_webhook(request: HttpRequest) -> HttpResponse:
     """``{"orders": [{…}], "products": [{…}]}`` signed as ``X-Heedful-Signature: sha256=<hex>``
     (HMAC-SHA256 of the raw body with HEEDFUL_SHOP_WEBHOOK_SECRET). All or nothing."""
     secret = str(getattr(settings, "HEEDFUL_SHOP_WEBHOOK_SECRET", ""))
-    if not shop.signature_ok(secret, request.body, request.headers.get("X-Heedful-Signature", "")):
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        # Django's own answer is an HTML 400 page without a reason; the shop's developer needs one.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        error = f"The body is over {limit:,} bytes; send the orders and products in smaller batches."
+        return JsonResponse({"error": error}, status=413)
+    if not shop.signature_ok(secret, body, request.headers.get("X-Heedful-Signature", "")):
         return JsonResponse({"error": "Bad or missing signature."}, status=403)
     try:
-        data = json.loads(request.body)
+        data = json.loads(body)
         with transaction.atomic():
             orders = [shop.upsert_order(o, source="shop-webhook")[0].number for o in data.get("orders", [])]
             products = [

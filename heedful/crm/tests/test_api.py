@@ -212,7 +212,7 @@ def test_the_openapi_schema_describes_the_contacts_api(owner_client):
         "tag",
     ]
     assert "multipart/form-data" in paths["/api/v1/contacts/import/"]["post"]["requestBody"]["content"]
-    assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400", "401", "403"}
+    assert set(paths["/api/v1/contacts/import/"]["post"]["responses"]) == {"200", "400", "401", "403", "413"}
 
 
 def test_the_schema_at_openapi_json_is_json_without_a_format_parameter(owner_client):
@@ -291,3 +291,15 @@ def test_the_schema_documents_the_errors_an_operation_can_answer(owner_client):
     assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
     # A list has no id to miss.
     assert "404" not in schema["paths"]["/api/v1/contacts/"]["get"]["responses"]
+
+
+def test_a_body_over_the_upload_limit_answers_a_json_413_and_creates_nothing(api_client_for, agent, settings):
+    # Before: Django's HTML "Bad Request (400)" page, with no reason, from a JSON API.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
+    body = json.dumps({"email": "big@example.com", "attributes": {"notes": "n" * 10_000}})
+
+    response = api_client_for(agent).post("/api/v1/contacts/", body, content_type="application/json")
+
+    assert (response.status_code, response["Content-Type"]) == (413, "application/json")
+    assert response.json() == {"detail": "The request body is over 5,000 bytes; send less at once."}
+    assert not Contact.objects.exists()

@@ -285,7 +285,7 @@ def test_the_schema_describes_the_decision_endpoints(client: Any) -> None:
     schema = client.get("/api/openapi.json", {"format": "json"}).json()
 
     approve = schema["paths"]["/api/v1/approvals/{id}/approve/"]["post"]
-    assert sorted(approve["responses"]) == ["200", "400", "401", "403", "404", "409"]
+    assert sorted(approve["responses"]) == ["200", "400", "401", "403", "404", "409", "413"]
     assert approve["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Approve"
     }

@@ -121,6 +121,23 @@ def test_the_webhook_refuses_a_wrong_signature_and_changes_nothing(settings):
     assert Order.objects.count() == 0
 
 
+def test_a_webhook_body_over_the_upload_limit_gets_a_json_reason_and_changes_nothing(settings):
+    settings.HEEDFUL_SHOP_WEBHOOK_SECRET = SECRET
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
+    orders = [{"number": f"HF-{i}", "customer_email": f"c{i}@example.com"} for i in range(200)]
+    body = json.dumps({"orders": orders}).encode()
+
+    response = Client().post(
+        "/inbox/shop/webhook", body, content_type="application/json", HTTP_X_HEEDFUL_SIGNATURE=signed(body)
+    )
+
+    assert (response.status_code, response.json()) == (
+        413,
+        {"error": "The body is over 5,000 bytes; send the orders and products in smaller batches."},
+    )
+    assert Order.objects.count() == 0
+
+
 def test_the_webhook_is_off_without_a_secret(settings):
     settings.HEEDFUL_SHOP_WEBHOOK_SECRET = ""
     body = b"{}"
