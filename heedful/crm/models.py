@@ -89,6 +89,12 @@ class Contact(models.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
+    def attribute_rows(self) -> list[tuple[str, Any]]:
+        """The attributes as (name, value) pairs for templates, which would read an attribute
+        called "items" (an imported CSV column) in place of ``attributes.items``."""
+        return list(self.attributes.items()) if isinstance(self.attributes, dict) else []
+
+    @property
     def company_name(self) -> str:
         return self.company.name if self.company else ""
 

@@ -141,6 +141,16 @@ class DecisionRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.actor_name}: {self.output_summary}"
 
+    # Templates read these, not ``inputs.items``: a template looks a key up before a method, so
+    # an input called "items" (free JSON from workflows and the API) would replace the method.
+    @property
+    def input_rows(self) -> list[tuple[str, Any]]:
+        return list(self.inputs.items()) if isinstance(self.inputs, dict) else []
+
+    @property
+    def output_rows(self) -> list[tuple[str, Any]]:
+        return list(self.output.items()) if isinstance(self.output, dict) else []
+
 
 class PolicyMode(models.TextChoices):
     AUTO = "auto", _("Run automatically")

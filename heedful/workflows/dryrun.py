@@ -58,6 +58,20 @@ class DryRunReport:
     emails: list[dict[str, str]] = field(default_factory=list)
     truncated: bool = False
 
+    # For the page, most frequent first. A template cannot call ``Counter.items``: it looks up
+    # the key "items" first, and a Counter answers 0 for any key.
+    @property
+    def skipped_rows(self) -> list[tuple[str, int]]:
+        return self.skipped.most_common()
+
+    @property
+    def outcome_rows(self) -> list[tuple[str, int]]:
+        return self.outcomes.most_common()
+
+    @property
+    def action_rows(self) -> list[tuple[str, int]]:
+        return self.actions.most_common()
+
 
 def _reply_within(
     name: str, event: Event, match: dict[str, Any], start: datetime, end: datetime

@@ -208,3 +208,20 @@ def test_timeline_entries_of_other_contacts_do_not_show(agent_client):
 
     assert list(response.context["timeline"]) == []
     assert TimelineEntry.objects.count() == 1
+
+
+def test_attributes_named_like_dict_methods_show_as_attributes(agent_client):
+    # A template's ``attributes.items`` looks up the key "items" before the method, so an
+    # imported column called "items" (or "keys", "values") once broke the page.
+    contact = ContactFactory(attributes={"items": "3", "values": "loyal", "keys": "spare set"})
+
+    response = agent_client.get(reverse("crm:contact-detail", args=[contact.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for row in (
+        "<dt>items</dt><dd>3</dd>",
+        "<dt>keys</dt><dd>spare set</dd>",
+        "<dt>values</dt><dd>loyal</dd>",
+    ):
+        assert row in html

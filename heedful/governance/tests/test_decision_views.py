@@ -132,3 +132,20 @@ def test_the_detail_costs_the_same_queries_for_many_proposals(
         response = manager_client.get(f"/trust/decisions/{decision.pk}/")
 
     assert len(response.context["proposals"]) == 4
+
+
+def test_inputs_and_outputs_named_like_dict_methods_show_as_rows(manager_client: Client) -> None:
+    # Inputs arrive from workflows and the API as free JSON; a key called "items" once made
+    # the template loop over its value instead of the inputs.
+    decision = DecisionRecordFactory(inputs={"items": 3, "order": "A-1"}, output={"values": ["x"]})
+
+    response = manager_client.get(f"/trust/decisions/{decision.pk}/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for row in (
+        '<th scope="row">items</th><td>3</td>',
+        '<th scope="row">order</th><td>A-1</td>',
+        '<th scope="row">values</th><td>[&#x27;x&#x27;]</td>',
+    ):
+        assert row in html

@@ -160,3 +160,24 @@ def test_a_failed_run_can_be_retried_from_its_page(
     response = owner_client.post(reverse("workflows:run-retry", args=[run.pk]))
     assert response.status_code == 302
     assert WorkflowRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+@pytest.mark.django_db
+def test_the_dry_run_page_lists_skips_outcomes_actions_and_emails(owner_client: Client) -> None:
+    # The report's counters once reached the template as Counters, whose ``.items`` a template
+    # reads as the key "items" (0): every dry run with a result was a server error.
+    emit_event("order.shipped", shipped_payload("A-1", carrier="DHL"), ROSA)
+    emit_event("order.shipped", shipped_payload("A-2", carrier="UPS"), ROSA)
+    workflow = make_workflow(conditions=[{"path": "event.order.carrier", "op": "equals", "value": "DHL"}])
+
+    response = owner_client.get(reverse("workflows:dry-run", args=[workflow.pk]), {"days": "7"})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in (
+        "<li>1 × conditions not met: event.order.carrier</li>",
+        "<li>1 × completed</li>",
+        "<li>1 × send_email (ask)</li>",
+        "<strong>Order A-1 is on its way</strong> → rosa@example.com",
+    ):
+        assert text in html
