@@ -279,7 +279,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "heedful API",
-    "DESCRIPTION": "Contacts, timeline, decision records, approvals and the audit log.",
+    "DESCRIPTION": (
+        "Contacts and companies, the inbox, the knowledge base, leave, surveys and workflows; "
+        "and the trust spine: decision records, approvals and the audit log. Authenticate with "
+        "an API token from your profile page: `Authorization: Bearer <token>`."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

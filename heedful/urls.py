@@ -17,3 +17,4 @@ urlpatterns = [
     path("api/", include("heedful.api_urls")),
     path("admin/", admin.site.urls),
 ]
+handler404 = "heedful.errors.not_found"

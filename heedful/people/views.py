@@ -18,6 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from heedful.accounts.models import User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
+from heedful.errors import NotAvailable
 from heedful.people import ical, leave_config, onboarding_config, page_data, queries, services
 from heedful.people.forms import (
     BalanceAdjustmentForm,
@@ -48,7 +49,7 @@ class HtmxRequest(AuthedRequest):
 def _me(request: AuthedRequest) -> Employee:
     employee = queries.employee_of(request.user)
     if employee is None:
-        raise Http404("Your account is not linked to an employee record yet; ask HR.")
+        raise NotAvailable("Your account is not linked to an employee record yet; ask HR.")
     return employee
 
 
@@ -237,7 +238,7 @@ def leave_ical(request: HttpRequest, token: str) -> HttpResponse:
     except (LinkError, User.DoesNotExist) as exc:
         raise Http404("Unknown calendar") from exc
     if key != queries.feed_key_of(user):
-        raise Http404("This calendar address has been replaced by a newer one.")
+        raise NotAvailable("This calendar address has been replaced by a newer one.")
     today = timezone.localdate()
     feed = page_data.calendar_feed(user, today - timedelta(days=90), today + timedelta(days=365))
     if feed.show_type:
@@ -302,7 +303,7 @@ def onboarding_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def my_onboarding(request: AuthedRequest) -> HttpResponse:
     onboarding = Onboarding.objects.filter(employee=_me(request)).first()
     if onboarding is None:
-        raise Http404("You have no onboarding checklist.")
+        raise NotAvailable("You have no onboarding checklist.")
     return redirect("people:onboarding-detail", onboarding.pk)
 
 

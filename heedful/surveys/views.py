@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
+from heedful.errors import NotAvailable
 from heedful.people.queries import employee_of
 from heedful.surveys import instruments, queries, services
 from heedful.surveys.forms import AnswerForm, SurveyForm
@@ -72,7 +73,7 @@ def answer(request: AuthedRequest, pk: int) -> HttpResponse:
     survey_round = get_object_or_404(SurveyRound.objects.select_related("survey"), pk=pk)
     employee = employee_of(request.user)
     if employee is None:
-        raise Http404("Only employees answer surveys.")
+        raise NotAvailable("Only employees answer surveys.")
     form = AnswerForm(request.POST or None, question_codes=survey_round.survey.question_codes)
     if request.method == "POST" and form.is_valid():
         try:
