@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from heedful.crm.models import Contact, Tag
+from heedful.csv_files import sniff_delimiter
 from heedful.storable import storable
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -133,7 +134,8 @@ def _unescape(value: str) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        delimiter = sniff_delimiter(text, required="email")
+        self.reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         self.errors: list[RowError] = []
         self.rows: list[ParsedRow] = []
         self.count = 0
@@ -173,8 +175,6 @@ class _Parser:
         names = [c.strip() for c in cells]
         lowered = [n.lower() if n.lower() in KNOWN_COLUMNS else n for n in names]
         if "email" not in lowered:
-            if len(names) == 1 and ";" in names[0]:
-                raise FileRejected(_("The columns seem to be separated by “;”. Save the file with commas."))
             raise FileRejected(
                 _("The first line must be a header naming the columns, one of them “email”. Found: %s")
                 % ", ".join(names)[:200]

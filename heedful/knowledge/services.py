@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from heedful.csv_files import sniff_delimiter
 from heedful.governance.services import record_audit
 from heedful.knowledge.models import Article, BotCaution, FaqEntry
 from heedful.storable import storable
@@ -169,7 +170,8 @@ def import_faq_csv(*, text: str, user: User | None = None) -> int:
     """
     # NUL characters (PostgreSQL refuses them) are dropped; over-long cells stop the import
     # with the row named, and nothing of the file is imported (the transaction).
-    reader = csv.DictReader(io.StringIO(storable(text)))
+    text = storable(text)
+    reader = csv.DictReader(io.StringIO(text), delimiter=sniff_delimiter(text, required="question"))
     if reader.fieldnames is not None:
         reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
     if not reader.fieldnames or not {"question", "answer"} <= set(reader.fieldnames):

@@ -147,8 +147,9 @@ def test_a_utf8_file_with_a_byte_order_mark_reads_the_first_header_right(manager
             "Found: a@example.com, Ana",
         ),
         (
-            "email;first_name\na@example.com;Ana\n",
-            "The columns seem to be separated by “;”. Save the file with commas.",
+            "e-mail;first_name\na@example.com;Ana\n",
+            "The first line must be a header naming the columns, one of them “email”. "
+            "Found: e-mail;first_name",
         ),
         ("email,Email,x\n", "The header names these columns twice: email"),
     ],
@@ -158,6 +159,26 @@ def test_a_file_without_usable_rows_is_rejected_with_a_clear_message(manager, co
 
     assert (report.rejected, report.file_error, report.rows) == (True, message, 0)
     assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_spreadsheet_s_semicolons_or_tabs_separate_columns_like_commas(manager, delimiter):
+    # German Excel saves "CSV UTF-8" with semicolons; a tag list in a cell is then quoted.
+    text = (
+        f"Email{delimiter}first_name{delimiter}tags{delimiter}note\n"
+        f'ana@example.com{delimiter}Ana{delimiter}"vip;berlin"{delimiter}"Müller, Hof 2"\n'
+    )
+
+    report = _import(text, manager)
+
+    assert (report.created, report.errors, report.rejected) == (1, [], False)
+    ana = Contact.objects.get()
+    assert (ana.email, ana.first_name, ana.attributes) == (
+        "ana@example.com",
+        "Ana",
+        {"note": "Müller, Hof 2"},
+    )
+    assert sorted(ana.tags.values_list("name", flat=True)) == ["berlin", "vip"]
 
 
 def test_a_file_with_too_many_rows_is_rejected_before_anything_is_written(manager):

@@ -117,6 +117,19 @@ def test_a_manager_imports_a_csv_from_the_page(manager_client):
     assert FaqEntry.objects.count() == 2
 
 
+def test_a_semicolon_separated_export_imports_like_a_comma_separated_one():
+    # German Excel's "CSV UTF-8" uses semicolons; commas inside the answer stay text.
+    text = 'Question;Answer;Variants\nDo you ship abroad?;"Yes, to the EU; not to the UK.";ship to France\n'
+
+    assert services.import_faq_csv(text=text) == 1
+    entry = FaqEntry.objects.get()
+    assert (entry.question, entry.answer, entry.variant_list()) == (
+        "Do you ship abroad?",
+        "Yes, to the EU; not to the UK.",
+        ["ship to France"],
+    )
+
+
 def test_nul_characters_in_a_csv_are_dropped_and_the_entries_imported():
     # PostgreSQL refuses NUL in text: the import was a 500 there.
     count = services.import_faq_csv(text="question,answer\nDo you sell\x00 gift cards,Yes\x00 we do.\n")
