@@ -30,6 +30,10 @@ def test_every_survey_and_leave_page_renders_for_an_employee(
         assert (path, response.status_code) == (path, 200)
         assert text in response.content.decode()
     assert employee_client.get("/surveys/new/").status_code == 403
+    # The comment box has a label a screen reader announces; the choices have their legends.
+    answer_page = employee_client.get(f"/surveys/rounds/{survey_round.pk}/answer/").content.decode()
+    assert '<label for="id_comment">' in answer_page
+    assert answer_page.count("<legend>") == len(instruments.PULSE) - 1
     response = employee_client.post(
         f"/surveys/rounds/{survey_round.pk}/answer/", {"enps": "9", "comment": "ok"}
     )
