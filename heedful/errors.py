@@ -1,4 +1,4 @@
-"""Error pages that say what happened in words a person can act on.
+"""Error pages that say what happened in words a person can act on (and the favicon fallback).
 
 Django's built-in 404 page drops the message a view gave, so "your account is not linked to an
 employee record yet; ask HR" reached nobody. A view that means its message for the reader
@@ -8,8 +8,9 @@ general page, so model names never reach it.
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
 
 
 class NotAvailable(Http404):
@@ -21,3 +22,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if isinstance(exception, NotAvailable) and exception.args and isinstance(exception.args[0], str):
         message = exception.args[0]
     return render(request, "404.html", {"message": message}, status=404)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # static() at request time: with the manifest storage it needs collectstatic to have run,
+    # which importing the URLs (``heedful manage check``, migrations) must not.
+    return HttpResponsePermanentRedirect(static("heedful/favicon.svg"))

@@ -2,9 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from heedful.accounts.urls import auth_patterns, own_patterns
+from heedful.errors import favicon
 
 urlpatterns = [
     path("", include("heedful.brief.urls")),
+    # Browsers ask for /favicon.ico on pages that name no icon (the widget's demo shop, say).
+    path("favicon.ico", favicon),
     path("accounts/", include(auth_patterns)),
     path("accounts/", include((own_patterns, "accounts"))),
     path("contacts/", include("heedful.crm.urls")),

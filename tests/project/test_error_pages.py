@@ -62,3 +62,9 @@ def test_the_500_page_renders_without_a_database_or_a_user() -> None:
     html = response.content.decode()
     assert "Something went wrong on our side" in html
     assert "look whether it was saved before you try again" in html
+
+
+def test_the_favicon_address_browsers_guess_leads_to_the_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert (response.status_code, response["Location"]) == (301, "/static/heedful/favicon.svg")
