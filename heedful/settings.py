@@ -242,6 +242,9 @@ HEEDFUL_EMAIL_MAX_ATTEMPTS = env_int("HEEDFUL_EMAIL_MAX_ATTEMPTS", 6, minimum=1)
 # The bot: how many answers may go unconfirmed, how many failed order checks before a person.
 HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS = env_int("HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS", 2, minimum=1)
 HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS = env_int("HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS", 2, minimum=1)
+# A customer this frustrated (0–100, the triage's frustration score) goes to a person at once,
+# with an apology instead of an answer; 0 turns the rule off.
+HEEDFUL_BOT_HANDOFF_FRUSTRATION = env_int("HEEDFUL_BOT_HANDOFF_FRUSTRATION", 75, minimum=0)
 # Hand-off messages promise a reply time from these, in BUSINESS_TIME_ZONE.
 HEEDFUL_BUSINESS_HOURS = env_str("HEEDFUL_BUSINESS_HOURS", "mon-fri 09:00-17:00")
 HEEDFUL_SLA_FIRST_RESPONSE_MINUTES = env_int("HEEDFUL_SLA_FIRST_RESPONSE_MINUTES", 240, minimum=1)

@@ -6,15 +6,18 @@ contract (issue 4, part 4), each backed by a test:
 1. the bot is silent once a person holds the conversation (a human replied, or it was handed off);
 2. "human", "agent", "person" and the like hand off at once;
 3. "didn't help" hands off and flags the entry that did not help;
-4. after N answers without the customer confirming one helped, the next message hands off;
-5. order and stock questions are answered only from verified data (orders.py);
-6. otherwise the FAQ matcher decides: confident and allowed by policy → answer; else hand off.
+4. a very frustrated customer (the triage's frustration score at or above
+   ``HEEDFUL_BOT_HANDOFF_FRUSTRATION``) gets an apology and a person, not an answer: a bot
+   that answers an angry third message with an FAQ entry makes it worse;
+5. after N answers without the customer confirming one helped, the next message hands off;
+6. order and stock questions are answered only from verified data (orders.py);
+7. otherwise the FAQ matcher decides: confident and allowed by policy → answer; else hand off.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +64,7 @@ class BotDecision:
     order_number: str = ""
     counts_as_answer: bool = True
     failed_order_check: bool = False
+    apologise: bool = False  # the hand-off message opens with an apology
 
 
 def _handoff(reason: str, *, intent: str, match: MatchResult | None = None, **extra: Any) -> BotDecision:
@@ -93,10 +97,13 @@ def decide(
     *,
     earlier_customer_texts: Callable[[], list[str]],
     last_bot_entry_id: Callable[[], int | None],
+    frustration: float | None = None,
+    frustration_reasons: Sequence[str] = (),
 ) -> BotDecision:
     """The bot's decision for ``text``. The history is asked for (called) only when a check
     needs it: the customer's earlier messages for an order question, the last answered entry
-    for a "didn't help"."""
+    for a "didn't help". ``frustration`` is the message's triage score (0..1; None when triage
+    could not tell) with its reasons in plain words."""
     intent = intent_of(text)
     if not conversation.bot_may_answer:
         return BotDecision(kind="silent", reason="a person holds this conversation", intent=intent)
@@ -106,6 +113,15 @@ def decide(
         return _handoff(
             "the customer said the answer did not help", intent=intent, flag_entry_id=last_bot_entry_id()
         )
+    at = conf.handoff_frustration()
+    if frustration is not None and at is not None and frustration >= at:
+        decision = _handoff(
+            f"the customer sounds very frustrated (frustration {frustration:.2f}, hand-off from {at:.2f})",
+            intent=intent,
+            apologise=True,
+        )
+        decision.factors += [{"text": reason, "weight": 0.0} for reason in frustration_reasons]
+        return decision
     limit = conf.max_unconfirmed_answers()
     if conversation.bot_answers_unconfirmed >= limit:
         return _handoff(

@@ -24,6 +24,12 @@ def max_failed_order_checks() -> int:
     return int(_get("HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS", 2))
 
 
+def handoff_frustration() -> float | None:
+    """The frustration score (0..1) from which the bot hands off at once; None: never."""
+    percent = int(_get("HEEDFUL_BOT_HANDOFF_FRUSTRATION", 75))
+    return None if percent <= 0 else min(percent, 100) / 100
+
+
 def business_hours() -> str:
     return str(_get("HEEDFUL_BUSINESS_HOURS", "mon-fri 09:00-17:00"))
 

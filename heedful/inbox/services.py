@@ -178,7 +178,7 @@ def receive_customer_message(
     if we_wrote and contacts.is_open_lead(conversation.contact_id):
         _emit("lead.replied", conversation)
     if bot:
-        _let_bot_respond(conversation, message)
+        _let_bot_respond(conversation, message, triage)
     _reprioritise(conversation, triage, this_week, now)
     conversation.save()
     return message
@@ -241,7 +241,9 @@ def _earlier_customer_texts(conversation: Conversation, message: Message) -> lis
     )[::-1]
 
 
-def _let_bot_respond(conversation: Conversation, message: Message) -> None:
+def _let_bot_respond(
+    conversation: Conversation, message: Message, triage: MessageTriage | None = None
+) -> None:
     # The bot reads the history only when the decision needs it: earlier messages for an order
     # question, the last answer for a "didn't help". Most messages need neither.
     decision = autoanswer.decide(
@@ -249,6 +251,8 @@ def _let_bot_respond(conversation: Conversation, message: Message) -> None:
         message.body,
         earlier_customer_texts=lambda: _earlier_customer_texts(conversation, message),
         last_bot_entry_id=lambda: _last_bot_entry_id(conversation),
+        frustration=triage.frustration if triage else None,
+        frustration_reasons=triage.frustration_reasons if triage else (),
     )
     if decision.kind == "silent":
         return
@@ -322,6 +326,8 @@ def _handoff_text(decision: autoanswer.BotDecision | None, due: Any, now: Any) -
         "human": "Of course.",
         "not_helped": "Sorry that didn't help.",
     }.get(decision.intent if decision else "", "I'm not sure enough to answer this correctly myself.")
+    if decision is not None and decision.apologise:
+        opening = "I'm sorry about the trouble."
     spec, tz = conf.business_hours(), conf.business_time_zone()
     when = hours.when_in_words(due, now, tz)
     opening_hours = hours.OpeningHours.parse(spec)

@@ -33,6 +33,9 @@ class MessageTriage:
     sentiment_score: float | None
     frustration: float | None
     urgency: float
+    # Why the frustration score is what it is, in plain words (not stored; the bot's hand-off
+    # decision quotes them).
+    frustration_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def triage_message(
         sentiment_score=sentiment.probabilities.get(sentiment.label) if sentiment else None,
         frustration=frustration.score if frustration else None,
         urgency=urgency,
+        frustration_reasons=frustration.reasons if frustration else (),
     )
 
 

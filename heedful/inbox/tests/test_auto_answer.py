@@ -277,3 +277,58 @@ def test_an_edited_answer_is_what_the_next_customer_gets_even_within_the_same_cl
 
     assert first.body.startswith("We ship within 2 working days")
     assert second.body.startswith("We ship the same day.")
+
+
+ANGRY = "HOW LONG DOES SHIPPING TAKE??? STILL WAITING, THIS IS RIDICULOUS!!!"
+
+
+def test_a_very_frustrated_customer_gets_an_apology_and_a_person_even_when_the_faq_matches(
+    fake_engine, shipping_entry
+):
+    conversation = ConversationFactory()
+
+    asked, notice = say(conversation, ANGRY)
+
+    assert conversation.status == Status.OPEN
+    assert notice.body == (
+        "I'm sorry about the trouble. I'm passing your conversation to a person on our team; "
+        "you can expect a reply today by 14:00."
+    )
+    reason = f"the customer sounds very frustrated (frustration {asked.frustration:.2f}, hand-off from 0.75)"
+    assert notice.decision.output["reason"] == reason
+    factors = [f["text"] for f in notice.decision.factors]
+    assert factors[0] == reason
+    # The triage's own reasons, in plain words, whatever the sentiment model adds beside them.
+    assert {"writes in capitals", "calls it ridiculous", "says 'still'", "mentions waiting"} <= set(factors)
+
+
+def test_a_mildly_annoyed_question_is_still_answered(fake_engine, shipping_entry):
+    conversation = ConversationFactory()
+
+    asked, reply = say(conversation, "how long does shipping take? still wondering, sorry")
+
+    assert asked.frustration < 0.75
+    assert reply.faq_entry_id == shipping_entry.pk
+    assert conversation.status == Status.BOT
+
+
+def test_a_third_contact_this_week_that_says_still_goes_to_a_person(fake_engine, shipping_entry):
+    for _ in range(2):
+        ConversationFactory(customer_email="anna@example.com")
+    conversation = ConversationFactory(customer_email="anna@example.com")
+
+    asked, notice = say(conversation, "how long does shipping take, I still don't know")
+
+    assert asked.frustration >= 0.75
+    assert notice.body.startswith("I'm sorry about the trouble.")
+    assert "contacted us 2 times before about this" in [f["text"] for f in notice.decision.factors]
+
+
+def test_the_owner_can_turn_the_frustration_hand_off_off(fake_engine, shipping_entry, settings):
+    settings.HEEDFUL_BOT_HANDOFF_FRUSTRATION = 0
+    conversation = ConversationFactory()
+
+    _, reply = say(conversation, ANGRY)
+
+    assert reply.faq_entry_id == shipping_entry.pk
+    assert conversation.status == Status.BOT
