@@ -70,7 +70,19 @@ def main() -> None:
 @click.option("--owner-email", envvar="HEEDFUL_OWNER_EMAIL", default="owner@localhost", show_default=True)
 def up(demo: bool, host: str, port: int, data_dir: Path, owner_email: str) -> None:
     """Install and start heedful in the embedded mode (SQLite, no other services)."""
+    from heedful.backup import BackupError, running_lock
+
     data_dir = data_dir.resolve()
+    try:
+        # Held until heedful stops: a second `up` on this directory would run a second beat
+        # (every periodic job twice), and a restore would replace the database under it.
+        with running_lock(data_dir):
+            _start_embedded(data_dir, host, port, demo, owner_email)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _start_embedded(data_dir: Path, host: str, port: int, demo: bool, owner_email: str) -> None:
     _prepare_embedded_env(data_dir, host, port)
     _setup_django()
     from django.core.management import call_command
@@ -318,6 +330,80 @@ def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["heedful manage", *args])
+
+
+_DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HEEDFUL_DATA_DIR",
+    default=Path("data"),
+    show_default=True,
+    help="The embedded installation's data directory (what `heedful up --data-dir` uses).",
+)
+
+
+@main.command()
+@_DATA_DIR_OPTION
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the backup [default: heedful-backup-<UTC time>.tar.gz here].",
+)
+def backup(data_dir: Path, out: Path | None) -> None:
+    """Back up the embedded mode's data (database, key, files) while heedful runs."""
+    from importlib.metadata import version
+
+    from heedful.backup import BackupError, make_backup
+
+    if os.environ.get("DATABASE_URL"):
+        raise click.ClickException(
+            "heedful backup covers the embedded mode (SQLite). With PostgreSQL, back up the "
+            "database with pg_dump and keep SECRET_KEY and the media directory; see docs/deploy.md."
+        )
+    out = out or Path(f"heedful-backup-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.tar.gz")
+    try:
+        report = make_backup(data_dir.resolve(), out.resolve(), heedful_version=version("heedful"))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"heedful: backed up {report.files} files ({report.bytes / 1e6:.1f} MB before compression, "
+        f"{report.migrations} migrations applied) to {report.path}. It holds the secret key and "
+        "everyone's personal data: keep it as safe as the server."
+    )
+
+
+@main.command()
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_DATA_DIR_OPTION
+@click.option("--replace", is_flag=True, help="Move data already in the directory aside, then restore.")
+def restore(archive: Path, data_dir: Path, replace: bool) -> None:
+    """Restore a `heedful backup` archive into the embedded mode's data directory (heedful stopped)."""
+    from heedful.backup import BackupError, restore_backup
+
+    try:
+        report = restore_backup(
+            archive, data_dir.resolve(), replace=replace, known_migrations=_known_migrations()
+        )
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    aside = f" The data that was there is in {report.moved_aside}." if report.moved_aside else ""
+    click.echo(
+        f"heedful: restored {report.files} files from the backup of {report.created_at} into "
+        f"{data_dir}.{aside} Start it with `heedful up --data-dir {data_dir}`; it applies any "
+        "newer migrations first."
+    )
+
+
+def _known_migrations() -> set[str]:
+    """Every migration this installation's code has, read from disk (no database needed)."""
+    # Settings refuse to load without a key; nothing is signed or served in this process.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+    os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+    _setup_django()
+    from django.db.migrations.loader import MigrationLoader
+
+    return {f"{app}.{name}" for app, name in MigrationLoader(None, ignore_no_migrations=True).disk_migrations}
 
 
 main.add_command(eval_group, "eval")

@@ -15,6 +15,7 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == [
+        "backup",
         "beat",
         "create-owner",
         "demo",
@@ -23,6 +24,7 @@ def test_help_lists_every_command() -> None:
         "manage",
         "migrate",
         "ml",
+        "restore",
         "up",
         "web",
         "worker",
