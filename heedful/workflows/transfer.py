@@ -40,6 +40,20 @@ def dumps(document: dict[str, Any], fmt: str = "json") -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def _load_yaml(text: str) -> Any:
+    import yaml
+
+    class TextDates(yaml.SafeLoader):
+        """YAML without its implicit timestamps: ``2026-03-01`` stays the text a definition
+        compares, and ``2026-02-30`` is no longer a date that cannot exist (a crash)."""
+
+    TextDates.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return yaml.load(text, Loader=TextDates)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse(text: str) -> dict[str, Any]:
     """Read a JSON or YAML document (or a bare definition); raises DefinitionError with every problem."""
     text = text.strip()
@@ -48,14 +62,22 @@ def parse(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as json_error:
         try:
             import yaml
-
-            data = yaml.safe_load(text)
         except ImportError:
             raise DefinitionError(
                 [f"document: not valid JSON ({json_error.msg}, line {json_error.lineno})"]
             ) from None
+        try:
+            data = _load_yaml(text)
         except yaml.YAMLError as exc:
             raise DefinitionError([f"document: neither JSON nor YAML ({exc})"]) from None
+    try:
+        # What a JSON column can hold, on PostgreSQL too: YAML's binary and sets, and NaN or
+        # Infinity (which Python's JSON reader accepts and jsonb refuses), are errors here.
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(
+            [f"document: holds a value a workflow cannot store: NaN, Infinity, binary data or a set ({exc})"]
+        ) from None
     if not isinstance(data, dict):
         raise DefinitionError(["document: must be an object"])
     if "definition" not in data:

@@ -102,6 +102,41 @@ def test_export_then_import_gives_the_same_definition(owner_client: Client) -> N
     assert [c.current_version.definition for c in copies] == [workflow.current_version.definition] * 3
 
 
+YAML_WITH_A_DATE = """
+trigger: {event: order.shipped, conditions: [{path: event.order.date, op: equals, value: %s}]}
+steps: [{id: mail, type: action, action: send_email, params: {subject: Hi, body: Hello}}]
+"""
+
+
+@pytest.mark.django_db
+def test_a_yaml_date_stays_text_and_an_impossible_one_is_no_crash(owner_client: Client) -> None:
+    # YAML reads 2026-03-01 as a date (a JSON column cannot hold one) and 2026-02-30 raised
+    # "day is out of range for month": both were server errors.
+    for day in ("2026-03-01", "2026-02-30"):
+        response = owner_client.post(reverse("workflows:import"), {"text": YAML_WITH_A_DATE % day})
+        assert response.status_code == 302
+    values = [
+        w.current_version.definition["trigger"]["conditions"][0]["value"]
+        for w in WorkflowDefinition.objects.order_by("pk")
+    ]
+    assert values == ["2026-03-01", "2026-02-30"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "text", ['{"trigger": {"event": "order.shipped"}, "steps": [], "x": NaN}', "value: !!binary aGVsbG8="]
+)
+def test_values_a_json_column_cannot_hold_are_refused_with_a_reason(owner_client: Client, text: str) -> None:
+    response = owner_client.post(reverse("workflows:import"), {"text": text})
+
+    assert response.status_code == 200
+    assert (
+        "holds a value a workflow cannot store: NaN, Infinity, binary data or a set"
+        in response.content.decode()
+    )
+    assert not WorkflowDefinition.objects.exists()
+
+
 @pytest.mark.django_db
 def test_installing_a_template_is_one_click(owner_client: Client) -> None:
     response = owner_client.post(reverse("workflows:gallery-install", args=["order-shipped"]))
