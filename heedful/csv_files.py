@@ -5,6 +5,22 @@ from __future__ import annotations
 import csv
 import io
 
+from django.utils.translation import gettext as _
+
+# The first bytes of the files people upload instead of a CSV: the workbook itself.
+_WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+
+
+def workbook_instead_of_csv(head: bytes) -> str | None:
+    """What to say when ``head`` (a file's first bytes) is a spreadsheet workbook, not a CSV:
+    decoding one as text only ever gave a puzzle about some byte on some line."""
+    if head.startswith(_WORKBOOKS):
+        return _(
+            "This is a spreadsheet workbook (.xlsx, .xls or .ods), not a CSV file. Open it in "
+            "your spreadsheet program, save it as “CSV UTF-8” and upload that file."
+        )
+    return None
+
 
 def sniff_delimiter(text: str, *, required: str) -> str:
     """Comma, or the semicolon or tab that spreadsheets in much of Europe write instead (German

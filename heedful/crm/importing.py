@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from heedful.crm.models import Contact, Tag
-from heedful.csv_files import sniff_delimiter
+from heedful.csv_files import sniff_delimiter, workbook_instead_of_csv
 from heedful.storable import storable
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -107,6 +107,9 @@ def _read_text(file: Any) -> str:
     # storable: NUL characters are dropped (PostgreSQL refuses them; the import failed with a 500).
     if isinstance(raw, str):
         return storable(raw.removeprefix("\ufeff"))
+    workbook = workbook_instead_of_csv(bytes(raw[:8]))
+    if workbook:
+        raise FileRejected(workbook)
     try:
         return storable(bytes(raw).decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
+from heedful.csv_files import workbook_instead_of_csv
 from heedful.knowledge import matching, queries, services
 from heedful.knowledge.forms import BotCautionForm, FaqEntryForm
 from heedful.knowledge.models import Article, FaqEntry
@@ -93,6 +94,10 @@ def bot_caution(request: AuthedRequest) -> HttpResponse:
     return redirect(f"{reverse('knowledge:entry-list')}#bot-calibration")
 
 
+# Read whole into memory to parse: a limit, like the contact import's.
+MAX_FAQ_CSV_BYTES = 10 * 1024 * 1024
+
+
 @require_POST
 @require(Perm.MANAGE_KNOWLEDGE)
 def import_csv(request: AuthedRequest) -> HttpResponse:
@@ -100,8 +105,16 @@ def import_csv(request: AuthedRequest) -> HttpResponse:
     if upload is None:
         messages.error(request, _("Choose a CSV file first."))
         return redirect("knowledge:entry-list")
+    if upload.size is not None and upload.size > MAX_FAQ_CSV_BYTES:
+        messages.error(request, _("The file is larger than 10 MB. Split it into smaller files."))
+        return redirect("knowledge:entry-list")
+    raw = upload.read()
+    workbook = workbook_instead_of_csv(raw[:8])
+    if workbook:
+        messages.error(request, workbook)
+        return redirect("knowledge:entry-list")
     try:
-        count = services.import_faq_csv(text=upload.read().decode("utf-8-sig"), user=request.user)
+        count = services.import_faq_csv(text=raw.decode("utf-8-sig"), user=request.user)
     except UnicodeDecodeError:
         messages.error(request, _("The file is not a UTF-8 CSV with question and answer columns."))
         return redirect("knowledge:entry-list")

@@ -181,6 +181,17 @@ def test_a_spreadsheet_s_semicolons_or_tabs_separate_columns_like_commas(manager
     assert sorted(ana.tags.values_list("name", flat=True)) == ["berlin", "vip"]
 
 
+@pytest.mark.parametrize("magic", [b"PK\x03\x04", b"\xd0\xcf\x11\xe0"])
+def test_a_workbook_uploaded_instead_of_a_csv_is_named_as_such(manager, magic):
+    report = _import(magic + bytes(range(256)) * 4, manager)
+
+    assert report.file_error == (
+        "This is a spreadsheet workbook (.xlsx, .xls or .ods), not a CSV file. Open it in your "
+        "spreadsheet program, save it as “CSV UTF-8” and upload that file."
+    )
+    assert not Contact.objects.exists()
+
+
 def test_a_file_with_too_many_rows_is_rejected_before_anything_is_written(manager):
     rows = "".join(f"c{i}@example.com\n" for i in range(MAX_IMPORT_ROWS + 1))
 

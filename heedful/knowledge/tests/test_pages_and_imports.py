@@ -117,6 +117,26 @@ def test_a_manager_imports_a_csv_from_the_page(manager_client):
     assert FaqEntry.objects.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "faq.xlsx",
+            b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)),
+            "This is a spreadsheet workbook (.xlsx, .xls or .ods), not a CSV file.",
+        ),
+        ("faq.csv", b"question,answer\n" + b"a" * (10 * 1024 * 1024), "The file is larger than 10 MB."),
+    ],
+)
+def test_a_workbook_or_a_huge_file_is_refused_with_what_to_do(manager_client, name, content, message):
+    upload = SimpleUploadedFile(name, content)
+
+    response = manager_client.post("/knowledge/import/", {"file": upload}, follow=True)
+
+    assert message in response.content.decode()
+    assert not FaqEntry.objects.exists()
+
+
 def test_a_semicolon_separated_export_imports_like_a_comma_separated_one():
     # German Excel's "CSV UTF-8" uses semicolons; commas inside the answer stay text.
     text = 'Question;Answer;Variants\nDo you ship abroad?;"Yes, to the EU; not to the UK.";ship to France\n'
