@@ -90,7 +90,7 @@ def load_people_demo(now: datetime | None = None) -> str:
         for md, name in days
     )
     leave_note = _leave_by_email_links(annual, today)
-    _tea_lab(hr)
+    _tea_lab(hr, today)
     onboarding_note = _onboarding(hr, today)
     survey_note = _pulse_survey(hr, today, rng)
     return f"people demo loaded: {leave_note}; {onboarding_note}; {survey_note}"
@@ -144,12 +144,12 @@ TEA_LAB = [
 ]
 
 
-def _tea_lab(hr: User) -> None:
+def _tea_lab(hr: User, today: date) -> None:
     lab = Team.objects.create(name="Tea Lab")
     for first, last, title, start in TEA_LAB:
         person = services.hire_employee(
             first_name=first, last_name=last, email=f"{first.lower()}@demo.heedful.local", job_title=title,
-            team=lab, start_date=start, region="DE-BE", user=hr,
+            team=lab, start_date=start, region="DE-BE", user=hr, today=today,
         )  # fmt: skip
         if lab.manager_id is None:
             lab.manager = person
@@ -174,7 +174,7 @@ def _onboarding(hr: User, today: date) -> str:
     )
     greta = services.hire_employee(
         first_name="Greta", last_name="Lind", email="greta@demo.heedful.local", job_title="Packer",
-        team=shop, start_date=today + timedelta(days=3), region="DE-BE", user=hr,
+        team=shop, start_date=today + timedelta(days=3), region="DE-BE", user=hr, today=today,
     )  # fmt: skip
     onboarding = services.launch_onboarding(employee=greta, user=hr, template=template)
     first = onboarding.tasks.order_by("due_date").first()

@@ -35,6 +35,10 @@ from heedful.people.models import (
 )
 from heedful.workflows.events import emit_event
 
+# Someone added up to this many days after their first day still gets ``employee.hired``: HR
+# often records a hire late, and onboarding checklists run for about a month.
+HIRED_WITHIN_DAYS = 30
+
 
 class LeaveError(Exception):
     """A leave change that is not allowed; the message is shown to the person as it is."""
@@ -60,8 +64,12 @@ def hire_employee(
     region: str = "",
     user: User | None = None,
     automation: str = "",
+    today: date | None = None,
 ) -> Employee:
-    """Add an employee with a start date; workflows hear ``employee.hired`` (e.g. to welcome them)."""
+    """Add an employee with a start date; workflows hear ``employee.hired`` (e.g. to welcome them)
+    unless the person started more than ``HIRED_WITHIN_DAYS`` before ``today``: adding staff who
+    have worked here for years, as everyone does when setting heedful up, is not a hire, and
+    the onboarding workflow would welcome them."""
     if user is not None and not user.can(Perm.MANAGE_PEOPLE):
         raise PeopleError("Only HR can add employees.")
     email = email.strip().lower()
@@ -86,6 +94,8 @@ def hire_employee(
         summary=f"{employee} joins {team or 'no team'} on {start_date}",
         changes={"start_date": [None, start_date.isoformat()], "team": [None, str(team or "")]},
     )
+    if start_date < (today or timezone.localdate()) - timedelta(days=HIRED_WITHIN_DAYS):
+        return employee
     emit_event(
         "employee.hired",
         {

@@ -132,7 +132,8 @@ EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         "employee.hired",
-        "An employee was added with a start date.",
+        "An employee was added whose first day is ahead, or at most 30 days back (adding staff "
+        "who started earlier, as when setting heedful up, is not a hire).",
         "people.services.hire_employee",
         "employee",
         {

@@ -30,6 +30,7 @@ def test_hiring_someone_emits_employee_hired_with_the_catalogue_keys(hr: Any, pa
         start_date=date(2026, 12, 1),
         region="DE-BE",
         user=hr,
+        today=date(2026, 11, 25),
     )
     payload = {
         "employee": {
@@ -45,6 +46,19 @@ def test_hiring_someone_emits_employee_hired_with_the_catalogue_keys(hr: Any, pa
     assert payload.keys() == CATALOGUE["employee.hired"].example.keys()
     assert payload["employee"].keys() == CATALOGUE["employee.hired"].example["employee"].keys()
     assert AuditEvent.objects.get(action="people.hire").summary == "Eli Sand joins Packing on 2026-12-01"
+
+
+@pytest.mark.parametrize(("started", "hired"), [(date(2026, 10, 26), True), (date(2026, 10, 25), False)])
+def test_adding_someone_who_started_over_30_days_ago_is_not_a_hire(
+    hr: Any, started: date, hired: bool
+) -> None:
+    # Setting heedful up means adding everyone; the onboarding workflow must not welcome them.
+    services.hire_employee(
+        first_name="Yara", email="yara@example.com", start_date=started, user=hr, today=date(2026, 11, 25)
+    )
+
+    assert [name for name, *_ in _events()] == (["employee.hired"] if hired else [])
+    assert AuditEvent.objects.get(action="people.hire").summary == f"Yara joins no team on {started}"
 
 
 def test_only_hr_hires_and_a_refused_hire_leaves_nothing_behind(manager: Any, packing: Team) -> None:
