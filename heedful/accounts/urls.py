@@ -18,7 +18,9 @@ auth_patterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
-    path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("password-reset/sent/", views.PasswordResetSentView.as_view(), name="password_reset_done"),
+    # Signed in, the current password is enough: no email needed (the embedded mode sends none).
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "reset/<uidb64>/<token>/",
         auth_views.PasswordResetConfirmView.as_view(),

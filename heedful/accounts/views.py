@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,6 +16,26 @@ from heedful.accounts.forms import InviteForm, RoleForm, TokenForm
 from heedful.accounts.models import ApiToken, User
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
+from heedful.governance.services import record_audit
+from heedful.outgoing_mail import mail_is_delivered
+
+
+class PasswordResetSentView(auth_views.PasswordResetDoneView):
+    """Says whether a link is really on its way: without a mail server, it is only a file."""
+
+    def get_context_data(self, **kwargs: object) -> dict[str, object]:
+        return {**super().get_context_data(**kwargs), "mail_delivered": mail_is_delivered()}
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        record_audit(action="user.password_change", user=self.request.user, obj=self.request.user)
+        messages.success(self.request, _("Your password is changed."))
+        return response
 
 
 class InviteAcceptView(auth_views.PasswordResetConfirmView):
@@ -29,11 +51,22 @@ def user_list(request: AuthedRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.invite_user(invited_by=request.user, **form.cleaned_data)
+            invited = services.invite_user(invited_by=request.user, **form.cleaned_data)
         except services.AccountError as exc:
             form.add_error("email", str(exc))
         else:
-            messages.success(request, _("Invitation sent to %(email)s.") % form.cleaned_data)
+            if mail_is_delivered():
+                messages.success(request, _("Invitation sent to %(email)s.") % {"email": invited.email})
+            else:
+                # Saying "sent" would be wrong: the invitation is a file in the data directory.
+                messages.warning(
+                    request,
+                    _(
+                        "heedful has no mail server yet (EMAIL_HOST is not set), so no email left this "
+                        "machine. Give %(email)s this one-time link yourself; it expires in 3 days: %(link)s"
+                    )
+                    % {"email": invited.email, "link": services.set_password_link(invited)},
+                )
             return redirect("accounts:user-list")
     users = User.objects.order_by("-is_active", "email")
     return render(request, "accounts/user_list.html", {"users": users, "form": form, "role_form": RoleForm()})

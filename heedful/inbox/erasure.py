@@ -49,6 +49,7 @@ from heedful.inbox.models import (
     SlaNotice,
     WebhookDelivery,
 )
+from heedful.outgoing_mail import mail_is_delivered
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ _SENT_MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
 
 
 def _sent_mail_dir() -> Path | None:
-    if settings.EMAIL_BACKEND != "django.core.mail.backends.filebased.EmailBackend":
+    if mail_is_delivered():
         return None
     path = Path(getattr(settings, "EMAIL_FILE_PATH", "") or "")
     return path if str(path) and path.is_dir() else None

@@ -75,3 +75,32 @@ def test_logout_needs_a_post() -> None:
     assert client.get("/accounts/logout/").status_code == 405
     assert client.post("/accounts/logout/").status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_the_reset_page_says_plainly_when_no_email_can_leave(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    UserFactory(email="kim@example.com")
+
+    page = Client().post("/accounts/password-reset/", {"email": "nobody@example.com"}, follow=True)
+
+    html = page.content.decode()
+    assert "No email was sent" in html
+    assert "heedful manage --data-dir data changepassword" in html
+    assert "Check your email" not in html
+
+
+def test_a_signed_in_person_changes_the_password_with_the_old_one_and_no_email() -> None:
+    user = UserFactory(email="kim@example.com", password="the-old-passphrase-1")
+    client = Client()
+    client.force_login(user)
+
+    new = {"new_password1": "a-much-better-secret", "new_password2": "a-much-better-secret"}
+    wrong = client.post("/accounts/password/", {"old_password": "not-it", **new})
+    right = client.post("/accounts/password/", {"old_password": "the-old-passphrase-1", **new})
+
+    assert wrong.status_code == 200
+    assert (right.status_code, right["Location"]) == (302, "/accounts/profile/")
+    assert can_sign_in("kim@example.com", "a-much-better-secret")
+    assert AuditEvent.objects.filter(action="user.password_change", actor_user=user).count() == 1
+    assert len(mail.outbox) == 0
+    assert 'href="/accounts/password/"' in client.get("/accounts/profile/").content.decode()

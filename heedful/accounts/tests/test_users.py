@@ -98,3 +98,26 @@ def test_create_owner_refuses_a_second_owner(owner: User) -> None:
     with pytest.raises(services.AccountError, match="already exists"):
         services.create_owner(email="second@example.com")
     assert User.objects.filter(role=Role.OWNER).count() == 1
+
+
+def test_without_a_mail_server_the_owner_gets_the_invitation_link_instead_of_sent(
+    owner_client: Client, settings
+) -> None:  # type: ignore[no-untyped-def]
+    # The embedded default writes mail to files: "Invitation sent" was not true.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+
+    response = owner_client.post(
+        "/accounts/users/", {"email": "new@example.com", "first_name": "New", "role": "agent"}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "Invitation sent" not in page
+    assert "no email left this machine. Give new@example.com this one-time link yourself" in page
+    link = page[page.index(settings.SITE_URL + "/accounts/invite/") :].split("<")[0].split()[0]
+    client = Client()
+    form_url = client.get(link.removeprefix(settings.SITE_URL), follow=True).redirect_chain[-1][0]
+    chosen = client.post(
+        form_url, {"new_password1": "tea-and-biscuits-42", "new_password2": "tea-and-biscuits-42"}
+    )
+    assert chosen.status_code == 302
+    assert User.objects.get(email="new@example.com").has_usable_password()
