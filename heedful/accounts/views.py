@@ -33,7 +33,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        record_audit(action="user.password_change", user=self.request.user, obj=self.request.user)
+        user: User = form.user  # the signed-in person, whose password the form just saved
+        record_audit(action="user.password_change", user=user, obj=user)
         messages.success(self.request, _("Your password is changed."))
         return response
 
