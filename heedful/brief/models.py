@@ -1,8 +1,11 @@
-"""What the home page needs that no other app keeps: when the background jobs last ran."""
+"""What the home page needs that no other app keeps: when the background jobs last ran, and
+whether the owner hid the setup list."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Heartbeat(models.Model):
@@ -17,3 +20,16 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SetupListHidden(models.Model):
+    """Someone hid the home page's setup list (one row, pk 1); without it the list shows while
+    steps are left. Deleting the row shows it again."""
+
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hidden_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"setup list hidden at {self.hidden_at:%Y-%m-%d %H:%M}"
