@@ -38,6 +38,10 @@ FORMAT = 1
 DATABASE = "heedful.sqlite3"
 KEY_FILE = "secret_key"
 FOLDERS = ("media", "sent-mail")
+# Built from the database being replaced: queued tasks name its rows (a task for outbox mail 57
+# must not meet another database's mail 57) and matchers its knowledge base. A replacing
+# restore moves them aside with the data; beat queues what is due again.
+DERIVED = ("broker", "knowledge")
 MANIFEST = "MANIFEST.json"
 LOCK = "heedful.lock"
 
@@ -143,7 +147,7 @@ def restore_backup(
                 )
             moved_aside = data_dir / f"before-restore-{datetime.now(UTC):%Y%m%d-%H%M%S}"
             moved_aside.mkdir()
-            for name in [*present, f"{DATABASE}-wal", f"{DATABASE}-shm"]:
+            for name in [*present, f"{DATABASE}-wal", f"{DATABASE}-shm", *DERIVED]:
                 if (data_dir / name).exists():
                     os.replace(data_dir / name, moved_aside / name)
         for name in manifest["files"]:

@@ -99,6 +99,8 @@ def test_restoring_over_data_needs_replace_and_then_moves_that_data_aside(tmp_pa
     data = _data_dir(tmp_path)
     make_backup(data, tmp_path / "b.tar.gz")
     (data / "secret_key").write_text("newer key", encoding="utf-8")
+    (data / "broker" / "queue").mkdir(parents=True)
+    (data / "broker" / "queue" / "send-mail-57.msg").write_text("{}", encoding="utf-8")
 
     with pytest.raises(
         BackupError, match=r"already holds heedful data \(heedful\.sqlite3, secret_key, media"
@@ -111,6 +113,9 @@ def test_restoring_over_data_needs_replace_and_then_moves_that_data_aside(tmp_pa
     assert report.moved_aside is not None
     assert (report.moved_aside / "secret_key").read_text(encoding="utf-8") == "newer key"
     assert (report.moved_aside / "media" / "inbox" / "raw-1.eml").is_file()
+    # Tasks queued for the replaced database go with it.
+    assert (report.moved_aside / "broker" / "queue" / "send-mail-57.msg").is_file()
+    assert not (data / "broker").exists()
     assert (data / "secret_key").read_text(encoding="utf-8") == "k" * 50
 
 
