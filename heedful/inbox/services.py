@@ -326,7 +326,11 @@ def _handoff_text(decision: autoanswer.BotDecision | None, due: Any, now: Any) -
         "human": "Of course.",
         "not_helped": "Sorry that didn't help.",
     }.get(decision.intent if decision else "", "I'm not sure enough to answer this correctly myself.")
-    if decision is not None and decision.apologise:
+    if decision is None:
+        # Handed off by a rule, not by the bot's doubt (an email that could not be read whole):
+        # "not sure enough" would explain a decision nobody made.
+        opening = "Thanks for your message."
+    elif decision.apologise:
         opening = "I'm sorry about the trouble."
     spec, tz = conf.business_hours(), conf.business_time_zone()
     when = hours.when_in_words(due, now, tz)
@@ -351,6 +355,7 @@ def hand_off(
     """Give the conversation to people and tell the customer honestly when to expect a reply."""
     now = timezone.now()
     spec, tz = conf.business_hours(), conf.business_time_zone()
+    by_rule = decision_data is None
     decision_data = decision_data or autoanswer.BotDecision(
         kind="handoff", reason=reason, factors=[{"text": reason, "weight": 1.0}]
     )
@@ -368,7 +373,7 @@ def hand_off(
     notice = post_outgoing(
         conversation,
         author_kind=Author.BOT,
-        body=_handoff_text(decision_data, conversation.first_response_due_at, now),
+        body=_handoff_text(None if by_rule else decision_data, conversation.first_response_due_at, now),
         decision=record,
     )
     set_decision_outcome(record, f"Handed to people; customer told (message #{notice.pk})")

@@ -332,3 +332,17 @@ def test_the_owner_can_turn_the_frustration_hand_off_off(fake_engine, shipping_e
 
     assert reply.faq_entry_id == shipping_entry.pk
     assert conversation.status == Status.BOT
+
+
+def test_a_hand_off_by_a_rule_does_not_claim_the_bot_was_unsure(fake_engine, shipping_entry):
+    # The demo's waiting conversations and unreadable emails are handed off without the bot
+    # deciding anything: "I'm not sure enough" explained a decision nobody made.
+    conversation = ConversationFactory()
+    services.receive_customer_message(conversation=conversation, body="Do you sell gift cards?", bot=False)
+
+    services.hand_off(conversation, reason="demo: waiting for a person")
+
+    assert bot_messages(conversation)[-1].body == (
+        "Thanks for your message. I'm passing your conversation to a person on our team; "
+        "you can expect a reply today by 14:00."
+    )
