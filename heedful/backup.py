@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 DATABASE = "heedful.sqlite3"
@@ -78,6 +81,11 @@ def running_lock(data_dir: Path) -> Iterator[None]:
                 f"heedful is already running with the data directory {data_dir} (a `heedful up`); "
                 "stop it first (Ctrl-C where it runs)."
             ) from None
+        except OSError as exc:
+            # A file system without locks (some network mounts): go on unguarded, and say so.
+            log.warning("No lock on %s (%s): nothing stops a second heedful up there.", data_dir, exc)
+            yield
+            return
         try:
             yield
         finally:

@@ -129,6 +129,22 @@ def test_no_restore_while_heedful_runs_on_the_directory(tmp_path: Path) -> None:
     assert not list(data.glob("before-restore-*"))
 
 
+def test_a_file_system_without_locks_runs_unguarded_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import fcntl
+
+    def no_locks(*_: object) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with running_lock(tmp_path):
+        ran = True
+
+    assert ran
+    assert "nothing stops a second heedful up there" in caplog.text
+
+
 def _rewrite(
     source: Path, target: Path, change: dict[str, bytes], manifest_files: dict[str, dict] | None = None
 ) -> None:
