@@ -49,6 +49,17 @@ def _prepare_embedded_env(data_dir: Path, host: str, port: int) -> None:
     os.environ.setdefault("CSRF_TRUSTED_ORIGINS", f"http://{shown_host}:{port},http://127.0.0.1:{port}")
 
 
+# The embedded mode's one directory: `up` runs on it, `backup` and `restore` copy it.
+_DATA_DIR_OPTION = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HEEDFUL_DATA_DIR",
+    default=Path("data"),
+    show_default=True,
+    help="Where the database, uploads and keys live (also HEEDFUL_DATA_DIR).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="heedful")
 def main() -> None:
@@ -59,14 +70,7 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Load demo data (a small shop) on first start.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="HEEDFUL_DATA_DIR",
-    default=Path("data"),
-    show_default=True,
-    help="Where the database, uploads and keys live (also HEEDFUL_DATA_DIR).",
-)
+@_DATA_DIR_OPTION
 @click.option("--owner-email", envvar="HEEDFUL_OWNER_EMAIL", default="owner@localhost", show_default=True)
 def up(demo: bool, host: str, port: int, data_dir: Path, owner_email: str) -> None:
     """Install and start heedful in the embedded mode (SQLite, no other services)."""
@@ -330,16 +334,6 @@ def manage(data_dir: Path | None, args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["heedful manage", *args])
-
-
-_DATA_DIR_OPTION = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="HEEDFUL_DATA_DIR",
-    default=Path("data"),
-    show_default=True,
-    help="The embedded installation's data directory (what `heedful up --data-dir` uses).",
-)
 
 
 @main.command()
