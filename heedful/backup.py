@@ -18,7 +18,6 @@ instead of deleting it. No Django here: the command line calls these with paths.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -34,6 +33,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+# stdlib only: no model code is loaded by a backup.
+from heedful.ml.paths import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ def make_backup(data_dir: Path, out: Path, *, heedful_version: str = "") -> Back
                 if path.is_file() and not path.is_symlink():
                     members.append((path.relative_to(data_dir).as_posix(), path))
         files: dict[str, dict[str, Any]] = {
-            name: {"sha256": _sha256(path), "bytes": path.stat().st_size} for name, path in members
+            name: {"sha256": file_sha256(path), "bytes": path.stat().st_size} for name, path in members
         }
         manifest = {
             "format": FORMAT,
@@ -221,7 +223,7 @@ def _unpack_checked(archive_path: Path, staged: Path) -> dict[str, Any]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink)
-                if _sha256(target) != expected[member.name]["sha256"]:
+                if file_sha256(target) != expected[member.name]["sha256"]:
                     raise BackupError(f"{member.name} in the backup is damaged (its checksum differs).")
                 seen.add(member.name)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
@@ -270,11 +272,3 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info.mtime = int(datetime.now(UTC).timestamp())
     info.mode = 0o600
     archive.addfile(info, io.BytesIO(data))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

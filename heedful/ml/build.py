@@ -154,8 +154,8 @@ def build_finetune(
 
 def build_sentiment(datasets: Path, model_dir: Path, echo: Echo, *, force: bool = False) -> bool:
     from heedful.ml import finetune_sentiment, sentiment
-    from heedful.ml.distil_static import file_sha256
     from heedful.ml.encoders import minilm_available, minilm_has_layers
+    from heedful.ml.paths import file_sha256
     from heedful.ml.persist import FORMAT_VERSION
 
     tweets = datasets / "twitter-airline-sentiment" / "Tweets.csv"

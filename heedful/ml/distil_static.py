@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from heedful.ml import paths
+from heedful.ml.paths import file_sha256
 from heedful.ml.persist import save_artefact
 
 ARTEFACT_KIND = "static-embeddings"
@@ -41,14 +42,6 @@ ARTEFACT_KIND = "static-embeddings"
 METHOD = "minilm-onnx-alone-mean/centre-real/zipf-log2rank/int8-row/v1"
 
 Echo = Callable[[str], None]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def table_sha256(table: npt.NDArray[np.int8], scale: npt.NDArray[np.float32]) -> str:

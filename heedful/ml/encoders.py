@@ -129,7 +129,7 @@ class MiniLMEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from heedful.ml.distil_static import file_sha256
+        from heedful.ml.paths import file_sha256
 
         base = model_dir or paths.model_dir()
         if not minilm_available(base):

@@ -10,6 +10,7 @@ Both are settings read from the environment so that the Django shell, the CLI an
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -33,3 +34,12 @@ def datasets_dir() -> Path:
     """Directory of evaluation datasets (``HEEDFUL_DATASETS_DIR`` or ``../shared/datasets``)."""
     value = os.environ.get("HEEDFUL_DATASETS_DIR", "").strip()
     return Path(value) if value else (REPO_ROOT.parent / "shared" / "datasets").resolve()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MB blocks (model files and backups are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

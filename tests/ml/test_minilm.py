@@ -151,10 +151,9 @@ def test_models_record_the_minilm_file_and_set_aside_another(
 
     import heedful.ml.encoders
     import heedful.ml.faq
-    from heedful.ml.distil_static import file_sha256
     from heedful.ml.encoders import shared_minilm
     from heedful.ml.faq import FaqMatcher, _known_embeddings
-    from heedful.ml.paths import MINILM_ONNX, model_dir
+    from heedful.ml.paths import MINILM_ONNX, file_sha256, model_dir
     from heedful.ml.persist import ArtefactError
     from heedful.ml.sentiment import SentimentModel, train
 
