@@ -350,11 +350,7 @@ def backup(data_dir: Path, out: Path | None) -> None:
 
     from heedful.backup import BackupError, make_backup
 
-    if os.environ.get("DATABASE_URL"):
-        raise click.ClickException(
-            "heedful backup covers the embedded mode (SQLite). With PostgreSQL, back up the "
-            "database with pg_dump and keep SECRET_KEY and the media directory; see docs/deploy.md."
-        )
+    _refuse_production("backup")
     out = out or Path(f"heedful-backup-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.tar.gz")
     try:
         report = make_backup(data_dir.resolve(), out.resolve(), heedful_version=version("heedful"))
@@ -375,6 +371,7 @@ def restore(archive: Path, data_dir: Path, replace: bool) -> None:
     """Restore a `heedful backup` archive into the embedded mode's data directory (heedful stopped)."""
     from heedful.backup import BackupError, restore_backup
 
+    _refuse_production("restore")
     try:
         report = restore_backup(
             archive, data_dir.resolve(), replace=replace, known_migrations=_known_migrations()
@@ -387,6 +384,15 @@ def restore(archive: Path, data_dir: Path, replace: bool) -> None:
         f"{data_dir}.{aside} Start it with `heedful up --data-dir {data_dir}`; it applies any "
         "newer migrations first."
     )
+
+
+def _refuse_production(command: str) -> None:
+    if os.environ.get("DATABASE_URL"):
+        raise click.ClickException(
+            f"heedful {command} covers the embedded mode (SQLite). With PostgreSQL, back up the "
+            "database with pg_dump (restore with pg_restore) and keep SECRET_KEY and the media "
+            "directory; see docs/deploy.md."
+        )
 
 
 def _known_migrations() -> set[str]:

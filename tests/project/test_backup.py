@@ -206,13 +206,17 @@ def test_a_backup_from_a_newer_heedful_is_refused(tmp_path: Path) -> None:
         restore_backup(tmp_path / "b.tar.gz", tmp_path / "new", replace=False, known_migrations=older)
 
 
-def test_backup_refuses_the_production_mode_and_points_to_pg_dump(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["backup", "--data-dir", str(tmp_path)], env={"DATABASE_URL": "postgres://x@127.0.0.1/x"}
-    )
+@pytest.mark.parametrize("command", [["backup"], ["restore", __file__]])
+def test_backup_and_restore_refuse_the_production_mode_and_point_to_pg_dump(
+    tmp_path: Path, command: list[str]
+) -> None:
+    production = {"DATABASE_URL": "postgres://x@127.0.0.1/x"}
+    result = CliRunner().invoke(main, [*command, "--data-dir", str(tmp_path)], env=production)
 
     assert result.exit_code == 1
+    assert f"heedful {command[0]} covers the embedded mode" in result.output
     assert "With PostgreSQL, back up the database with pg_dump" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_commands_round_trip_a_real_installation(tmp_path: Path) -> None:
