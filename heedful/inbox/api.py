@@ -8,6 +8,8 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -18,7 +20,16 @@ from rest_framework.routers import DefaultRouter
 from heedful.accounts.permissions import has_perm
 from heedful.accounts.roles import Perm
 from heedful.inbox import canned, queries, services, shop
-from heedful.inbox.models import CannedResponse, Channel, Conversation, Direction, Message, Order, Product
+from heedful.inbox.models import (
+    CannedResponse,
+    Channel,
+    Conversation,
+    Direction,
+    Message,
+    Order,
+    Product,
+    Status,
+)
 
 
 class MessageSerializer(serializers.ModelSerializer[Message]):
@@ -53,16 +64,31 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
         return conversation.sla_warnings()
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=Status.values, description="Only this status."),
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description="Words to find, each in the customer's name or email, the subject, a tag "
+                "or a message; #42 finds conversation 42.",
+            ),
+        ]
+    )
+)
 class ConversationViewSet(viewsets.ReadOnlyModelViewSet[Conversation]):
-    """Conversations, highest priority first; ``?status=open`` filters."""
+    """Conversations, highest priority first; ``?status=open`` and ``?q=`` filter."""
 
     serializer_class = ConversationSerializer
     permission_classes = [has_perm(Perm.WORK_INBOX)]
 
     def get_queryset(self) -> QuerySet[Conversation]:
-        rows = Conversation.objects.order_by("-priority", "created_at")
+        rows = Conversation.objects.order_by("-priority", "created_at", "id")
         wanted = self.request.query_params.get("status")
-        return rows.filter(status=wanted) if wanted else rows
+        if wanted:
+            rows = rows.filter(status=wanted)
+        return queries.search_conversations(rows, self.request.query_params.get("q", "")[:200])
 
 
 class IncomingMessageSerializer(serializers.Serializer[dict[str, Any]]):

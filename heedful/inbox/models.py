@@ -72,6 +72,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-priority", "-created_at"]
+        # The inbox's mailbox-like views read the latest first and stop after a page.
+        indexes = [
+            models.Index(fields=["-updated_at", "-id"], name="inbox_conversation_activity"),
+            models.Index(fields=["status", "-resolved_at", "-id"], name="inbox_conversation_resolved"),
+        ]
 
     def __str__(self) -> str:
         who = self.customer_name or self.customer_email or _("visitor")

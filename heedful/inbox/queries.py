@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from heedful.accounts.models import User
@@ -23,19 +23,68 @@ FILTERS = {
 }
 
 
-def inbox_conversations(*, view: str, user: User, mine: bool = False) -> QuerySet[Conversation]:
-    """Conversations for the inbox list, highest priority first, with their latest message."""
+# The work views put the most urgent first, then whoever has waited longest; the others read
+# like a mailbox, most recent first, so yesterday's resolved conversation is on page one.
+ORDERINGS = {
+    "open": ("-priority", "created_at", "id"),
+    "bot": ("-priority", "created_at", "id"),
+    "waiting": ("-updated_at", "-id"),
+    "resolved": ("-resolved_at", "-id"),
+    "all": ("-updated_at", "-id"),
+}
+SEARCH_WORDS = 10  # a pasted essay should not build a huge query
+PAGE_SIZE = 50
+
+
+def search_conversations(rows: QuerySet[Conversation], query: str) -> QuerySet[Conversation]:
+    """Conversations in ``rows`` matching every word of ``query``.
+
+    A word matches the customer's name or address, the subject, a tag or any message, so
+    "anna refund" finds Anna's conversation that mentions a refund. "#42" (or "42") also
+    finds conversation 42.
+    """
+    for word in query.split()[:SEARCH_WORDS]:
+        said = Message.objects.filter(conversation=OuterRef("pk"), body__icontains=word)
+        matches = (
+            Q(customer_name__icontains=word)
+            | Q(customer_email__icontains=word)
+            | Q(subject__icontains=word)
+            | Q(tags__icontains=word)
+            | Q(Exists(said))
+        )
+        number = word.removeprefix("#")
+        if number.isdigit() and len(number) < 12:
+            matches |= Q(pk=int(number))
+        rows = rows.filter(matches)
+    return rows
+
+
+def inbox_conversations(
+    *, view: str, user: User, mine: bool = False, query: str = ""
+) -> QuerySet[Conversation]:
+    """Conversations for one inbox view with their latest message, in the view's order."""
     _label, lookup = FILTERS.get(view, FILTERS["open"])
     latest = Message.objects.filter(conversation=OuterRef("pk")).exclude(direction=Direction.INTERNAL)
-    rows = (
-        Conversation.objects.filter(**lookup)
-        .select_related("assignee")
-        .annotate(last_body=Subquery(latest.order_by("-created_at", "-id").values("body")[:1]))
-        .order_by("-priority", "created_at")
-    )
+    rows = Conversation.objects.filter(**lookup)
     if mine:
         rows = rows.filter(assignee=user)
-    return rows[:200]
+    if query.strip():
+        rows = search_conversations(rows, query)
+    return (
+        rows.select_related("assignee")
+        .annotate(last_body=Subquery(latest.order_by("-created_at", "-id").values("body")[:1]))
+        .order_by(*ORDERINGS.get(view, ORDERINGS["open"]))
+    )
+
+
+def inbox_counts(*, user: User, mine: bool = False) -> dict[str, int]:
+    """How many conversations each view holds, for the view links: one query."""
+    rows = Conversation.objects.filter(assignee=user) if mine else Conversation.objects.all()
+    counts = rows.aggregate(
+        all=Count("pk"),
+        **{key: Count("pk", filter=Q(**lookup)) for key, (_label, lookup) in FILTERS.items() if lookup},
+    )
+    return {key: int(value or 0) for key, value in counts.items()}
 
 
 @dataclass
@@ -64,7 +113,11 @@ def conversation_context(conversation: Conversation) -> ConversationContext:
         messages=messages,
         timeline=contacts.timeline_for(conversation.contact_id, limit=20),
         orders=list(Order.objects.filter(customer_email__iexact=email)[:10]) if email else [],
-        past=list(Conversation.objects.filter(customer_email=email).exclude(pk=conversation.pk)[:10])
+        past=list(
+            Conversation.objects.filter(customer_email=email)
+            .exclude(pk=conversation.pk)
+            .order_by("-created_at", "-id")[:10]
+        )
         if email
         else [],
         canned=list(CannedResponse.objects.all()[:50]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,20 +27,20 @@ from heedful.knowledge.matching import suggest_entries
 @require(Perm.WORK_INBOX)
 def inbox_list(request: AuthedRequest) -> HttpResponse:
     view = request.GET.get("view", "open")
+    view = view if view in queries.FILTERS else "open"
     mine = request.GET.get("mine") == "1"
-    rows = queries.inbox_conversations(view=view, user=request.user, mine=mine)
+    query = request.GET.get("q", "").strip()[:200]
+    rows = queries.inbox_conversations(view=view, user=request.user, mine=mine, query=query)
+    page = Paginator(rows, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"rows": page.object_list, "page": page, "view": view, "mine": mine, "query": query}
     if getattr(request, "htmx", False):
-        return render(request, "inbox/_list_rows.html", {"rows": rows})
+        return render(request, "inbox/_list_rows.html", context)
+    counts = queries.inbox_counts(user=request.user, mine=mine)
+    views = [(key, label, counts[key]) for key, (label, _lookup) in queries.FILTERS.items()]
     return render(
         request,
         "inbox/inbox_list.html",
-        {
-            "rows": rows,
-            "view": view,
-            "mine": mine,
-            "filters": queries.FILTERS,
-            "notices": sla.notices_for(request.user),
-        },
+        {**context, "views": views, "notices": sla.notices_for(request.user)},
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from heedful.inbox import services
-from heedful.inbox.models import Author, Channel, Direction, Status
+from heedful.inbox.models import Author, Channel, Direction, Message, Status
 from heedful.inbox.tests.factories import ConversationFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +39,112 @@ def test_the_inbox_list_takes_a_fixed_number_of_queries(agent_client, django_ass
         ConversationFactory(status=Status.OPEN, priority=float(i))
     agent_client.get("/inbox/")  # warm the session
 
-    with django_assert_num_queries(3):  # session, user, rows with their latest message
+    with django_assert_num_queries(
+        4
+    ):  # session, user, the count for the pages, rows with their latest message
         agent_client.get("/inbox/", HTTP_HX_REQUEST="true")
+
+
+def test_the_resolved_view_shows_the_latest_first_and_pages_reach_every_conversation(agent_client):
+    start = timezone.now() - timedelta(days=90)
+    made = [
+        ConversationFactory(
+            status=Status.RESOLVED, resolved_at=start + timedelta(days=i), customer_name=f"C{i}"
+        )
+        for i in range(60)
+    ]
+
+    first = agent_client.get("/inbox/?view=resolved")
+    second = agent_client.get("/inbox/?view=resolved&page=2")
+
+    newest_first = [c.pk for c in reversed(made)]
+    assert [c.pk for c in first.context["rows"]] == newest_first[:50]
+    assert [c.pk for c in second.context["rows"]] == newest_first[50:]
+    html = first.content.decode()
+    assert "60 conversations" in html
+    assert "Page 1 of 2" in html
+    assert 'href="?view=resolved&amp;page=2"' in html
+
+
+def test_each_view_link_says_how_many_conversations_it_holds(agent_client, agent):
+    for status, n in ((Status.OPEN, 3), (Status.BOT, 2), (Status.WAITING, 1), (Status.RESOLVED, 4)):
+        for _ in range(n):
+            ConversationFactory(status=status)
+    ConversationFactory(status=Status.OPEN, assignee=agent)
+
+    everyone = agent_client.get("/inbox/")
+    mine = agent_client.get("/inbox/?mine=1")
+
+    assert [(key, count) for key, _label, count in everyone.context["views"]] == [
+        ("open", 4),
+        ("bot", 2),
+        ("waiting", 1),
+        ("resolved", 4),
+        ("all", 11),
+    ]
+    assert [count for _key, _label, count in mine.context["views"]] == [1, 0, 0, 0, 1]
+
+
+def _said(conversation, body):  # type: ignore[no-untyped-def]
+    return Message.objects.create(
+        conversation=conversation, direction=Direction.IN, author_kind=Author.CUSTOMER, body=body
+    )
+
+
+def test_the_search_finds_a_conversation_by_every_word_in_any_field_or_message(agent_client):
+    anna = ConversationFactory(
+        status=Status.RESOLVED, customer_name="Anna Berg", customer_email="anna@example.com"
+    )
+    _said(anna, "I would like a refund for the teapot")
+    ben = ConversationFactory(
+        status=Status.RESOLVED, customer_email="ben@example.org", subject="Refund please"
+    )
+    tagged = ConversationFactory(status=Status.OPEN, customer_name="Cleo", tags=["wholesale"])
+    ConversationFactory(status=Status.RESOLVED, customer_name="Dora")
+
+    def found(query: str, view: str = "all") -> list[int]:
+        response = agent_client.get("/inbox/", {"view": view, "q": query})
+        return sorted(c.pk for c in response.context["rows"])
+
+    assert found("refund") == sorted([anna.pk, ben.pk])  # a message, a subject
+    assert found("anna refund") == [anna.pk]  # every word, each in its own field
+    assert found("EXAMPLE.ORG") == [ben.pk]
+    assert found("wholesale") == [tagged.pk]
+    assert found(f"#{tagged.pk}") == [tagged.pk]
+    assert found("refund", view="open") == []  # the search stays inside the view
+    empty = agent_client.get("/inbox/", {"view": "all", "q": "zebra"}).content.decode()
+    assert "No conversation in this view matches “zebra”." in empty
+
+
+def test_a_search_keeps_its_view_and_words_in_the_links_and_the_live_refresh(agent_client):
+    ConversationFactory(status=Status.OPEN, customer_name="Anna")
+
+    html = agent_client.get("/inbox/", {"view": "open", "q": "anna", "mine": "1"}).content.decode()
+
+    assert 'hx-get="/inbox/?view=open&amp;q=anna&amp;mine=1"' in html
+    assert 'href="?view=resolved&amp;q=anna&amp;mine=1"' in html
+    assert 'href="?view=open&amp;q=anna"' in html  # "Assigned to me" toggles off, the words stay
+    assert 'value="anna"' in html
+
+
+def test_an_unknown_view_or_page_falls_back_instead_of_failing(agent_client):
+    conversation = ConversationFactory(status=Status.OPEN)
+
+    response = agent_client.get("/inbox/", {"view": "nonsense", "page": "999"})
+
+    assert response.status_code == 200
+    assert response.context["view"] == "open"
+    assert [c.pk for c in response.context["rows"]] == [conversation.pk]
+
+
+def test_the_api_searches_conversations_too(api_client_for, agent):
+    anna = ConversationFactory(status=Status.OPEN, customer_name="Anna Berg")
+    _said(anna, "Where is my parcel?")
+    ConversationFactory(status=Status.OPEN, customer_name="Ben")
+
+    rows = api_client_for(agent).get("/api/v1/inbox/conversations/", {"q": "parcel"}).json()["results"]
+
+    assert [row["id"] for row in rows] == [anna.pk]
 
 
 def test_employees_cannot_see_the_inbox(employee_client):
@@ -117,3 +224,18 @@ def test_an_agent_tags_a_conversation_once(agent_client):
     conversation.refresh_from_db()
     assert conversation.tags == ["refund"]
     assert "refund" in agent_client.get(f"/inbox/{conversation.pk}/").content.decode()
+
+
+def test_the_conversation_lists_the_customers_latest_other_conversations_first(agent_client):
+    now = timezone.now()
+    older = [
+        ConversationFactory(
+            customer_email="anna@example.com", created_at=now - timedelta(days=d), priority=float(d)
+        )
+        for d in range(1, 13)
+    ]
+    current = ConversationFactory(customer_email="anna@example.com", created_at=now)
+
+    response = agent_client.get(f"/inbox/{current.pk}/")
+
+    assert [c.pk for c in response.context["ctx"].past] == [c.pk for c in older[:10]]
