@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from heedful.governance.actions import ActionError, ActionType, all_action_types, get_action_type
@@ -186,22 +186,50 @@ def proposal_row(proposal: ProposedAction) -> ProposalRow:
 
 
 @dataclass(frozen=True)
-class ApprovalQueue:
-    pending: list[ProposalRow]
-    recent: list[ProposalRow]
+class PendingGroup:
+    """Waiting proposals of one action type from one automation: what a bulk decision covers."""
+
+    action_type: str
+    label: str
+    proposed_by: str
+    count: int
 
 
-def approval_queue(recent: int = RECENT_DECIDED) -> ApprovalQueue:
-    """Waiting proposals, soonest deadline first, then the most recently decided ones."""
-    pending = proposals(status=ProposalStatus.PENDING).order_by("expires_at", "created_at", "id")
+def pending_proposals(*, action_type: str = "", proposed_by: str = "") -> QuerySet[ProposedAction]:
+    """Waiting proposals, soonest deadline first, optionally of one type or one automation."""
+    pending = proposals(status=ProposalStatus.PENDING)
+    if action_type:
+        pending = pending.filter(action_type=action_type)
+    if proposed_by:
+        pending = pending.filter(proposed_by=proposed_by)
+    return pending.order_by("expires_at", "created_at", "id")
+
+
+def pending_groups() -> list[PendingGroup]:
+    """Waiting proposals counted by action type and automation, the largest group first."""
+    counted = (
+        ProposedAction.objects.filter(status=ProposalStatus.PENDING)
+        .values("action_type", "proposed_by")
+        .annotate(count=Count("id"))
+        .order_by("-count", "action_type", "proposed_by")
+    )
+    groups = []
+    for row in counted:
+        try:
+            label = str(get_action_type(row["action_type"]).label)
+        except ActionError:
+            label = row["action_type"]
+        groups.append(PendingGroup(row["action_type"], label, row["proposed_by"], row["count"]))
+    return groups
+
+
+def recently_decided(limit: int = RECENT_DECIDED) -> list[ProposalRow]:
     decided = (
         proposals()
         .exclude(status=ProposalStatus.PENDING)
-        .order_by("-decided_at", "-created_at", "-id")[:recent]
+        .order_by("-decided_at", "-created_at", "-id")[:limit]
     )
-    return ApprovalQueue(
-        pending=[proposal_row(p) for p in pending], recent=[proposal_row(p) for p in decided]
-    )
+    return [proposal_row(p) for p in decided]
 
 
 # --- Policies -----------------------------------------------------------------------------

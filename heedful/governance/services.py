@@ -454,6 +454,46 @@ def reject_action(proposal_id: int, *, user: User, reason: str) -> ProposedActio
     return proposal
 
 
+@dataclass(frozen=True)
+class ManyDecided:
+    decided: list[int]
+    skipped: dict[int, str]  # proposal id -> why it was left as it was
+
+
+MAX_DECIDED_TOGETHER = 200
+
+
+def decide_actions(
+    proposal_ids: Sequence[int], *, user: User, approve: bool, reason: str = ""
+) -> ManyDecided:
+    """Approve or reject several waiting proposals the person ticked, each as if one by one.
+
+    Each proposal gets its own transaction, audit entry and decision outcome, exactly as
+    ``approve_action`` and ``reject_action`` give them. One that someone else decided in
+    the meantime, or that expired, is skipped with the reason; the others still go through.
+    """
+    if approve is False and not reason.strip():
+        raise ActionError("Say why the actions are rejected; the reason teaches the automation.")
+    ids = list(dict.fromkeys(proposal_ids))
+    if len(ids) > MAX_DECIDED_TOGETHER:
+        raise ActionError(f"Decide at most {MAX_DECIDED_TOGETHER} proposals at once.")
+    decided: list[int] = []
+    skipped: dict[int, str] = {}
+    for proposal_id in ids:
+        try:
+            if approve:
+                approve_action(proposal_id, user=user)
+            else:
+                reject_action(proposal_id, user=user, reason=reason)
+        except ProposedAction.DoesNotExist:
+            skipped[proposal_id] = "It no longer exists."
+        except (ProposalStateError, ActionError) as exc:
+            skipped[proposal_id] = str(exc)
+        else:
+            decided.append(proposal_id)
+    return ManyDecided(decided, skipped)
+
+
 def _mark_failed(proposal: ProposedAction, reason: str) -> ProposedAction:
     proposal.status = ProposalStatus.FAILED
     proposal.error = reason

@@ -10,9 +10,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
@@ -65,7 +68,9 @@ def _after_decision(
     if getattr(request, "htmx", False):
         row = queries.proposal_row(queries.proposals().get(pk=pk))
         return render(
-            request, "governance/_proposal.html", {"item": _item(row, error=error, notice=notice, **forms)}
+            request,
+            "governance/_proposal.html",
+            {"item": _item(row, error=error, notice=notice, **forms), "tickable": True},
         )
     if error:
         messages.error(request, error)
@@ -74,14 +79,86 @@ def _after_decision(
     return redirect("governance:approval-list")
 
 
+APPROVALS_PAGE_SIZE = 25
+
+
+def _queue_filters(data: QueryDict) -> dict[str, str]:
+    """The group a queue page shows: one action type and/or one automation, or everything."""
+    return {"action_type": data.get("type", "")[:100], "proposed_by": data.get("by", "")[:200]}
+
+
+def _queue_url(filters: dict[str, str]) -> str:
+    wanted = {"type": filters["action_type"], "by": filters["proposed_by"]}
+    query = urlencode({key: value for key, value in wanted.items() if value})
+    return reverse("governance:approval-list") + (f"?{query}" if query else "")
+
+
 @require(Perm.DECIDE_APPROVALS)
 def approval_list(request: AuthedRequest) -> HttpResponse:
-    queue = queries.approval_queue()
+    filters = _queue_filters(request.GET)
+    pending = queries.pending_proposals(**filters)
+    page = Paginator(pending, APPROVALS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "governance/approval_list.html",
-        {"pending": [_item(r) for r in queue.pending], "recent": [_item(r) for r in queue.recent]},
+        {
+            "page": page,
+            "pending": [_item(queries.proposal_row(p)) for p in page.object_list],
+            "groups": queries.pending_groups(),
+            "filters": filters,
+            "filtered": any(filters.values()),
+            # Not "required" in the browser: the same form also carries the approve button.
+            "reject_form": RejectForm(auto_id="id_bulk_%s", use_required_attribute=False),
+            "max_together": services.MAX_DECIDED_TOGETHER,
+            "recent": [] if any(filters.values()) else [_item(r) for r in queries.recently_decided()],
+        },
     )
+
+
+@require(Perm.DECIDE_APPROVALS)
+@require_POST
+def approval_decide_many(request: AuthedRequest) -> HttpResponse:
+    """The ticked proposals, approved or rejected together; back to the same group."""
+    back = _queue_url(_queue_filters(request.POST))
+    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+    if not ids:
+        messages.error(request, _("Tick the proposals to decide first."))
+        return redirect(back)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        result = services.decide_actions(
+            ids, user=request.user, approve=approve, reason=request.POST.get("reason", "")
+        )
+    except ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    if result.decided:
+        done = (
+            ngettext(
+                "Approved %(n)d proposal: it runs in a moment.",
+                "Approved %(n)d proposals: they run in a moment.",
+                len(result.decided),
+            )
+            if approve
+            else ngettext("Rejected %(n)d proposal.", "Rejected %(n)d proposals.", len(result.decided))
+        )
+        messages.success(request, done % {"n": len(result.decided)})
+    if result.skipped:
+        shown = [f"#{pk}: {why}" for pk, why in list(result.skipped.items())[:5]]
+        more = len(result.skipped) - len(shown)
+        messages.warning(
+            request,
+            ngettext(
+                "%(n)d proposal was left as it was. %(which)s",
+                "%(n)d proposals were left as they were. %(which)s",
+                len(result.skipped),
+            )
+            % {
+                "n": len(result.skipped),
+                "which": " ".join(shown) + (_(" And %d more.") % more if more else ""),
+            },
+        )
+    return redirect(back)
 
 
 @require(Perm.DECIDE_APPROVALS)

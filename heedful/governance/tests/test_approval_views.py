@@ -271,8 +271,120 @@ def test_the_queue_costs_the_same_queries_for_many_proposals(
             services.reject_action(proposal.pk, user=owner, reason="No.")
     manager_client.get(LIST)  # warm the session
 
-    # session, user, pending proposals (+decision, decided_by, undone_by), recent ones.
-    with django_assert_num_queries(4):
+    # session, user, the count for the pages, pending proposals (+decision, decided_by,
+    # undone_by), the groups, recent ones.
+    with django_assert_num_queries(6):
         response = manager_client.get(LIST)
 
     assert (len(response.context["pending"]), len(response.context["recent"])) == (3, 3)
+
+
+BULK = "/trust/approvals/decide/"
+
+
+def _messages(response: Any) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_queue_pages_by_25_and_counts_each_kind_and_automation(
+    manager_client: Client, propose: Propose
+) -> None:
+    notes = [propose(note=f"Note {i}") for i in range(27)]
+    other = propose(note="From elsewhere", proposed_by="workflow:welcome")
+
+    first = manager_client.get(LIST)
+    second = manager_client.get(LIST, {"page": 2})
+    group = manager_client.get(LIST, {"type": "test.note", "by": "workflow:welcome"})
+
+    assert [i["row"].pk for i in first.context["pending"]] == [p.pk for p in notes[:25]]
+    assert [i["row"].pk for i in second.context["pending"]] == [notes[25].pk, notes[26].pk, other.pk]
+    assert [(g.action_type, g.proposed_by, g.count) for g in first.context["groups"]] == [
+        ("test.note", "rule:follow-up", 27),
+        ("test.note", "workflow:welcome", 1),
+    ]
+    html = first.content.decode()
+    assert "28 waiting" in html
+    assert "Page 1 of 2" in html
+    assert 'href="/trust/approvals/?type=test.note&amp;by=workflow%3Awelcome"' in html
+    assert [i["row"].pk for i in group.context["pending"]] == [other.pk]
+    assert group.context["recent"] == []
+
+
+def test_ticked_proposals_are_approved_together_each_audited_as_the_persons_decision(
+    manager_client: Client, manager: User, propose: Propose
+) -> None:
+    ticked = [propose(note=f"Note {i}") for i in range(3)]
+    untouched = propose(note="Not ticked")
+
+    response = manager_client.post(
+        BULK,
+        {"ids": [str(p.pk) for p in ticked], "decision": "approve", "type": "test.note", "by": ""},
+        follow=True,
+    )
+
+    assert response.redirect_chain == [("/trust/approvals/?type=test.note", 302)]
+    assert [_status(p) for p in ticked] == [ProposalStatus.APPROVED] * 3
+    assert _status(untouched) == ProposalStatus.PENDING
+    audited = AuditEvent.objects.filter(action="action.approve").order_by("id")
+    assert [(e.object_id, e.actor_user_id) for e in audited] == [(str(p.pk), manager.pk) for p in ticked]
+    assert _messages(response) == ["Approved 3 proposals: they run in a moment."]
+
+
+def test_a_proposal_decided_meanwhile_is_skipped_with_its_reason_and_the_rest_go_through(
+    manager_client: Client, owner: User, propose: Propose
+) -> None:
+    first, taken, last = propose(note="A"), propose(note="B"), propose(note="C")
+    services.reject_action(taken.pk, user=owner, reason="Someone else said no.")
+
+    response = manager_client.post(
+        BULK,
+        {"ids": [str(first.pk), str(taken.pk), str(last.pk), "999999"], "decision": "approve"},
+        follow=True,
+    )
+
+    assert [_status(p) for p in (first, taken, last)] == [
+        ProposalStatus.APPROVED,
+        ProposalStatus.REJECTED,
+        ProposalStatus.APPROVED,
+    ]
+    assert _messages(response) == [
+        "Approved 2 proposals: they run in a moment.",
+        f"2 proposals were left as they were. #{taken.pk}: This proposal was already decided. "
+        "#999999: It no longer exists.",
+    ]
+
+
+def test_rejecting_together_needs_a_reason_which_each_proposal_keeps(
+    manager_client: Client, propose: Propose
+) -> None:
+    ticked = [propose(note=f"Note {i}") for i in range(2)]
+    ids = [str(p.pk) for p in ticked]
+
+    refused = manager_client.post(BULK, {"ids": ids, "decision": "reject", "reason": "  "}, follow=True)
+    assert [_status(p) for p in ticked] == [ProposalStatus.PENDING] * 2
+    assert _messages(refused) == ["Say why the actions are rejected; the reason teaches the automation."]
+
+    done = manager_client.post(BULK, {"ids": ids, "decision": "reject", "reason": "Wrong list."}, follow=True)
+    assert list(ProposedAction.objects.filter(pk__in=ids).values_list("status", "decision_reason")) == [
+        (ProposalStatus.REJECTED, "Wrong list."),
+        (ProposalStatus.REJECTED, "Wrong list."),
+    ]
+    assert _messages(done) == ["Rejected 2 proposals."]
+
+
+def test_deciding_together_needs_a_tick_the_right_and_a_bounded_number(
+    manager_client: Client, agent_client: Client, propose: Propose
+) -> None:
+    proposal = propose()
+
+    nothing = manager_client.post(BULK, {"decision": "approve"}, follow=True)
+    too_many = manager_client.post(
+        BULK, {"ids": [str(i) for i in range(1, 202)], "decision": "approve"}, follow=True
+    )
+    forbidden = agent_client.post(BULK, {"ids": [str(proposal.pk)], "decision": "approve"})
+
+    assert _messages(nothing) == ["Tick the proposals to decide first."]
+    assert _messages(too_many) == ["Decide at most 200 proposals at once."]
+    assert forbidden.status_code == 403
+    assert _status(proposal) == ProposalStatus.PENDING
+    assert manager_client.get(BULK).status_code == 405
