@@ -120,7 +120,9 @@ def decide(
             intent=intent,
             apologise=True,
         )
-        decision.factors += [{"text": reason, "weight": 0.0} for reason in frustration_reasons]
+        # The triage's reasons detail the one above; they carry no weight of their own, so
+        # none is stored (the decision page would otherwise show each as "+0.00").
+        decision.factors += [{"text": reason, "weight": None} for reason in frustration_reasons]
         return decision
     limit = conf.max_unconfirmed_answers()
     if conversation.bot_answers_unconfirmed >= limit:
@@ -208,7 +210,7 @@ def _faq_decision(text: str, intent: str) -> BotDecision:
         },
     ]
     if match.explanation:
-        factors.append({"text": match.explanation[:200], "weight": 0.0})
+        factors.append({"text": match.explanation[:200], "weight": None})  # which examples it was near
     return BotDecision(
         kind="answer",
         reason="a knowledge-base entry matched with enough confidence",

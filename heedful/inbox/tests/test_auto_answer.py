@@ -300,6 +300,7 @@ def test_a_very_frustrated_customer_gets_an_apology_and_a_person_even_when_the_f
     assert factors[0] == reason
     # The triage's own reasons, in plain words, whatever the sentiment model adds beside them.
     assert {"writes in capitals", "calls it ridiculous", "says 'still'", "mentions waiting"} <= set(factors)
+    assert [f["weight"] for f in notice.decision.factors] == [1.0] + [None] * (len(factors) - 1)
 
 
 def test_a_mildly_annoyed_question_is_still_answered(fake_engine, shipping_entry):
