@@ -126,11 +126,25 @@ def overlapping_absences(employee: Employee, start: date, end: date) -> QuerySet
     )
 
 
-def approvers_for(request: LeaveRequest, step_kind: str) -> list[User]:
+@dataclass(frozen=True)
+class Fallbacks:
+    """Who decides when no manager can: HR, else the owners (active accounts, by pk)."""
+
+    hr: list[User]
+    owners: list[User]
+
+    @classmethod
+    def read(cls) -> Fallbacks:
+        users = list(User.objects.filter(is_active=True, role__in=[Role.HR, Role.OWNER]).order_by("pk"))
+        return cls([u for u in users if u.role == Role.HR], [u for u in users if u.role == Role.OWNER])
+
+
+def approvers_for(request: LeaveRequest, step_kind: str, *, fallbacks: Fallbacks | None = None) -> list[User]:
     """Who decides this level. Nobody approves their own leave.
 
     The manager level goes to the manager of the requester's team, or up the team tree when
     that is the requester or has no account; HR when nobody is left. HR falls back to owners.
+    ``fallbacks`` lets a caller deciding many requests read HR and the owners once.
     """
     me = request.employee
     if step_kind == "manager":
@@ -140,22 +154,23 @@ def approvers_for(request: LeaveRequest, step_kind: str) -> list[User]:
             if boss is not None and boss.pk != me.pk and boss.user is not None and boss.user.is_active:
                 return [boss.user]
             team = team.parent
-    users = User.objects.filter(is_active=True).exclude(employee=me).order_by("pk")
-    hr = list(users.filter(role=Role.HR))
-    return hr or list(users.filter(role=Role.OWNER))
+    known = fallbacks or Fallbacks.read()
+    hr = [u for u in known.hr if u.pk != me.user_id]
+    return hr or [u for u in known.owners if u.pk != me.user_id]
 
 
-def may_decide(user: User, request: LeaveRequest) -> bool:
+def may_decide(user: User, request: LeaveRequest, *, fallbacks: Fallbacks | None = None) -> bool:
     if request.status != LeaveStatus.PENDING or request.employee.user_id == user.pk:
         return False
-    return user.role == Role.OWNER or user in approvers_for(request, request.step_kind)
+    return user.role == Role.OWNER or user in approvers_for(request, request.step_kind, fallbacks=fallbacks)
 
 
 def awaiting_decision_by(user: User) -> list[LeaveRequest]:
     pending = LeaveRequest.objects.filter(status=LeaveStatus.PENDING).select_related(
-        "employee__team__manager__user", "employee__team__parent", "leave_type"
+        "employee__team__manager__user", "employee__team__parent__manager__user", "leave_type"
     )
-    return [r for r in pending if may_decide(user, r)]
+    fallbacks = Fallbacks.read()
+    return [r for r in pending if may_decide(user, r, fallbacks=fallbacks)]
 
 
 def absences_between(employees: Iterable[Employee], start: date, end: date) -> QuerySet[LeaveRequest]:

@@ -391,3 +391,30 @@ def test_a_new_feed_address_retires_the_old_one_and_is_audited(
     assert [(e.actor_user, e.object_id, e.summary) for e in renewed] == 2 * [
         (manager, str(manager.pk), "Asked for a new leave feed address; the old one no longer works")
     ]
+
+
+def test_what_waits_for_a_decision_costs_the_same_queries_for_many_requests(
+    hr: Any, eli_employee: Any, other_team: Any, annual: Any
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from heedful.people import queries
+
+    def pending(employee: Any, day: int) -> LeaveRequest:
+        leave = _leave(employee, annual, start=date(2026, 6, day))
+        LeaveRequest.objects.filter(pk=leave.pk).update(status=LeaveStatus.PENDING)
+        return leave
+
+    cara = other_team.members.get()  # Care has no manager: HR decides
+    pending(eli_employee, 1)  # Max, Eli's manager, decides
+    first = [pending(cara, 2)]
+    with CaptureQueriesContext(connection) as few:
+        assert [r.pk for r in queries.awaiting_decision_by(hr)] == [r.pk for r in first]
+    for day in range(3, 9):
+        pending(eli_employee, day)
+    more = [pending(cara, d) for d in range(9, 15)]
+    with CaptureQueriesContext(connection) as many:
+        assert sorted(r.pk for r in queries.awaiting_decision_by(hr)) == [r.pk for r in first + more]
+
+    assert len(many.captured_queries) == len(few.captured_queries) == 2  # the requests; HR and owners
