@@ -250,6 +250,9 @@ HEEDFUL_BUSINESS_HOURS = env_str("HEEDFUL_BUSINESS_HOURS", "mon-fri 09:00-17:00"
 HEEDFUL_SLA_FIRST_RESPONSE_MINUTES = env_int("HEEDFUL_SLA_FIRST_RESPONSE_MINUTES", 240, minimum=1)
 HEEDFUL_SLA_RESOLUTION_MINUTES = env_int("HEEDFUL_SLA_RESOLUTION_MINUTES", 1440, minimum=1)
 HEEDFUL_INBOX_ROUND_ROBIN = env_bool("HEEDFUL_INBOX_ROUND_ROBIN", True)
+# Conversations with the bot or waiting on the customer, without a message for this many days,
+# are resolved by a rule (heedful/inbox/quiet.py); 0 turns it off.
+HEEDFUL_INBOX_AUTO_RESOLVE_DAYS = env_int("HEEDFUL_INBOX_AUTO_RESOLVE_DAYS", 7, minimum=0)
 # The chat widget: which sites may embed it, and how fast one visitor may write.
 HEEDFUL_WIDGET_ALLOWED_ORIGINS = env_list("HEEDFUL_WIDGET_ALLOWED_ORIGINS")
 HEEDFUL_CHAT_RATE_LIMIT = env_int("HEEDFUL_CHAT_RATE_LIMIT", 20, minimum=1)
@@ -355,6 +358,11 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-due-webhooks": {"task": "heedful.inbox.tasks.deliver_due_webhooks_task", "schedule": 60.0},
     # SLA timers that ran out: tell the assignee (or the managers), once per breach.
     "detect-sla-breaches": {"task": "heedful.inbox.tasks.detect_sla_breaches_task", "schedule": 60.0},
+    # Bot and waiting conversations without a message for days are resolved, with a reason.
+    "resolve-quiet-conversations": {
+        "task": "heedful.inbox.tasks.resolve_quiet_conversations_task",
+        "schedule": 3600.0,
+    },
     # Waiting time raises priority, so open conversations are re-ranked.
     "reprioritise-conversations": {
         "task": "heedful.inbox.tasks.reprioritise_open_conversations_task",

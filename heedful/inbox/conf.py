@@ -52,6 +52,12 @@ def round_robin() -> bool:
     return bool(_get("HEEDFUL_INBOX_ROUND_ROBIN", True))
 
 
+def auto_resolve_days() -> int | None:
+    """Days without a message after which a bot or waiting conversation is resolved; None: never."""
+    days = int(_get("HEEDFUL_INBOX_AUTO_RESOLVE_DAYS", 7))
+    return None if days <= 0 else days
+
+
 def widget_allowed_origins() -> list[str]:
     """Origins (scheme://host[:port]) whose pages may talk to the chat API; our own always may."""
     configured = _get("HEEDFUL_WIDGET_ALLOWED_ORIGINS", [])

@@ -559,6 +559,18 @@ def assign_conversation(*, conversation: Conversation, assignee: User | None, us
 
 @transaction.atomic
 def resolve_conversation(*, conversation: Conversation, user: User) -> Conversation:
+    return mark_resolved(conversation, user=user)
+
+
+def mark_resolved(
+    conversation: Conversation, *, user: User | None = None, automation: str = ""
+) -> Conversation:
+    """Resolve, by a person (``user``) or a rule (``automation``), in the caller's transaction.
+
+    The audit entry names who, and the ``conversation.resolved`` event says whether it was
+    automatic. CSAT is asked only after a person's resolution: a rule resolves conversations
+    that went quiet days ago, and a "how did we do?" about those would come out of the blue.
+    """
     before = conversation.status
     conversation.status = Status.RESOLVED
     conversation.resolved_at = timezone.now()
@@ -567,15 +579,28 @@ def resolve_conversation(*, conversation: Conversation, user: User) -> Conversat
     conversation.priority_reason = ""
     conversation.save()
     record_audit(
-        action="inbox.resolve", user=user, obj=conversation, changes={"status": [before, Status.RESOLVED]}
+        action="inbox.resolve",
+        user=user,
+        automation=automation,
+        obj=conversation,
+        changes={"status": [before, Status.RESOLVED]},
     )
     webhooks.emit("conversation.resolved", conversation)
-    payload = _emit("conversation.resolved", conversation, assignee_email=_email_of(conversation.assignee))
+    payload = _emit(
+        "conversation.resolved",
+        conversation,
+        assignee_email=_email_of(conversation.assignee),
+        automatically=user is None,
+    )
     # An enabled workflow that asks for CSAT on this event (the gallery's "CSAT after
     # resolution") asks in its own time; asking here as well would make its question a
     # no-op (one question per conversation), so the built-in one stands down.
-    if conf.csat_after_resolve() and not has_enabled_listener(
-        "conversation.resolved", payload, subject_of(conversation), action="ask_csat"
+    if (
+        user is not None
+        and conf.csat_after_resolve()
+        and not has_enabled_listener(
+            "conversation.resolved", payload, subject_of(conversation), action="ask_csat"
+        )
     ):
         from heedful.inbox.tasks import send_csat_task
 

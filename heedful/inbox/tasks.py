@@ -40,6 +40,14 @@ def reprioritise_open_conversations_task() -> int:
     return reprioritise_waiting()
 
 
+@shared_task(acks_late=True)
+def resolve_quiet_conversations_task() -> int:
+    """Beat, hourly: resolve bot and waiting conversations without a message for days."""
+    from heedful.inbox.quiet import resolve_quiet_conversations
+
+    return resolve_quiet_conversations()
+
+
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=6, acks_late=True)
 def deliver_webhook_task(delivery_id: int) -> str:
     from heedful.inbox import webhooks

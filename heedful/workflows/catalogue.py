@@ -125,10 +125,11 @@ EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         "conversation.resolved",
-        "A conversation was marked resolved.",
+        "A conversation was marked resolved, by a person or, after days without a message, "
+        "automatically (then its automatically is true).",
         "inbox.services",
         "contact",
-        {**_CONTACT, "conversation_id": 88, "assignee_email": "ana@example.com"},
+        {**_CONTACT, "conversation_id": 88, "assignee_email": "ana@example.com", "automatically": False},
     ),
     EventSpec(
         "employee.hired",

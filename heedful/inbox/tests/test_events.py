@@ -62,7 +62,12 @@ def test_an_email_conversation_from_start_to_resolution(no_engine, agent):
         ),
         (
             "conversation.resolved",
-            {"contact": contact, "conversation_id": cid, "assignee_email": "ana@example.com"},
+            {
+                "contact": contact,
+                "conversation_id": cid,
+                "assignee_email": "ana@example.com",
+                "automatically": False,
+            },
             "contact",
             sid,
         ),
