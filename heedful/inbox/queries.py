@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from heedful.accounts.models import User
-from heedful.accounts.roles import Perm
+from heedful.accounts.roles import ROLE_PERMISSIONS, Perm
 from heedful.inbox import contacts
 from heedful.inbox.models import CannedResponse, Conversation, CsatRequest, Direction, Message, Order, Status
 
@@ -87,6 +87,12 @@ def inbox_counts(*, user: User, mine: bool = False) -> dict[str, int]:
     return {key: int(value or 0) for key, value in counts.items()}
 
 
+def inbox_agents() -> list[User]:
+    """Everyone a conversation may be assigned to: active accounts whose role works the inbox."""
+    roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.WORK_INBOX in perms]
+    return list(User.objects.filter(is_active=True, role__in=roles).order_by("first_name", "email"))
+
+
 @dataclass
 class ConversationContext:
     conversation: Conversation
@@ -121,9 +127,7 @@ def conversation_context(conversation: Conversation) -> ConversationContext:
         if email
         else [],
         canned=list(CannedResponse.objects.all()[:50]),
-        agents=list(
-            User.objects.filter(is_active=True).exclude(role="employee").order_by("first_name", "email")
-        ),
+        agents=inbox_agents(),
         contact_url=contacts.contact_url(conversation.contact_id),
         last_customer_text=last_customer,
         first_response_breached=conversation.first_response_breached(now),

@@ -5,6 +5,7 @@ from heedful.inbox import hooks, order_views, views, widget
 app_name = "inbox"
 urlpatterns = [
     path("", views.inbox_list, name="list"),
+    path("bulk/", views.bulk, name="bulk"),
     path("<int:pk>/", views.conversation_detail, name="conversation"),
     path("<int:pk>/messages/", views.conversation_messages, name="messages"),
     path("<int:pk>/reply/", views.reply, name="reply"),

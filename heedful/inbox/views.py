@@ -12,7 +12,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from heedful.accounts.models import User
@@ -40,8 +42,54 @@ def inbox_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "inbox/inbox_list.html",
-        {**context, "views": views, "notices": sla.notices_for(request.user)},
+        {
+            **context,
+            "views": views,
+            "notices": sla.notices_for(request.user),
+            "agents": queries.inbox_agents(),
+        },
     )
+
+
+LIST_PARAMS = ("view", "mine", "q", "page")
+
+
+@require_POST
+@require(Perm.WORK_INBOX)
+def bulk(request: AuthedRequest) -> HttpResponse:
+    """The ticked conversations resolved, assigned or tagged; back to the same list page."""
+    kept = {key: request.POST[key] for key in LIST_PARAMS if request.POST.get(key)}
+    back = reverse("inbox:list") + (f"?{urlencode(kept)}" if kept else "")
+    ids = [int(value) for value in request.POST.getlist("ids") if value.isdigit()]
+    action = request.POST.get("do", "")
+    if not ids:
+        messages.error(request, _("Tick the conversations first."))
+        return redirect(back)
+    assignee = None
+    chosen = request.POST.get("assignee", "")
+    if action == "assign" and chosen:
+        assignee = User.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        if assignee is None or not assignee.can(Perm.WORK_INBOX):
+            messages.error(request, _("Choose someone who works in the inbox."))
+            return redirect(back)
+    try:
+        done = services.act_on_conversations(
+            ids, action=action, user=request.user, assignee=assignee, tag=request.POST.get("tag", "")
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc) if action == "tag" else _("Choose what to do with them."))
+        return redirect(back)
+    said = {
+        "resolve": ngettext("Resolved %(n)d conversation.", "Resolved %(n)d conversations.", done.changed),
+        "assign": ngettext("Assigned %(n)d conversation.", "Assigned %(n)d conversations.", done.changed),
+        "tag": ngettext("Tagged %(n)d conversation.", "Tagged %(n)d conversations.", done.changed),
+    }[action] % {"n": done.changed}
+    if done.unchanged:
+        said += " " + ngettext("%(n)d was already so.", "%(n)d were already so.", done.unchanged) % {
+            "n": done.unchanged
+        }
+    messages.success(request, said)
+    return redirect(back)
 
 
 @require_POST
@@ -160,9 +208,12 @@ def tag(request: AuthedRequest, pk: int) -> HttpResponse:
 @require(Perm.WORK_INBOX)
 def assign(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
-    assignee_id = request.POST.get("assignee") or None
-    assignee = get_object_or_404(User, pk=assignee_id, is_active=True) if assignee_id else None
-    services.assign_conversation(conversation=conversation, assignee=assignee, user=request.user)
+    assignee_id = request.POST.get("assignee", "")
+    assignee = User.objects.filter(pk=int(assignee_id)).first() if assignee_id.isdigit() else None
+    if assignee_id and (assignee is None or not assignee.can(Perm.WORK_INBOX)):
+        messages.error(request, _("Choose someone who works in the inbox."))
+    else:
+        services.assign_conversation(conversation=conversation, assignee=assignee, user=request.user)
     return redirect("inbox:conversation", pk=pk)
 
 

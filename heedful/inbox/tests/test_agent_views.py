@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from heedful.accounts.roles import Role
+from heedful.accounts.tests.factories import UserFactory
+from heedful.governance.models import AuditEvent
 from heedful.inbox import services
-from heedful.inbox.models import Author, Channel, Direction, Message, Status
+from heedful.inbox.models import Author, Channel, Conversation, Direction, Message, Status
 from heedful.inbox.tests.factories import ConversationFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +242,90 @@ def test_the_conversation_lists_the_customers_latest_other_conversations_first(a
     response = agent_client.get(f"/inbox/{current.pk}/")
 
     assert [c.pk for c in response.context["ctx"].past] == [c.pk for c in older[:10]]
+
+
+BULK = "/inbox/bulk/"
+
+
+def _notes(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_ticked_conversations_are_resolved_together_each_audited_and_back_on_the_same_page(
+    agent_client, agent
+):
+    ticked = [ConversationFactory(status=Status.OPEN) for _ in range(3)]
+    done_before = ConversationFactory(status=Status.RESOLVED)
+    other = ConversationFactory(status=Status.OPEN)
+
+    response = agent_client.post(
+        BULK,
+        {
+            "ids": [str(c.pk) for c in [*ticked, done_before]],
+            "do": "resolve",
+            "view": "open",
+            "q": "a b",
+            "page": "2",
+        },
+        follow=True,
+    )
+
+    assert response.redirect_chain == [("/inbox/?view=open&q=a+b&page=2", 302)]
+    statuses = dict(Conversation.objects.values_list("pk", "status"))
+    assert [statuses[c.pk] for c in ticked] == [Status.RESOLVED] * 3
+    assert statuses[other.pk] == Status.OPEN
+    audited = AuditEvent.objects.filter(action="inbox.resolve").order_by("id")
+    assert [(e.object_id, e.actor_user_id) for e in audited] == [(str(c.pk), agent.pk) for c in ticked]
+    assert _notes(response) == ["Resolved 3 conversations. 1 was already so."]
+
+
+def test_ticked_conversations_are_assigned_to_an_agent_or_tagged(agent_client, manager):
+    ticked = [ConversationFactory(status=Status.OPEN) for _ in range(2)]
+    ids = [str(c.pk) for c in ticked]
+    hr = UserFactory(role=Role.HR)
+
+    assigned = agent_client.post(BULK, {"ids": ids, "do": "assign", "assignee": str(manager.pk)}, follow=True)
+    refused = agent_client.post(BULK, {"ids": ids, "do": "assign", "assignee": str(hr.pk)}, follow=True)
+    tagged = agent_client.post(BULK, {"ids": ids, "do": "tag", "tag": " Wholesale "}, follow=True)
+    untagged = agent_client.post(BULK, {"ids": ids, "do": "tag", "tag": "  "}, follow=True)
+
+    assert _notes(assigned) == ["Assigned 2 conversations."]
+    assert _notes(refused) == ["Choose someone who works in the inbox."]
+    assert _notes(tagged) == ["Tagged 2 conversations."]
+    assert _notes(untagged) == ["Write the tag to add."]
+    assert list(Conversation.objects.order_by("pk").values_list("assignee", "tags")) == [
+        (manager.pk, ["wholesale"]),
+        (manager.pk, ["wholesale"]),
+    ]
+
+
+def test_bulk_needs_a_tick_a_known_action_and_the_inbox_right(agent_client, employee_client):
+    conversation = ConversationFactory(status=Status.OPEN)
+
+    nothing = agent_client.post(BULK, {"do": "resolve"}, follow=True)
+    unknown = agent_client.post(BULK, {"ids": [str(conversation.pk)], "do": "delete"}, follow=True)
+    hostile = agent_client.post(
+        BULK, {"ids": ["1; drop", "-3"], "do": "assign", "assignee": "x"}, follow=True
+    )
+    forbidden = employee_client.post(BULK, {"ids": [str(conversation.pk)], "do": "resolve"})
+
+    assert _notes(nothing) == ["Tick the conversations first."]
+    assert _notes(unknown) == ["Choose what to do with them."]
+    assert _notes(hostile) == ["Tick the conversations first."]
+    assert forbidden.status_code == 403
+    assert Conversation.objects.get().status == Status.OPEN
+    assert agent_client.get(BULK).status_code == 405
+
+
+def test_assigning_on_the_conversation_page_offers_and_accepts_inbox_workers_only(agent_client, manager):
+    conversation = ConversationFactory(status=Status.OPEN)
+    hr = UserFactory(role=Role.HR)
+
+    page = agent_client.get(f"/inbox/{conversation.pk}/")
+    refused = agent_client.post(f"/inbox/{conversation.pk}/assign/", {"assignee": str(hr.pk)}, follow=True)
+    nonsense = agent_client.post(f"/inbox/{conversation.pk}/assign/", {"assignee": "abc"}, follow=True)
+
+    assert manager in page.context["ctx"].agents
+    assert hr not in page.context["ctx"].agents
+    assert _notes(refused) == _notes(nonsense) == ["Choose someone who works in the inbox."]
+    assert Conversation.objects.get().assignee is None

@@ -101,3 +101,46 @@ def test_a_manager_works_an_overdue_conversation_and_reads_the_customers_rating(
     assert "Friendly, a bit slow." in page.locator("#csat-comments + ul").inner_text()
     page.screenshot(path="test-results/inbox-report.png")
     assert failures == []
+
+
+def test_an_agent_ticks_conversations_by_mouse_and_key_and_the_live_refresh_keeps_the_ticks(
+    browser: Any, live_server: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    UserFactory(email="ana@example.com", role=Role.AGENT, password="pw-horse-battery")
+    rows = [
+        Conversation.objects.create(channel=Channel.CHAT, customer_name=name, status=Status.OPEN, priority=p)
+        for name, p in (("Anna", 3.0), ("Ben", 2.0), ("Cleo", 1.0))
+    ]
+    page = browser.new_context().new_page()
+    failures: list[str] = []
+    page.on("pageerror", lambda exc: failures.append(str(exc)))
+    page.on("console", lambda msg: failures.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email address").fill("ana@example.com")
+    page.get_by_label("Password").fill("pw-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/inbox/")
+
+    page.get_by_label(f"Tick conversation #{rows[0].pk}").check()
+    page.locator("body").press("j")  # the first row, then the second
+    page.locator("body").press("j")
+    page.locator("body").press("x")
+    # A conversation arrives; the refresh every 5 s would bring it, but waits while ticked.
+    Conversation.objects.create(channel=Channel.CHAT, customer_name="Dora", status=Status.OPEN, priority=9.0)
+    page.wait_for_timeout(6500)
+    expect(page.locator(".inbox-row")).to_have_count(3)
+    expect(page.get_by_label(f"Tick conversation #{rows[0].pk}")).to_be_checked()
+    expect(page.get_by_label(f"Tick conversation #{rows[1].pk}")).to_be_checked()
+    expect(page.get_by_label(f"Tick conversation #{rows[2].pk}")).not_to_be_checked()
+
+    page.get_by_role("button", name="Resolve").click()
+    page.wait_for_url(f"{live_server.url}/inbox/?view=open")
+
+    assert "Resolved 2 conversations." in page.locator(".messages").inner_text()
+    statuses = dict(Conversation.objects.values_list("customer_name", "status"))
+    assert statuses == {"Anna": "resolved", "Ben": "resolved", "Cleo": "open", "Dora": "open"}
+    expect(page.locator(".inbox-row")).to_have_count(2)
+    assert failures == []
