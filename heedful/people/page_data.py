@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 
 from heedful.accounts.models import User
@@ -67,13 +68,41 @@ def leave_detail(user: User, leave: LeaveRequest) -> dict[str, Any]:
     }
 
 
-def leave_overview(user: User) -> dict[str, Any]:
+LEAVE_PAGE_SIZE = 50
+
+
+def leave_overview(
+    user: User, *, status: str = "", who: str = "", year: str = "", page: str | None = None
+) -> dict[str, Any]:
+    """What waits for the user's decision, and one page of the requests in their teams.
+
+    The requests can be narrowed to a status, a person (words of the name) and the year the
+    leave starts in, newest first.
+    """
     visible = queries.visible_employees(user)
+    requests = LeaveRequest.objects.filter(employee__in=visible)
+    if status in LeaveStatus.values:
+        requests = requests.filter(status=status)
+    for word in who.split()[:5]:
+        requests = requests.filter(
+            Q(employee__first_name__icontains=word) | Q(employee__last_name__icontains=word)
+        )
+    if year.isdigit() and len(year) == 4:
+        requests = requests.filter(start_date__year=int(year))
+    years = sorted(
+        {d.year for d in LeaveRequest.objects.filter(employee__in=visible).dates("start_date", "year")},
+        reverse=True,
+    )
+    shown = Paginator(
+        requests.select_related("employee", "leave_type").order_by("-start_date", "-id"), LEAVE_PAGE_SIZE
+    ).get_page(page)
     return {
         "awaiting": queries.awaiting_decision_by(user),
-        "requests": LeaveRequest.objects.filter(employee__in=visible)
-        .select_related("employee", "leave_type")
-        .order_by("-start_date")[:100],
+        "requests": shown.object_list,
+        "page": shown,
+        "filters": {"status": status, "who": who, "year": year},
+        "statuses": LeaveStatus.choices,
+        "years": years,
     }
 
 

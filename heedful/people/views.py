@@ -184,7 +184,13 @@ def leave_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
 @require(Perm.VIEW_PEOPLE)
 def leave_list(request: AuthedRequest) -> HttpResponse:
     """Leave across the teams the user may see, and what waits for their decision."""
-    context = page_data.leave_overview(request.user)
+    context = page_data.leave_overview(
+        request.user,
+        status=request.GET.get("status", ""),
+        who=request.GET.get("who", "")[:100],
+        year=request.GET.get("year", ""),
+        page=request.GET.get("page"),
+    )
     shown = [r.employee_id for r in context["requests"]] + [r.employee_id for r in context["awaiting"]]
     services.audit_hr_list_read(user=request.user, what="the team leave list", employee_ids=shown)
     return render(request, "people/leave_list.html", context)

@@ -418,3 +418,33 @@ def test_what_waits_for_a_decision_costs_the_same_queries_for_many_requests(
         assert sorted(r.pk for r in queries.awaiting_decision_by(hr)) == [r.pk for r in first + more]
 
     assert len(many.captured_queries) == len(few.captured_queries) == 2  # the requests; HR and owners
+
+
+def test_the_team_leave_list_narrows_by_status_person_and_year_and_pages(
+    hr_client: Any, eli_employee: Any, other_team: Any, annual: Any
+) -> None:
+    cara = other_team.members.get()
+    for day in range(1, 28):
+        _leave(eli_employee, annual, start=date(2025, 3, day))
+    for day in range(1, 29):
+        _leave(cara, annual, start=date(2026, 2, day))
+    rejected = _leave(cara, annual, start=date(2026, 5, 4))
+    LeaveRequest.objects.filter(pk=rejected.pk).update(status=LeaveStatus.REJECTED)
+
+    everything = hr_client.get("/people/leave/team/")
+    second = hr_client.get("/people/leave/team/", {"page": 2})
+    eli_2025 = hr_client.get("/people/leave/team/", {"who": "eli", "year": "2025"})
+    said_no = hr_client.get("/people/leave/team/", {"status": "rejected"})
+    nonsense = hr_client.get("/people/leave/team/", {"status": "nope", "year": "20x6", "page": "-1"})
+
+    assert everything.context["page"].paginator.count == 56
+    assert [r.start_date for r in everything.context["requests"]][:2] == [date(2026, 5, 4), date(2026, 2, 28)]
+    assert len(second.context["requests"]) == 6
+    assert [r.start_date.day for r in eli_2025.context["requests"]] == list(range(27, 0, -1))
+    assert [r.pk for r in said_no.context["requests"]] == [rejected.pk]
+    assert everything.context["years"] == [2026, 2025]
+    assert nonsense.status_code == 200
+    assert nonsense.context["page"].paginator.count == 56
+    html = everything.content.decode()
+    assert "56 requests" in html
+    assert 'href="?page=2"' in html
