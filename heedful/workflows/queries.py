@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,16 @@ def workflows_with_counts() -> QuerySet[WorkflowDefinition]:
     )
 
 
-def recent_runs(workflow: WorkflowDefinition, limit: int = 50) -> QuerySet[WorkflowRun]:
-    return workflow.runs.select_related("version", "event").order_by("-started_at", "-id")[:limit]
+def workflow_runs(
+    workflow: WorkflowDefinition, *, status: str = "", about: str = ""
+) -> QuerySet[WorkflowRun]:
+    """The workflow's runs, newest first, optionally in one state or about someone."""
+    runs = workflow.runs.select_related("version", "event")
+    if status in RunStatus.values:
+        runs = runs.filter(status=status)
+    if about.strip():
+        runs = runs.filter(subject_label__icontains=about.strip())
+    return runs.order_by("-started_at", "-id")
 
 
 def step_log(run: WorkflowRun) -> list[StepRun]:
@@ -46,17 +55,29 @@ class EventRow:
     woke_runs: list[int] = field(default_factory=list)
 
 
-def event_log(*, name: str = "", workflow_id: int | None = None, limit: int = 50) -> list[EventRow]:
-    """Recent events and, for each, which workflows considered it and why each skipped."""
+def logged_events(*, name: str = "", workflow_id: int | None = None, about: str = "") -> QuerySet[Event]:
+    """Events for the event log, newest first: of one name, one workflow's, or about someone."""
     events = Event.objects.order_by("-occurred_at", "-id")
     if name:
         events = events.filter(name=name)
+    if about.strip():
+        events = events.filter(subject_label__icontains=about.strip())
     if workflow_id is not None:
         listened = (
             WorkflowDefinition.objects.filter(pk=workflow_id).values_list("trigger_event", flat=True).first()
         )
         events = events.filter(Q(name=listened) | Q(considerations__workflow_id=workflow_id)).distinct()
-    rows = [EventRow(event) for event in events[:limit]]
+    return events
+
+
+def event_log(*, name: str = "", workflow_id: int | None = None, limit: int = 50) -> list[EventRow]:
+    """Recent events and, for each, which workflows considered it and why each skipped."""
+    return explain_events(list(logged_events(name=name, workflow_id=workflow_id)[:limit]))
+
+
+def explain_events(events: Sequence[Event]) -> list[EventRow]:
+    """For each event, which workflows considered it and why each skipped (one page's worth)."""
+    rows = [EventRow(event) for event in events]
     by_id = {row.event.pk: row for row in rows}
     verdicts = Consideration.objects.filter(event_id__in=by_id).select_related("workflow", "version", "run")
     for consideration in verdicts.order_by("workflow__name"):

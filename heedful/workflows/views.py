@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,8 +16,10 @@ from heedful.workflows import gallery, queries, services, transfer
 from heedful.workflows.catalogue import EVENTS
 from heedful.workflows.dryrun import dry_run
 from heedful.workflows.forms import DryRunForm, ImportForm, WorkflowForm
-from heedful.workflows.models import WorkflowDefinition, WorkflowRun
+from heedful.workflows.models import RunStatus, WorkflowDefinition, WorkflowRun
 from heedful.workflows.outbox import webhook_key
+
+PAGE_SIZE = 50
 
 # Reading runs and the event log is for those who see decisions; changing workflows is
 # for those who set policies (the owner), since workflows act on the owner's behalf.
@@ -56,9 +59,16 @@ def workflow_new(request: AuthedRequest) -> HttpResponse:
 @require(VIEW)
 def workflow_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     workflow = get_object_or_404(WorkflowDefinition.objects.select_related("current_version"), pk=pk)
+    status, about = request.GET.get("status", ""), request.GET.get("about", "").strip()[:100]
+    runs = Paginator(queries.workflow_runs(workflow, status=status, about=about), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     context = {
         "workflow": workflow,
-        "runs": queries.recent_runs(workflow),
+        "runs": runs.object_list,
+        "page": runs,
+        "run_filters": {"status": status, "about": about},
+        "run_statuses": RunStatus.choices,
         "versions": workflow.versions.select_related("created_by")[:20],
         "document": transfer.dumps(transfer.to_document(workflow)),
         "webhook_key": webhook_key(workflow.slug).decode() if request.user.can(EDIT) else "",
@@ -173,15 +183,21 @@ def run_cancel(request: AuthedRequest, pk: int) -> HttpResponse:
 @require(VIEW)
 def event_log(request: AuthedRequest) -> HttpResponse:
     workflow_id = request.GET.get("workflow")
-    rows = queries.event_log(
+    about = request.GET.get("about", "").strip()[:100]
+    events = queries.logged_events(
         name=request.GET.get("name", ""),
         workflow_id=int(workflow_id) if workflow_id and workflow_id.isdigit() else None,
+        about=about,
     )
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        "rows": rows,
+        "rows": queries.explain_events(list(page.object_list)),
+        "page": page,
         "catalogue": EVENTS,
         "listened": queries.listened_events(),
         "name": request.GET.get("name", ""),
+        "about": about,
+        "workflow_id": workflow_id if workflow_id and workflow_id.isdigit() else "",
     }
     return render(request, "workflows/event_log.html", context)
 

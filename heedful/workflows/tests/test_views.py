@@ -216,3 +216,63 @@ def test_the_dry_run_page_lists_skips_outcomes_actions_and_emails(owner_client: 
         "<strong>Order A-1 is on its way</strong> → rosa@example.com",
     ):
         assert text in html
+
+
+@pytest.mark.django_db
+def test_a_workflows_runs_filter_by_state_and_person_and_page_through_all(owner_client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    workflow = make_workflow()
+    start = timezone.now() - timedelta(days=10)
+    made = [
+        WorkflowRun.objects.create(
+            workflow=workflow,
+            version=workflow.current_version,
+            subject_label="Rosa Costa" if i == 3 else f"Person {i}",
+            status=RunStatus.FAILED if i % 10 == 0 else RunStatus.COMPLETED,
+            started_at=start + timedelta(minutes=i),
+        )
+        for i in range(60)
+    ]
+    url = reverse("workflows:detail", args=[workflow.pk])
+
+    first = owner_client.get(url)
+    second = owner_client.get(url, {"page": 2})
+    failed = owner_client.get(url, {"status": "failed"})
+    rosa = owner_client.get(url, {"about": "rosa"})
+
+    newest_first = [r.pk for r in reversed(made)]
+    assert [r.pk for r in first.context["runs"]] == newest_first[:50]
+    assert [r.pk for r in second.context["runs"]] == newest_first[50:]
+    assert [r.pk for r in failed.context["runs"]] == [made[i].pk for i in (50, 40, 30, 20, 10, 0)]
+    assert [r.pk for r in rosa.context["runs"]] == [made[3].pk]
+    assert "60 runs" in first.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_event_log_finds_the_events_about_one_person_beyond_the_latest_fifty(
+    owner_client: Client,
+) -> None:
+    from heedful.workflows.models import Event
+
+    anna = Event.objects.create(
+        name="contact.created", payload={}, subject_type="contact", subject_id="1", subject_label="Anna Berg"
+    )
+    for i in range(60):
+        Event.objects.create(
+            name="contact.created",
+            payload={},
+            subject_type="contact",
+            subject_id=str(i + 2),
+            subject_label=f"Someone {i}",
+        )
+
+    latest = owner_client.get(reverse("workflows:events"))
+    found = owner_client.get(reverse("workflows:events"), {"about": "anna"})
+    last_page = owner_client.get(reverse("workflows:events"), {"page": 2})
+
+    assert anna.pk not in [row.event.pk for row in latest.context["rows"]]
+    assert [row.event.pk for row in found.context["rows"]] == [anna.pk]
+    assert [row.event.pk for row in last_page.context["rows"]][-1] == anna.pk
