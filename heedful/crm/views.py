@@ -7,6 +7,8 @@ plain HTML.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -23,7 +25,7 @@ from heedful.crm.forms import ContactForm, ImportForm, NoteForm, SearchForm
 from heedful.crm.models import Contact, Tag
 
 PAGE_SIZE = 50
-TIMELINE_LIMIT = 200
+TIMELINE_PAGE_SIZE = 100
 
 
 def _htmx_target(request: HttpRequest) -> str:
@@ -65,12 +67,21 @@ def contact_list(request: AuthedRequest) -> HttpResponse:
 @require(Perm.VIEW_CONTACTS)
 def contact_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     contact = _contact(pk)
-    timeline = queries.timeline_for(contact)[:TIMELINE_LIMIT]
     return render(
         request,
         "crm/contact_detail.html",
-        {"contact": contact, "timeline": timeline, "note_form": NoteForm(), "limit": TIMELINE_LIMIT},
+        {
+            "contact": contact,
+            **_timeline_page(contact, request.GET.get("timeline_page")),
+            "note_form": NoteForm(),
+        },
     )
+
+
+def _timeline_page(contact: Contact, number: str | None = None) -> dict[str, Any]:
+    """One page of the contact's timeline, newest first; older pages stay reachable."""
+    page = Paginator(queries.timeline_for(contact), TIMELINE_PAGE_SIZE).get_page(number)
+    return {"timeline": page.object_list, "timeline_page": page}
 
 
 @require(Perm.EDIT_CONTACTS)
@@ -115,8 +126,7 @@ def note_add(request: AuthedRequest, pk: int) -> HttpResponse:
         else:
             form = NoteForm()
     if _htmx_target(request) == "contact-notes":
-        timeline = queries.timeline_for(contact)[:TIMELINE_LIMIT]
-        context = {"contact": contact, "timeline": timeline, "note_form": form, "limit": TIMELINE_LIMIT}
+        context = {"contact": contact, **_timeline_page(contact), "note_form": form}
         return render(request, "crm/_notes_and_timeline.html", context)
     if form.errors:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))

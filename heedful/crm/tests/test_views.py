@@ -225,3 +225,25 @@ def test_attributes_named_like_dict_methods_show_as_attributes(agent_client):
         "<dt>values</dt><dd>loyal</dd>",
     ):
         assert row in html
+
+
+def test_a_long_timeline_pages_back_to_the_first_entry(agent_client):
+    from datetime import timedelta
+
+    contact = ContactFactory()
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    entries = [
+        TimelineEntryFactory(contact=contact, title=f"Entry {i}", occurred_at=start + timedelta(days=i))
+        for i in range(230)
+    ]
+    url = reverse("crm:contact-detail", args=[contact.pk])
+
+    first = agent_client.get(url)
+    last = agent_client.get(url, {"timeline_page": 3})
+
+    assert [e.pk for e in first.context["timeline"]][:2] == [entries[229].pk, entries[228].pk]
+    assert len(first.context["timeline"]) == 100
+    assert [e.pk for e in last.context["timeline"]] == [e.pk for e in reversed(entries[:30])]
+    html = first.content.decode()
+    assert "Page 1 of 3 (230 entries)" in html
+    assert 'href="?timeline_page=2#timeline-heading"' in html
