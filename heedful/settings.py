@@ -358,6 +358,11 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-due-webhooks": {"task": "heedful.inbox.tasks.deliver_due_webhooks_task", "schedule": 60.0},
     # SLA timers that ran out: tell the assignee (or the managers), once per breach.
     "detect-sla-breaches": {"task": "heedful.inbox.tasks.detect_sla_breaches_task", "schedule": 60.0},
+    # Week-old contact import reports go: their error lines quote the uploaded files.
+    "forget-old-contact-imports": {
+        "task": "heedful.crm.tasks.forget_old_contact_imports_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Bot and waiting conversations without a message for days are resolved, with a reason.
     "resolve-quiet-conversations": {
         "task": "heedful.inbox.tasks.resolve_quiet_conversations_task",

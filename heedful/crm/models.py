@@ -182,3 +182,42 @@ class TimelineEntry(models.Model):
         if self.actor_user is not None:
             return str(self.actor_user.display_name)
         return self.actor_automation or "system"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("waiting for the background worker")
+    RUNNING = "running", _("importing")
+    DONE = "done", _("finished")
+    FAILED = "failed", _("failed")
+
+
+class ContactImport(models.Model):
+    """One uploaded CSV file, imported by a background task (``crm.services.run_contact_import``).
+
+    A file of 50,000 rows takes longer than a web server lets a request live, so the upload is
+    kept here until the worker has imported it, then dropped: only the report stays, and that
+    for a week (``forget_old_contact_imports``), since its error lines quote the file.
+    """
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField(editable=False)
+    all_or_nothing = models.BooleanField(default=True)
+    status = models.CharField(max_length=8, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    report = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.filename}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_POST
 
 from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
-from heedful.crm import queries, services
+from heedful.crm import import_jobs, queries, services
 from heedful.crm.forms import ContactForm, ImportForm, NoteForm, SearchForm
-from heedful.crm.models import Contact, Tag
+from heedful.crm.models import Contact, ContactImport, Tag
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 100
@@ -135,15 +135,27 @@ def note_add(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require(Perm.IMPORT_CONTACTS)
 def contact_import(request: AuthedRequest) -> HttpResponse:
+    """The upload; the worker imports it and its page shows the report (``import_jobs``)."""
     form = ImportForm(request.POST or None, request.FILES or None)
-    report = None
     if request.method == "POST" and form.is_valid():
-        report = services.import_contacts_csv(
+        job = import_jobs.queue_contact_import(
             file=form.cleaned_data["file"],
             user=request.user,
             all_or_nothing=form.cleaned_data["mode"] == ImportForm.ALL_OR_NOTHING,
         )
-    return render(request, "crm/contact_import.html", {"form": form, "report": report})
+        return redirect("crm:contact-import-status", pk=job.pk)
+    recent = ContactImport.objects.defer("content").select_related("created_by")[:10]
+    return render(request, "crm/contact_import.html", {"form": form, "recent": recent})
+
+
+@require(Perm.IMPORT_CONTACTS)
+def contact_import_status(request: AuthedRequest, pk: int) -> HttpResponse:
+    """One import: waiting, running, or its report. htmx polls it until it is finished."""
+    job = get_object_or_404(ContactImport.objects.defer("content"), pk=pk)
+    template = (
+        "crm/_import_status.html" if getattr(request, "htmx", False) else "crm/contact_import_status.html"
+    )
+    return render(request, template, {"job": job, "report": job.report or None})
 
 
 @require(Perm.IMPORT_CONTACTS)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from heedful.crm import services
-from heedful.crm.models import Contact, Note, TimelineEntry
+from heedful.crm.models import Contact, ContactImport, ImportStatus, Note, TimelineEntry
 from heedful.crm.tests.factories import ContactFactory, TimelineEntryFactory
 from heedful.governance.models import AuditEvent
 
@@ -160,22 +161,48 @@ def test_adding_a_note_without_htmx_redirects_and_an_empty_note_is_refused(agent
     assert list(Note.objects.values_list("body", flat=True)) == ["Hi"]
 
 
-def test_the_import_page_shows_the_per_row_report(manager_client):
-    upload = SimpleUploadedFile("c.csv", b"email\na@example.com\nbad\n", content_type="text/csv")
+def _upload(manager_client, commits, content: bytes, mode: str):  # type: ignore[no-untyped-def]
+    """Upload as the page does, then run the background import the upload queued."""
+    from heedful.crm.tasks import run_contact_import_task
 
-    response = manager_client.post(reverse("crm:contact-import"), {"file": upload, "mode": "good"})
+    upload = SimpleUploadedFile("c.csv", content, content_type="text/csv")
+    with patch.object(run_contact_import_task, "delay") as queued, commits(execute=True):
+        response = manager_client.post(reverse("crm:contact-import"), {"file": upload, "mode": mode})
+    job = ContactImport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("crm:contact-import-status", args=[job.pk])
+    waiting = manager_client.get(response["Location"]).content.decode()
+    assert "Waiting for the background worker" in waiting
+    assert 'hx-trigger="every 2s"' in waiting
+    (job_id,), _kwargs = queued.call_args
+    run_contact_import_task(job_id)
+    return manager_client.get(response["Location"])
+
+
+def test_the_import_page_shows_the_per_row_report_once_the_worker_has_imported_it(
+    manager_client, django_capture_on_commit_callbacks
+):
+    response = _upload(
+        manager_client, django_capture_on_commit_callbacks, b"email\na@example.com\nbad\n", "good"
+    )
 
     report = response.context["report"]
-    assert (report.created, [(e.line, e.column) for e in report.errors]) == (1, [(3, "email")])
-    assert "“bad” is not a valid email address." in response.content.decode()
+    assert (report["created"], [(e["line"], e["column"]) for e in report["errors"]]) == (1, [(3, "email")])
+    html = response.content.decode()
+    assert "“bad” is not a valid email address." in html
+    assert "hx-trigger" not in html  # finished: the page stops asking
+    job = ContactImport.objects.get()
+    assert (job.status, bytes(job.content)) == (ImportStatus.DONE, b"")  # the file is not kept
 
 
-def test_the_import_page_in_all_or_nothing_mode_imports_nothing(manager_client):
-    upload = SimpleUploadedFile("c.csv", b"email\na@example.com\nbad\n", content_type="text/csv")
+def test_the_import_page_in_all_or_nothing_mode_imports_nothing(
+    manager_client, django_capture_on_commit_callbacks
+):
+    response = _upload(
+        manager_client, django_capture_on_commit_callbacks, b"email\na@example.com\nbad\n", "all"
+    )
 
-    response = manager_client.post(reverse("crm:contact-import"), {"file": upload, "mode": "all"})
-
-    assert response.context["report"].rejected is True
+    assert response.context["report"]["rejected"] is True
     assert b"Nothing was imported" in response.content
     assert not Contact.objects.exists()
 
