@@ -105,3 +105,49 @@ def test_the_import_page_lists_recent_imports_with_their_outcome(manager_client,
 def test_the_sweep_runs_daily_from_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["forget-old-contact-imports"]
     assert entry["task"] == "heedful.crm.tasks.forget_old_contact_imports_task"
+
+
+def test_the_api_queues_an_import_answers_202_and_reports_when_polled(
+    api_client_for: Any, manager: Any, agent: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from heedful.crm.tasks import run_contact_import_task
+
+    client = api_client_for(manager)
+    upload = SimpleUploadedFile("people.csv", FILE, content_type="text/csv")
+    with (
+        patch.object(run_contact_import_task, "delay") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        answer = client.post(
+            "/api/v1/contact-imports/", {"file": upload, "all_or_nothing": "true"}, format="multipart"
+        )
+
+    assert answer.status_code == 202
+    body = answer.json()
+    assert (body["filename"], body["status"], body["report"]) == ("people.csv", "queued", None)
+    assert queued.call_args.args == (body["id"],)
+
+    run_contact_import_task(body["id"])
+    polled = client.get(f"/api/v1/contact-imports/{body['id']}/").json()
+
+    assert polled["status"] == "done"
+    assert polled["report"]["summary"] == "3 created, 0 updated, 0 rows skipped."
+    assert [row["id"] for row in client.get("/api/v1/contact-imports/").json()["results"]] == [body["id"]]
+    assert api_client_for(agent).get("/api/v1/contact-imports/").status_code == 403
+
+
+def test_the_api_refuses_a_missing_or_oversized_file_with_the_reason(
+    api_client_for: Any, manager: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = api_client_for(manager)
+    missing = client.post("/api/v1/contact-imports/", {}, format="multipart")
+    big = SimpleUploadedFile("big.csv", b"email\n" + b"a" * (10 * 1024 * 1024), content_type="text/csv")
+    too_big = client.post("/api/v1/contact-imports/", {"file": big}, format="multipart")
+
+    assert missing.status_code == too_big.status_code == 400
+    assert too_big.json() == {"file": ["The file is larger than 10 MB. Split it into smaller files."]}
+    assert not ContactImport.objects.exists()
