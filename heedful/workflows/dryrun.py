@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from heedful.governance.actions import ActionError
 from heedful.governance.services import policy_for
+from heedful.workflows import crm_bridge
 from heedful.workflows.actions import WORKFLOW_ACTIONS
 from heedful.workflows.definition import check, jump_index
 from heedful.workflows.engine import event_matches, initial_context, subject_dict, values_for
@@ -84,13 +85,22 @@ def _reply_within(
     return next((c for c in candidates[:200] if event_matches(c.payload, match)), None)
 
 
-def _simulate(definition: dict[str, Any], event: Event, report: DryRunReport, now: datetime) -> SimulatedRun:
+def _simulate(
+    definition: dict[str, Any],
+    event: Event,
+    report: DryRunReport,
+    now: datetime,
+    *,
+    contact_now: dict[str, Any] | None,
+    policies: dict[str, str],
+) -> SimulatedRun:
     sim = SimulatedRun(event.pk, event.name, event.occurred_at, event.subject_label or "—")
     values = values_for(
         context=initial_context(event),
         subject=subject_dict(event.subject_type, event.subject_id, event.subject_label),
         workflow={"slug": "dry-run", "name": "dry run"},
         run_id=None,
+        contact_now=contact_now,
     )
     clock = event.occurred_at
     steps = definition["steps"]
@@ -140,7 +150,7 @@ def _simulate(definition: dict[str, Any], event: Event, report: DryRunReport, no
             sim.log.append(f"{step['id']}: would ask: {render(step['question'], values)} (assumed approved)")
             report.actions["approval"] += 1
         else:
-            _simulate_action(step, values, sim, report)
+            _simulate_action(step, values, sim, report, policies)
             if sim.outcome:
                 return sim
         index = jump_index(goto, index, steps)
@@ -149,7 +159,11 @@ def _simulate(definition: dict[str, Any], event: Event, report: DryRunReport, no
 
 
 def _simulate_action(
-    step: dict[str, Any], values: dict[str, Any], sim: SimulatedRun, report: DryRunReport
+    step: dict[str, Any],
+    values: dict[str, Any],
+    sim: SimulatedRun,
+    report: DryRunReport,
+    policies: dict[str, str],
 ) -> None:
     spec = WORKFLOW_ACTIONS[step["action"]]
     try:
@@ -159,7 +173,9 @@ def _simulate_action(
         sim.outcome = f"would fail: {exc}"
         sim.log.append(f"{step['id']}: would fail: {exc}")
         return
-    policy = policy_for(built.action_type)
+    if built.action_type not in policies:
+        policies[built.action_type] = policy_for(built.action_type)
+    policy = policies[built.action_type]
     verb = {"auto": "would run", "ask": "would ask for approval to", "never": "would be blocked from"}[policy]
     sim.log.append(f"{step['id']}: {verb} {built.summary}")
     report.actions[f"{step['action']} ({policy})"] += 1
@@ -189,18 +205,24 @@ def dry_run(definition: dict[str, Any], *, days: int = 30, now: datetime | None 
         name=trigger["event"], occurred_at__gte=now - timedelta(days=days)
     ).order_by("occurred_at", "pk")
     seen_subjects: set[tuple[str, str]] = set()
-    for event in events[: MAX_EVENTS + 1]:
+    window = list(events[: MAX_EVENTS + 1])
+    # Read once for the whole window: one query for the contacts, one per action type for
+    # its policy, instead of three queries an event (2,000 events took 7–17 s).
+    contacts = crm_bridge.contact_contexts(e.subject_id for e in window if e.subject_type == "contact")
+    policies: dict[str, str] = {}
+    for event in window:
         if report.events_seen == MAX_EVENTS:
             report.truncated = True
             break
         report.events_seen += 1
-        reason = trigger_verdict(trigger, event, seen_subjects)
+        contact_now = contacts.get(event.subject_id, {}) if event.subject_type == "contact" else None
+        reason = trigger_verdict(trigger, event, seen_subjects, contact_now=contact_now)
         if reason:
             report.skipped[reason] += 1
             continue
         seen_subjects.add((event.subject_type, event.subject_id))
         report.would_start += 1
-        sim = _simulate(definition, event, report, now)
+        sim = _simulate(definition, event, report, now, contact_now=contact_now, policies=policies)
         report.outcomes[sim.outcome] += 1
         if len(report.examples) < EXAMPLES:
             report.examples.append(sim)

@@ -156,13 +156,23 @@ def _event_values(event: Event, workflow: WorkflowDefinition, conditions: list[A
     )
 
 
-def trigger_verdict(trigger: dict[str, Any], event: Event, seen_subjects: set[tuple[str, str]]) -> str:
-    """For the dry run: why this event would not start a run ("" when it would)."""
+def trigger_verdict(
+    trigger: dict[str, Any],
+    event: Event,
+    seen_subjects: set[tuple[str, str]],
+    *,
+    contact_now: dict[str, Any] | None = None,
+) -> str:
+    """For the dry run: why this event would not start a run ("" when it would).
+
+    ``contact_now``: the subject contact read beforehand, for a caller judging many events.
+    """
     values = values_for(
         context=initial_context(event),
         subject=subject_dict(event.subject_type, event.subject_id, event.subject_label),
         workflow={"slug": "dry-run", "name": "dry run"},
         run_id=None,
+        contact_now=contact_now,
     )
     passed, evaluations = evaluate_all(trigger.get("conditions", []), values, trigger.get("match", "all"))
     if not passed:

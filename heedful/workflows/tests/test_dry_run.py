@@ -77,3 +77,29 @@ def test_a_wait_for_a_reply_uses_the_replies_that_really_came() -> None:
     logs = [ex.log[0] for ex in report.examples]
     assert logs[0].startswith("reply: conversation.customer_replied arrived")
     assert logs[1] == "reply: no conversation.customer_replied in time → next"
+
+
+def test_the_dry_run_reads_contacts_and_policies_once_however_many_events(django_assert_num_queries) -> None:
+    from heedful.crm.tests.factories import ContactFactory
+    from heedful.governance.services import Subject
+
+    now = timezone.now()
+    contacts = [ContactFactory(first_name=f"P{i}", email=f"p{i}@example.com") for i in range(12)]
+    for i, contact in enumerate(contacts):
+        payload = {"contact": {"id": contact.pk, "email": contact.email}, "order": {"number": f"B-{i}"}}
+        emit_event(
+            "order.shipped",
+            payload,
+            Subject("contact", str(contact.pk), contact.email),
+            occurred_at=now - timedelta(hours=i + 1),
+        )
+    Event.objects.filter(subject_id=str(contacts[0].pk)).update(subject_id="999999")  # since erased
+    greet = email_step(params={"subject": 'Hi {{ contact.first_name|default:"there" }}', "body": "x"})
+
+    with django_assert_num_queries(3):  # the events, their contacts, the email action's policy
+        report = dry_run(definition(greet), days=30, now=now)
+
+    assert report.would_start == 12
+    assert sorted(e["subject"] for e in report.emails) == sorted(
+        ["Hi there"] + [f"Hi P{i}" for i in range(1, 12)]
+    )
