@@ -110,6 +110,7 @@ class IncomingMessageViewSet(viewsets.GenericViewSet[Any], mixins.CreateModelMix
         data = IncomingMessageSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        services.ready_the_bot()
         conversation = Conversation.objects.filter(
             pk=values["conversation"], channel=Channel.API, customer_email=values["email"].lower()
         ).first()

@@ -77,6 +77,7 @@ def post_visitor_message(*, visitor: ChatVisitor, text: str) -> Message:
     with a message the visitor sees, who still has the whole text."""
     if len(text.strip()) > MAX_TEXT:
         raise ValueError(f"a chat message can be at most {MAX_TEXT} characters, not {len(text.strip())}")
+    services.ready_the_bot()  # a retrain waits here, holding no lock
     with one_writer(), transaction.atomic():
         return _post_visitor_message(visitor, text)
 

@@ -63,19 +63,21 @@ def test_a_poll_with_nothing_new_costs_one_query(fake_engine, shipping_entry, dj
     assert response.json() == {"messages": []}
 
 
-def test_an_answered_chat_message_costs_12_statements(fake_engine, shipping_entry, django_assert_num_queries):
+def test_an_answered_chat_message_costs_13_statements(fake_engine, shipping_entry, django_assert_num_queries):
     client = Client()
     token = _start(client)
     _say(client, token, "How long does shipping take?")  # starts the conversation
 
-    # Visitor; "did we write?"; the message; the workflow event (listeners?, insert); the KB's
-    # one-row fingerprint; the auto-answer policy; the decision; the answer; the decision's
-    # outcome; the conversation; the messages to return. Not read: the customer's earlier
+    # Visitor; the KB's one-row fingerprint, read before the transaction to ready the matcher
+    # (a retrain must not hold the write lock); "did we write?"; the message; the workflow
+    # event (listeners?, insert); the fingerprint again, inside; the auto-answer policy; the
+    # decision; the answer; the decision's outcome; the conversation; the messages to return.
+    # Not read: the customer's earlier
     # messages (order questions only), the last answer's entry ("didn't help" only), the KB's
     # examples and the matched entry (kept with the unchanged fingerprint). The other 6 are
     # savepoints, set and released: the test's transaction makes the chat's own atomic block
     # one, and receive_customer_message and emit_event nest theirs.
-    with django_assert_num_queries(12 + 6):
+    with django_assert_num_queries(13 + 6):
         messages = _say(client, token, "delivery time")["messages"]
 
     assert (messages[-1]["author"], messages[-1]["text"][:20]) == ("bot", "We ship within 2 wor")
@@ -158,3 +160,32 @@ def test_one_writer_lets_one_thread_in_at_a_time_on_sqlite():
 
     assert overlaps == []
     assert inside == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_matcher_is_readied_before_the_message_transaction_on_every_customer_channel(
+    fake_engine, shipping_entry, agent, monkeypatch, api_client_for
+):
+    # A retrain after a knowledge-base edit can take a minute; waited out inside the message's
+    # transaction, it held SQLite's write lock and another person's save failed meanwhile.
+    from django.db import connection
+
+    from heedful.inbox import services
+    from heedful.knowledge import matching
+
+    in_transaction: list[bool] = []
+    real_warm = matching.warm
+
+    def watched_warm() -> str:
+        in_transaction.append(connection.in_atomic_block)
+        return real_warm()
+
+    monkeypatch.setattr(matching, "warm", watched_warm)
+    client = Client()
+    _say(client, _start(client), "delivery time")
+    services.submit_contact_form(email="ana@example.com", name="Ana", subject="Hi", text="delivery time")
+    api_client_for(agent).post(
+        "/api/v1/inbox/messages/", {"email": "ben@example.com", "text": "delivery time"}, format="json"
+    )
+
+    assert in_transaction == [False, False, False]
