@@ -82,7 +82,19 @@ def run_contact_import(import_id: int) -> str:
 
 
 def forget_old_contact_imports(now: Any = None) -> int:
-    """Delete finished imports older than a week: their reports quote the files' rows."""
-    cutoff = (now or timezone.now()) - KEEP_REPORTS
+    """Delete finished imports older than a week: their reports quote the files' rows.
+
+    An upload still waiting after a week (no worker ran all that time) is not imported that
+    late, when the person who sent it has long moved on: it fails, saying why, and its file
+    goes; the failure is deleted a week later like any report.
+    """
+    now = now or timezone.now()
+    cutoff = now - KEEP_REPORTS
+    ContactImport.objects.filter(finished_at__isnull=True, created_at__lt=cutoff).update(
+        status=ImportStatus.FAILED,
+        error="Not imported: no background worker ran for a week after the upload. Upload it again.",
+        content=b"",
+        finished_at=now,
+    )
     deleted, _by_model = ContactImport.objects.filter(finished_at__lt=cutoff).delete()
     return deleted

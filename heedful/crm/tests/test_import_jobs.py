@@ -72,7 +72,7 @@ def test_an_import_that_cannot_run_is_marked_failed_with_the_reason_and_the_file
     assert not Contact.objects.exists()
 
 
-def test_week_old_reports_are_forgotten_and_unfinished_imports_kept(manager):
+def test_week_old_reports_are_forgotten_and_week_old_uploads_fail_unimported(manager):
     now = timezone.now()
     old = _queued(manager)
     recent = _queued(manager)
@@ -81,8 +81,17 @@ def test_week_old_reports_are_forgotten_and_unfinished_imports_kept(manager):
         import_jobs.run_contact_import(job.pk)
     ContactImport.objects.filter(pk=old.pk).update(finished_at=now - timedelta(days=8))
 
+    abandoned = _queued(manager)
+    ContactImport.objects.filter(pk=abandoned.pk).update(created_at=now - timedelta(days=8))
+
     assert import_jobs.forget_old_contact_imports(now) == 1
-    assert sorted(ContactImport.objects.values_list("pk", flat=True)) == sorted([recent.pk, waiting.pk])
+    assert sorted(ContactImport.objects.values_list("pk", flat=True)) == sorted(
+        [recent.pk, waiting.pk, abandoned.pk]
+    )
+    abandoned.refresh_from_db()
+    assert (abandoned.status, bytes(abandoned.content)) == (ImportStatus.FAILED, b"")
+    assert abandoned.error.startswith("Not imported: no background worker ran for a week")
+    assert import_jobs.run_contact_import(abandoned.pk) == "already done"
 
 
 def test_the_import_pages_need_the_import_right(agent_client, manager):
