@@ -87,6 +87,17 @@ def inbox_counts(*, user: User, mine: bool = False) -> dict[str, int]:
     return {key: int(value or 0) for key, value in counts.items()}
 
 
+def last_customer_text(conversation: Conversation) -> str:
+    """The customer's latest message, for the knowledge-base suggestions."""
+    return (
+        conversation.messages.filter(direction=Direction.IN)
+        .order_by("-created_at", "-id")
+        .values_list("body", flat=True)
+        .first()
+        or ""
+    )
+
+
 def inbox_agents() -> list[User]:
     """Everyone a conversation may be assigned to: active accounts whose role works the inbox."""
     roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.WORK_INBOX in perms]

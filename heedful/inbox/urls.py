@@ -8,6 +8,7 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("<int:pk>/", views.conversation_detail, name="conversation"),
     path("<int:pk>/messages/", views.conversation_messages, name="messages"),
+    path("<int:pk>/suggestions/", views.conversation_suggestions, name="suggestions"),
     path("<int:pk>/reply/", views.reply, name="reply"),
     path("<int:pk>/note/", views.note, name="note"),
     path("<int:pk>/hand-back/", views.hand_back, name="hand-back"),

@@ -123,18 +123,29 @@ def sla_notices(request: AuthedRequest) -> HttpResponse:
 def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(Conversation, pk=pk)
     context = queries.conversation_context(conversation)
-    suggestions = suggest_entries(context.last_customer_text) if context.last_customer_text else []
+    # The suggestions come in their own request (htmx, on load): right after a knowledge-base
+    # edit the matcher may be retraining, and the conversation must not wait for it. Without
+    # JavaScript, ?suggest=1 shows them inline.
+    inline = request.GET.get("suggest") == "1" and context.last_customer_text
     return render(
         request,
         "inbox/conversation.html",
         {
             "ctx": context,
             "conversation": conversation,
-            "suggestions": suggestions,
+            "suggestions": suggest_entries(context.last_customer_text) if inline else None,
             "reply_form": ReplyForm(),
             "note_form": NoteForm(),
         },
     )
+
+
+@require(Perm.WORK_INBOX)
+def conversation_suggestions(request: AuthedRequest, pk: int) -> HttpResponse:
+    """htmx: the knowledge-base entries that may answer the customer's last message."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    text = queries.last_customer_text(conversation)
+    return render(request, "inbox/_suggestions.html", {"suggestions": suggest_entries(text) if text else []})
 
 
 @require(Perm.WORK_INBOX)

@@ -164,7 +164,14 @@ def test_the_conversation_shows_messages_orders_and_kb_suggestions(agent_client,
     html = response.content.decode()
     assert "when will my parcel arrive" in html
     assert "HF-10001" in html
-    assert [e.pk for e, _score in response.context["suggestions"]] == [shipping_entry.pk]
+    # The suggestions load in their own request, so a retraining matcher never holds the page.
+    assert response.context["suggestions"] is None
+    assert f'hx-get="/inbox/{conversation.pk}/suggestions/" hx-trigger="load"' in html
+    suggested = agent_client.get(f"/inbox/{conversation.pk}/suggestions/", HTTP_HX_REQUEST="true")
+    assert [e.pk for e, _score in suggested.context["suggestions"]] == [shipping_entry.pk]
+    assert "Use this answer" in suggested.content.decode()
+    inline = agent_client.get(f"/inbox/{conversation.pk}/?suggest=1")  # without JavaScript
+    assert [e.pk for e, _score in inline.context["suggestions"]] == [shipping_entry.pk]
 
 
 def test_an_agent_reply_is_stored_and_silences_the_bot(agent_client, agent, fake_engine, shipping_entry):
