@@ -160,3 +160,11 @@ def test_the_api_refuses_a_missing_or_oversized_file_with_the_reason(
     assert missing.status_code == too_big.status_code == 400
     assert too_big.json() == {"file": ["The file is larger than 10 MB. Split it into smaller files."]}
     assert not ContactImport.objects.exists()
+
+
+def test_the_import_page_title_is_plain_words(manager_client, manager):
+    import_jobs.run_contact_import(_queued(manager).pk)
+
+    html = manager_client.get(reverse("crm:contact-import")).content.decode()
+
+    assert "<title>Import contacts · heedful</title>" in html
