@@ -4,9 +4,14 @@ from django.apps import AppConfig
 
 
 def _link_on_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    from heedful.accounts.context_processors import EMPLOYEE_RECORD
     from heedful.people.services import link_account
 
-    link_account(user)
+    employee = link_account(user)
+    session = getattr(request, "session", None)
+    if session is not None:
+        # Read by the menu on every page: "My leave" only for people on the staff list.
+        session[EMPLOYEE_RECORD] = employee is not None
 
 
 class PeopleConfig(AppConfig):

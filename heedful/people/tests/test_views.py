@@ -448,3 +448,24 @@ def test_the_team_leave_list_narrows_by_status_person_and_year_and_pages(
     html = everything.content.decode()
     assert "56 requests" in html
     assert 'href="?page=2"' in html
+
+
+def test_my_leave_is_in_the_menu_only_for_people_on_the_staff_list(
+    packing: Any, eli_employee: Any, owner_client: Any, manager_client: Any, employee_client: Any
+) -> None:
+    # Max (the manager) and Eli are on the staff list when they sign in; the owner is not.
+    link = 'href="/people/leave/"'
+
+    assert link not in owner_client.get("/").content.decode()
+    assert link in manager_client.get("/").content.decode()
+    assert link in employee_client.get("/").content.decode()
+
+
+def test_a_session_from_before_the_menu_knew_shows_my_leave_as_it_did(owner_client: Any) -> None:
+    from heedful.accounts.context_processors import EMPLOYEE_RECORD
+
+    session = owner_client.session
+    del session[EMPLOYEE_RECORD]
+    session.save()
+
+    assert 'href="/people/leave/"' in owner_client.get("/").content.decode()
