@@ -113,7 +113,10 @@ def test_an_agent_ticks_conversations_by_mouse_and_key_and_the_live_refresh_keep
         Conversation.objects.create(channel=Channel.CHAT, customer_name=name, status=Status.OPEN, priority=p)
         for name, p in (("Anna", 3.0), ("Ben", 2.0), ("Cleo", 1.0))
     ]
-    page = browser.new_context().new_page()
+    context = browser.new_context()
+    # Closed at the end: the list refreshes itself every 5 s, and a refresh reaching the test
+    # server after the test's database is gone prints a traceback.
+    page = context.new_page()
     failures: list[str] = []
     page.on("pageerror", lambda exc: failures.append(str(exc)))
     page.on("console", lambda msg: failures.append(msg.text) if msg.type == "error" else None)
@@ -143,4 +146,5 @@ def test_an_agent_ticks_conversations_by_mouse_and_key_and_the_live_refresh_keep
     statuses = dict(Conversation.objects.values_list("customer_name", "status"))
     assert statuses == {"Anna": "resolved", "Ben": "resolved", "Cleo": "open", "Dora": "open"}
     expect(page.locator(".inbox-row")).to_have_count(2)
+    context.close()
     assert failures == []
