@@ -169,12 +169,16 @@ _TONES: dict[str, str] = {
 }
 
 
-def proposal_row(proposal: ProposedAction) -> ProposalRow:
+def _known_kind(action_type: str) -> ActionType | None:
     try:
-        kind: ActionType | None = get_action_type(proposal.action_type)
+        return get_action_type(action_type)
     except ActionError:
         # The app that registered it was removed; the row still shows what was proposed.
-        kind = None
+        return None
+
+
+def proposal_row(proposal: ProposedAction) -> ProposalRow:
+    kind = _known_kind(proposal.action_type)
     return ProposalRow(
         proposal=proposal,
         label=str(kind.label) if kind else proposal.action_type,
@@ -215,10 +219,8 @@ def pending_groups() -> list[PendingGroup]:
     )
     groups = []
     for row in counted:
-        try:
-            label = str(get_action_type(row["action_type"]).label)
-        except ActionError:
-            label = row["action_type"]
+        kind = _known_kind(row["action_type"])
+        label = str(kind.label) if kind else row["action_type"]
         groups.append(PendingGroup(row["action_type"], label, row["proposed_by"], row["count"]))
     return groups
 

@@ -18,6 +18,17 @@ from heedful.inbox.models import Author, Channel, Conversation, CsatRequest, Sta
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+PASSWORD = "pw-horse-battery"
+
+
+def _sign_in(page: Any, base: str, email: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
 def test_a_manager_works_an_overdue_conversation_and_reads_the_customers_rating(
     browser: Any, live_server: Any
 ) -> None:
@@ -42,11 +53,7 @@ def test_a_manager_works_an_overdue_conversation_and_reads_the_customers_rating(
     failures: list[str] = []
     page.on("pageerror", lambda exc: failures.append(str(exc)))
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email address").fill("max@example.com")
-    page.get_by_label("Password").fill("pw-horse-battery")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    _sign_in(page, live_server.url, "max@example.com")
 
     # The breach, in words, in the notices and on the row.
     page.goto(f"{live_server.url}/inbox/")
@@ -120,11 +127,7 @@ def test_an_agent_ticks_conversations_by_mouse_and_key_and_the_live_refresh_keep
     failures: list[str] = []
     page.on("pageerror", lambda exc: failures.append(str(exc)))
     page.on("console", lambda msg: failures.append(msg.text) if msg.type == "error" else None)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email address").fill("ana@example.com")
-    page.get_by_label("Password").fill("pw-horse-battery")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    _sign_in(page, live_server.url, "ana@example.com")
     page.goto(f"{live_server.url}/inbox/")
 
     page.get_by_label(f"Tick conversation #{rows[0].pk}").check()
