@@ -45,6 +45,8 @@ All results are frozen dataclasses of plain values, deterministic for the same i
 Settings: HEEDFUL_MODEL_DIR (artefacts), HEEDFUL_DATASETS_DIR (evaluation data),
 HEEDFUL_TEXT_ENCODER (auto|tfidf|static|minilm|hybrid), HEEDFUL_ML_THREADS (onnxruntime threads;
 also the FAQ matcher's training threads, default up to 2),
-HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine).
+HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine),
+HEEDFUL_ML_WEIGHTS (auto|full|seen: the TF-IDF weights a classifier fit keeps; see
+heedful.ml.linear.FULL_WEIGHTS_UP_TO; for evaluation, the default is auto).
 Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
 """

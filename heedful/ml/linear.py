@@ -1,12 +1,17 @@
 """Linear softmax models over (sparse TF-IDF, dense embedding) features, stored as numpy arrays.
 
 Training minimises multinomial logistic regression's objective (scikit-learn's, see
-:class:`SoftmaxProblem`) with scipy's L-BFGS-B, keeping the sparse block sparse and the embedding
-block dense; scoring is plain numpy/scipy.
+:class:`SoftmaxProblem`) with our L-BFGS (:mod:`heedful.ml.lbfgs`), keeping the sparse block
+sparse and the embedding block dense; scoring is plain numpy/scipy.
+
+Big problems (many answers, each with its own row of weights over every TF-IDF term) are fitted
+with each class's TF-IDF weights restricted to the terms its own training texts use (see
+:data:`FULL_WEIGHTS_UP_TO`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +22,17 @@ from heedful.ml.text import NgramTfidf
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
+
+# A fit with more weights than this ((TF-IDF terms + embedding width + 1) x classes) gives each
+# class TF-IDF weights only on the terms its own training texts use ("seen" weights); the others
+# stay zero. Why: the solver's time and memory go with the number of weights, and a knowledge base
+# of 600 answers with 8 questions each has 11 million of them, which took 42 s and 3.4 GB to
+# train (L-BFGS keeps 20 float32 copies of them). Restricted, it has about 0.9 million. What is
+# lost: a term can no longer count *against* a class whose questions never use it; the embedding
+# block, and the bias, stay full. CLINC150 (150 answers, about 4 million weights) stays below the
+# limit, so its figures are those of the full model. See docs/benchmarks-text-engine.md, session 18.
+FULL_WEIGHTS_UP_TO = 6_000_000
+WEIGHTS = ("auto", "full", "seen")
 
 
 @dataclass
@@ -85,9 +101,14 @@ class LinearSoftmax:
         class_weight: str | None = None,
         start: LinearSoftmax | None = None,
         tol: float = 1e-4,
+        weights: str = "auto",
     ) -> LinearSoftmax:
         """Fit by L-BFGS; ``start`` (a model over the same TF-IDF block, e.g. one fitted on
         most of the same questions) is where the solver begins instead of zero.
+
+        ``weights``: "full" (every class has a weight for every TF-IDF term), "seen" (only for
+        the terms its own texts use, see :data:`FULL_WEIGHTS_UP_TO`) or "auto" (full up to that
+        many weights). Either way the model's ``w_sparse`` is a full array (zeros elsewhere).
 
         ``features``: the sparse block (``n_sparse`` columns), with ``dense`` the embedding block;
         or, without ``dense``, both blocks stacked in one sparse matrix (split here).
@@ -98,14 +119,22 @@ class LinearSoftmax:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("need at least two different labels to train a classifier")
+        if weights not in WEIGHTS:
+            raise ValueError(f"weights must be one of {WEIGHTS}, not {weights!r}")
         sparse, dense = _split_blocks(features, n_sparse, dense)
         y = np.searchsorted(np.array(classes), np.array(labels))
+        if weights == "auto":
+            weights = os.environ.get("HEEDFUL_ML_WEIGHTS", "").strip() or "auto"
+            if weights not in WEIGHTS:
+                raise ValueError(f"HEEDFUL_ML_WEIGHTS must be one of {WEIGHTS}, not {weights!r}")
+        if weights == "auto":
+            n_dense = 0 if dense is None else dense.shape[1]
+            weights = "full" if (n_sparse + n_dense + 1) * len(classes) <= FULL_WEIGHTS_UP_TO else "seen"
         # Two classes: the binary model of logistic regression, whose one weight vector d has
         # penalty |d|^2 / 2C. Two softmax rows settle at -d/2 and d/2, whose penalty is half of
         # |d|^2 / 2C per unit of C: halving C gives the same optimum.
-        problem = SoftmaxProblem(
-            sparse, dense, y, len(classes), c / 2 if len(classes) == 2 else c, class_weight
-        )
+        c_fit = c / 2 if len(classes) == 2 else c
+        problem = SoftmaxProblem(sparse, dense, y, len(classes), c_fit, class_weight, seen=weights == "seen")
         begin = None if start is None else _start_vector(start, classes, problem)
         w_sparse, w_dense, bias = problem.solve(begin, max_iter=max_iter, tol=tol)
         return cls(classes, w_sparse, w_dense, bias)
@@ -163,6 +192,10 @@ class SoftmaxProblem:
     became 384 sparse ones, and every product walked ~4x the stored values of the TF-IDF block
     alone. Here the sparse block stays CSR and the dense block goes through BLAS, both in float32
     (the solver's own arithmetic, the loss and the penalty are float64).
+
+    ``seen``: ``W_sparse`` may be non-zero only where a class's own texts use the term (the
+    same objective over fewer weights). The vector then holds those weights alone, class by
+    class, and the products go through a full block of a few classes at a time.
     """
 
     def __init__(
@@ -173,6 +206,8 @@ class SoftmaxProblem:
         n_classes: int,
         c: float,
         class_weight: str | None = None,
+        *,
+        seen: bool = False,
     ) -> None:
         import scipy.sparse as sp
 
@@ -197,19 +232,88 @@ class SoftmaxProblem:
             (int(self.sparse.shape[1]), n_classes),
             (0 if self.dense is None else int(self.dense.shape[1]), n_classes),
         )
+        self.terms: npt.NDArray[np.int64] | None = None  # seen: each weight's term, by class
+        self.class_ptr = np.zeros(n_classes + 1, np.int64)  # seen: class j's weights' slice
+        if seen:
+            self._restrict_to_seen_terms()
+        self.n_sparse_weights = self.shapes[0][0] * n_classes if self.terms is None else int(self.terms.size)
+
+    def _restrict_to_seen_terms(self) -> None:
+        import scipy.sparse as sp
+
+        (ns, k), _ = self.shapes
+        n = self.sparse.shape[0]
+        one_hot = sp.csr_matrix((np.ones(n, np.float32), (np.arange(n), self.y)), shape=(n, k))
+        used = abs(self.sparse).T @ one_hot  # term x class: > 0 where a class's text uses the term
+        used = sp.csc_matrix(used)
+        used.eliminate_zeros()
+        used.sort_indices()
+        self.terms = used.indices.astype(np.int64)
+        self.class_ptr = used.indptr.astype(np.int64)
+        # Classes per block: a full (terms x block) float32 array of about 32 MB at most.
+        self.block = max(1, min(k, (8 << 20) // max(ns, 1)))
 
     @property
     def size(self) -> int:
-        (ns, k), (nd, _) = self.shapes
-        return (ns + nd + 1) * k
+        (_, k), (nd, _) = self.shapes
+        return self.n_sparse_weights + (nd + 1) * k
 
     def unpack(self, w: F64) -> tuple[F64, F64, F64]:
+        """The sparse block's weights ((terms, classes), or flat when ``seen``), the dense
+        block's and the biases, as views of ``w``."""
         (ns, k), (nd, _) = self.shapes
-        return w[: ns * k].reshape(ns, k), w[ns * k : (ns + nd) * k].reshape(nd, k), w[(ns + nd) * k :]
+        m = self.n_sparse_weights
+        sparse = w[:m] if self.terms is not None else w[:m].reshape(ns, k)
+        return sparse, w[m : m + nd * k].reshape(nd, k), w[m + nd * k :]
+
+    def full_sparse(self, w_sparse: F64) -> F32:
+        """The sparse block as a (terms, classes) float32 array."""
+        if self.terms is None:
+            return w_sparse.astype(np.float32)
+        (ns, k), _ = self.shapes
+        out = np.zeros((ns, k), np.float32)
+        out[self.terms, np.repeat(np.arange(k), np.diff(self.class_ptr))] = w_sparse
+        return out
+
+    def seen_part(self, w_sparse: F32) -> F64:
+        """A full (terms, classes) sparse block's weights where ``seen`` keeps them, flat."""
+        k = self.shapes[0][1]
+        assert self.terms is not None  # noqa: S101 - only called for seen problems
+        return w_sparse[self.terms, np.repeat(np.arange(k), np.diff(self.class_ptr))].astype(np.float64)
+
+    def _blocks(self) -> Any:
+        """(first class, end class, first weight, end weight) of each block of classes."""
+        k = self.shapes[0][1]
+        for lo in range(0, k, self.block):
+            hi = min(k, lo + self.block)
+            yield lo, hi, int(self.class_ptr[lo]), int(self.class_ptr[hi])
+
+    def _sparse_logits(self, w_sparse: F64) -> F32:
+        if self.terms is None:
+            return np.asarray(self.sparse @ w_sparse.astype(np.float32))
+        (ns, k), _ = self.shapes
+        z = np.empty((self.sparse.shape[0], k), np.float32)
+        block = np.zeros((ns, self.block), np.float32)
+        counts = np.diff(self.class_ptr)
+        for lo, hi, a, b in self._blocks():
+            block[:] = 0
+            cols = np.repeat(np.arange(hi - lo), counts[lo:hi])
+            block[self.terms[a:b], cols] = w_sparse[a:b]
+            z[:, lo:hi] = self.sparse @ block[:, : hi - lo]
+        return z
+
+    def _sparse_gradient(self, p: F32, out: F64) -> None:
+        if self.terms is None:
+            out[:] = self.sparse_t @ p
+            return
+        counts = np.diff(self.class_ptr)
+        for lo, hi, a, b in self._blocks():
+            full = self.sparse_t @ np.ascontiguousarray(p[:, lo:hi])
+            out[a:b] = full[self.terms[a:b], np.repeat(np.arange(hi - lo), counts[lo:hi])]
 
     def loss_grad(self, w: F64) -> tuple[float, F64]:
         w_sparse, w_dense, bias = self.unpack(w)
-        z = np.asarray(self.sparse @ w_sparse.astype(np.float32))
+        z = self._sparse_logits(w_sparse)
         if self.dense is not None:
             z += self.dense @ w_dense.astype(np.float32)
         z += bias.astype(np.float32)
@@ -225,7 +329,7 @@ class SoftmaxProblem:
         p *= self.row_weight32
         grad = np.empty_like(w)
         g_sparse, g_dense, g_bias = self.unpack(grad)
-        g_sparse[:] = self.sparse_t @ p
+        self._sparse_gradient(p, g_sparse)
         g_sparse += self.l2 * w_sparse
         if self.dense is not None:
             g_dense[:] = self.dense.T @ p
@@ -242,7 +346,7 @@ class SoftmaxProblem:
         result = lbfgs.minimize(self.loss_grad, w0, gtol=tol, max_iter=max_iter)
         self.result = result
         w_sparse, w_dense, bias = self.unpack(result.x)
-        return w_sparse.astype(np.float32), w_dense.astype(np.float32), bias.astype(np.float32)
+        return self.full_sparse(w_sparse), w_dense.astype(np.float32), bias.astype(np.float32)
 
 
 def _split_blocks(features: Any, n_sparse: int, dense: F32 | None) -> tuple[Any, F32 | None]:
@@ -257,18 +361,24 @@ def _split_blocks(features: Any, n_sparse: int, dense: F32 | None) -> tuple[Any,
 def _start_vector(start: LinearSoftmax, classes: list[str], problem: SoftmaxProblem) -> F64 | None:
     """``start``'s weights laid out for ``problem``: answers it does not know begin at zero,
     those it has that are gone drop out; its dense block only when it has the same width."""
-    (ns, _), (nd, _) = problem.shapes
+    (ns, k), (nd, _) = problem.shapes
     if start.w_sparse.shape[0] != ns:
         return None
     w = np.zeros(problem.size)
     w_sparse, w_dense, bias = problem.unpack(w)
-    for j, answer in enumerate(classes):
-        if answer in start.classes:
-            col = start.classes.index(answer)
-            w_sparse[:, j] = start.w_sparse[:, col]
-            if start.w_dense.shape[0] == nd:
-                w_dense[:, j] = start.w_dense[:, col]
-            bias[j] = start.bias[col]
+    known = {answer: col for col, answer in enumerate(start.classes)}
+    # Column of ``start`` for each class of ``problem`` (-1: an answer it does not know).
+    at = np.array([known.get(answer, -1) for answer in classes], dtype=np.int64)
+    has = at >= 0
+    full = np.zeros((ns, k), np.float32)
+    full[:, has] = start.w_sparse[:, at[has]]
+    if problem.terms is None:
+        w_sparse[:] = full
+    else:
+        w_sparse[:] = problem.seen_part(full)
+    if start.w_dense.shape[0] == nd:
+        w_dense[:, has] = start.w_dense[:, at[has]]
+    bias[has] = start.bias[at[has]]
     # Softmax ignores a shift of all biases and the solver never moves along it: centred, the
     # result's biases sum to zero, as a fit from zero's do.
     bias -= bias.mean()

@@ -102,3 +102,94 @@ def test_lbfgs_solves_a_quadratic_and_says_why_it_stopped() -> None:
         lambda x: (0.5 * x @ a @ x - b @ x, a @ x - b), np.zeros(3), gtol=1e-10, max_iter=1
     )
     assert (capped.iterations, capped.converged) == (1, False)
+
+
+def _seen_pattern(sparse: sp.csr_matrix, labels: list[str]) -> np.ndarray:
+    """(terms, classes): True where some text of the class uses the term."""
+    classes = sorted(set(labels))
+    out = np.zeros((sparse.shape[1], len(classes)), bool)
+    for row, label in zip(sparse.toarray(), labels, strict=True):
+        out[row != 0, classes.index(label)] = True
+    return out
+
+
+def test_seen_weights_have_the_objectives_gradient_over_fewer_weights() -> None:
+    sparse, dense, labels = _data()
+    y = np.searchsorted(["a", "b", "c"], labels)
+    problem = SoftmaxProblem(sparse, dense, y, 3, c=2.0, seen=True)
+    pattern = _seen_pattern(sparse, labels)
+    assert problem.size == int(pattern.sum()) + (2 + 1) * 3
+    assert 0 < pattern.sum() < 6 * 3  # the data leaves some (term, class) pairs unused
+    w = np.random.default_rng(1).normal(scale=0.5, size=problem.size)
+    _, grad = problem.loss_grad(w)
+    step = 1e-3
+    numeric = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = step
+        numeric[i] = (problem.loss_grad(w + e)[0] - problem.loss_grad(w - e)[0]) / (2 * step)
+    assert np.abs(grad - numeric).max() < 2e-5
+    # Many classes go through the products a few at a time: blocks of 2 give the same.
+    problem.block = 2
+    assert np.array_equal(problem.loss_grad(w)[1], grad)
+
+
+def test_a_seen_fit_is_the_full_objectives_optimum_over_the_terms_each_class_uses() -> None:
+    sparse, dense, labels = _data()
+    pattern = _seen_pattern(sparse, labels)
+    seen = LinearSoftmax.fit(sparse, labels, 6, dense=dense, c=3.0, tol=1e-7, weights="seen")
+    assert np.all(seen.w_sparse[~pattern] == 0.0)
+    assert np.all(seen.w_sparse[pattern] != 0.0)
+    # The same optimum as the full objective's with the unused weights held at zero: a full
+    # fit that starts there and may move only the kept weights' gradients is already at rest.
+    y = np.searchsorted(["a", "b", "c"], labels)
+    full = SoftmaxProblem(sparse, dense, y, 3, c=3.0)
+    _, grad = full.loss_grad(np.concatenate([seen.w_sparse.ravel(), seen.w_dense.ravel(), seen.bias]))
+    g_sparse, g_dense, g_bias = full.unpack(grad)
+    assert np.abs(g_sparse[pattern]).max() < 1e-6
+    assert np.abs(g_dense).max() < 1e-6
+    assert np.abs(g_bias).max() < 1e-6
+    # ... and not the full optimum: an unused term would count against the class
+    assert np.abs(g_sparse[~pattern]).max() > 1e-3
+
+
+def test_seen_and_full_agree_where_every_class_uses_every_term() -> None:
+    rng = np.random.default_rng(3)
+    sparse = sp.csr_matrix(rng.uniform(0.1, 1.0, size=(12, 5)).astype(np.float32))
+    labels = ["a", "b", "c"] * 4
+    full = LinearSoftmax.fit(sparse, labels, 5, c=2.0, tol=1e-7, weights="full")
+    seen = LinearSoftmax.fit(sparse, labels, 5, c=2.0, tol=1e-7, weights="seen")
+    assert np.abs(seen.w_sparse - full.w_sparse).max() < 1e-5
+    assert np.abs(seen.bias - full.bias).max() < 1e-5
+
+
+def test_auto_keeps_only_seen_weights_above_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heedful.ml import linear
+
+    sparse, dense, labels = _data()
+    pattern = _seen_pattern(sparse, labels)
+    monkeypatch.setattr(linear, "FULL_WEIGHTS_UP_TO", (6 + 2 + 1) * 3)  # exactly this problem
+    assert np.all(LinearSoftmax.fit(sparse, labels, 6, dense=dense).w_sparse != 0.0)
+    monkeypatch.setattr(linear, "FULL_WEIGHTS_UP_TO", (6 + 2 + 1) * 3 - 1)
+    auto = LinearSoftmax.fit(sparse, labels, 6, dense=dense)
+    assert np.all(auto.w_sparse[~pattern] == 0.0)
+    # The setting overrides the size rule either way (for evaluation).
+    monkeypatch.setenv("HEEDFUL_ML_WEIGHTS", "full")
+    assert np.all(LinearSoftmax.fit(sparse, labels, 6, dense=dense).w_sparse != 0.0)
+    monkeypatch.setenv("HEEDFUL_ML_WEIGHTS", "dense")
+    with pytest.raises(ValueError, match="HEEDFUL_ML_WEIGHTS must be one of"):
+        LinearSoftmax.fit(sparse, labels, 6, dense=dense)
+    with pytest.raises(ValueError, match="weights must be one of"):
+        LinearSoftmax.fit(sparse, labels, 6, dense=dense, weights="some")
+
+
+def test_a_seen_fit_from_a_start_reaches_the_same_optimum() -> None:
+    sparse, dense, labels = _data()
+    cold = LinearSoftmax.fit(sparse, labels, 6, dense=dense, tol=1e-7, weights="seen")
+    # A start from a full fit: its weights on unused terms are dropped, not carried over.
+    full = LinearSoftmax.fit(sparse, labels, 6, dense=dense, tol=1e-7, weights="full")
+    shifted = LinearSoftmax(full.classes, full.w_sparse, full.w_dense, full.bias + np.float32(5.0))
+    warm = LinearSoftmax.fit(sparse, labels, 6, dense=dense, tol=1e-7, start=shifted, weights="seen")
+    assert np.abs(warm.w_sparse - cold.w_sparse).max() < 1e-4
+    assert np.abs(warm.bias - cold.bias).max() < 1e-4
+    assert np.all(warm.w_sparse[~_seen_pattern(sparse, labels)] == 0.0)
