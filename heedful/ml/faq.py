@@ -517,7 +517,7 @@ class FaqMatcher:
         matcher.confidence_kind = str(meta.get("confidence_kind", "probability"))
         matcher.static_table = static_table
         matcher.minilm_model = minilm_model
-        if "fast_w_sparse" in arrays:
+        if LinearSoftmax.in_arrays(arrays, "fast_"):
             matcher.fast_encoder = str(meta.get("fast_encoder", "tfidf"))
             if matcher.fast_encoder == "static" and installed_static_table() != static_table:
                 # The full model is still valid: every question takes the full path, and the
@@ -531,7 +531,7 @@ class FaqMatcher:
         held = meta.get("hold_out_start")
         if held is not None:
             fast = None
-            if "hold_fast_w_sparse" in arrays:
+            if LinearSoftmax.in_arrays(arrays, "hold_fast_"):
                 fast = LinearSoftmax.from_arrays(held["classes"], arrays, "hold_fast_")
             model = LinearSoftmax.from_arrays(held["classes"], arrays, "hold_clf_")
             matcher._hold_out_start = _Start(tfidf, model, fast, str(held["fast_encoder"]))
@@ -625,6 +625,13 @@ def _moved_to(model: LinearSoftmax, source: NgramTfidf, target: NgramTfidf) -> L
     if source is target:
         return model
     rows = np.array([source.index.get(t, -1) for t in target.terms], dtype=np.int64)
+    if model.sparse_weights_stored_sparse:
+        import scipy.sparse as sps
+
+        kept = sps.diags((rows >= 0).astype(np.float32)) @ model.w_sparse[np.maximum(rows, 0)]
+        kept = sps.csr_matrix(kept, dtype=np.float32)
+        kept.eliminate_zeros()
+        return LinearSoftmax(model.classes, kept, model.w_dense, model.bias)
     w_sparse = np.where(rows[:, None] >= 0, model.w_sparse[np.maximum(rows, 0)], np.float32(0))
     return LinearSoftmax(model.classes, w_sparse.astype(np.float32), model.w_dense, model.bias)
 
@@ -1095,9 +1102,16 @@ class _Start:
 
         def kept(model: LinearSoftmax) -> LinearSoftmax:
             moved = _moved_to(model, self.tfidf, tfidf)
+            w_sparse = moved.w_sparse
+            if moved.sparse_weights_stored_sparse:
+                # scipy's sparse matrices hold no float16: float32 rounded as float16 would be.
+                w_sparse = w_sparse.copy()
+                w_sparse.data = w_sparse.data.astype(np.float16).astype(np.float32)
+            else:
+                w_sparse = w_sparse.astype(np.float16)
             return LinearSoftmax(
                 moved.classes,
-                moved.w_sparse.astype(np.float16),
+                w_sparse,
                 moved.w_dense.astype(np.float16),
                 moved.bias.astype(np.float16),
             )

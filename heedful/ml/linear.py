@@ -84,7 +84,10 @@ class LinearSoftmax:
     """``softmax(x_sparse @ w_sparse + x_dense @ w_dense + bias)`` over ``classes``."""
 
     classes: list[str]
-    w_sparse: F32  # (n_sparse, n_classes)
+    # (n_sparse, n_classes): a float32 array, or a scipy CSR matrix of float32 for a "seen" fit,
+    # whose weights are mostly zero (1,200 answers: 0.3 million of 31 million), so that a
+    # matcher of many answers holds and writes megabytes instead of hundreds of them.
+    w_sparse: Any
     w_dense: F32  # (n_dense, n_classes), n_dense may be 0
     bias: F32  # (n_classes,)
 
@@ -107,8 +110,8 @@ class LinearSoftmax:
         most of the same questions) is where the solver begins instead of zero.
 
         ``weights``: "full" (every class has a weight for every TF-IDF term), "seen" (only for
-        the terms its own texts use, see :data:`FULL_WEIGHTS_UP_TO`) or "auto" (full up to that
-        many weights). Either way the model's ``w_sparse`` is a full array (zeros elsewhere).
+        the terms its own texts use, see :data:`FULL_WEIGHTS_UP_TO`; kept as a sparse matrix) or
+        "auto" (full up to that many weights).
 
         ``features``: the sparse block (``n_sparse`` columns), with ``dense`` the embedding block;
         or, without ``dense``, both blocks stacked in one sparse matrix (split here).
@@ -139,15 +142,24 @@ class LinearSoftmax:
         w_sparse, w_dense, bias = problem.solve(begin, max_iter=max_iter, tol=tol)
         return cls(classes, w_sparse, w_dense, bias)
 
+    @property
+    def sparse_weights_stored_sparse(self) -> bool:
+        return not isinstance(self.w_sparse, np.ndarray)
+
     def logits_batch(self, sparse: Any, dense: F32 | None) -> F32:
-        out = np.asarray(sparse @ self.w_sparse, dtype=np.float32) + self.bias
+        product = sparse @ self.w_sparse
+        if self.sparse_weights_stored_sparse:
+            product = product.toarray()
+        out = np.asarray(product, dtype=np.float32) + self.bias
         if dense is not None and self.w_dense.shape[0]:
             out += dense @ self.w_dense
         return out
 
     def logits_one(self, idx: list[int], val: list[float], dense: F32 | None) -> F32:
         out = self.bias.copy()
-        if idx:
+        if idx and self.sparse_weights_stored_sparse:
+            out += _rows_times(self.w_sparse, idx, val)
+        elif idx:
             # take(), not w_sparse[idx]: indexing by a list converts it element by element first.
             out += np.asarray(val, dtype=np.float32) @ self.w_sparse.take(idx, axis=0)
         if dense is not None and self.w_dense.shape[0]:
@@ -155,22 +167,52 @@ class LinearSoftmax:
         return out
 
     def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
-        return {
-            f"{prefix}w_sparse": self.w_sparse,
-            f"{prefix}w_dense": self.w_dense,
-            f"{prefix}bias": self.bias,
+        arrays = {f"{prefix}w_dense": self.w_dense, f"{prefix}bias": self.bias}
+        if not self.sparse_weights_stored_sparse:
+            return arrays | {f"{prefix}w_sparse": self.w_sparse}
+        w = self.w_sparse
+        return arrays | {
+            f"{prefix}w_sparse_data": w.data,
+            f"{prefix}w_sparse_indices": w.indices,
+            f"{prefix}w_sparse_indptr": w.indptr,
+            f"{prefix}w_sparse_shape": np.array(w.shape, dtype=np.int64),
         }
+
+    @staticmethod
+    def in_arrays(arrays: dict[str, npt.NDArray[Any]], prefix: str) -> bool:
+        """Whether :meth:`to_arrays` wrote a model under ``prefix`` into ``arrays``."""
+        return f"{prefix}w_sparse" in arrays or f"{prefix}w_sparse_data" in arrays
 
     @classmethod
     def from_arrays(
         cls, classes: list[str], arrays: dict[str, npt.NDArray[Any]], prefix: str
     ) -> LinearSoftmax:
-        return cls(
-            list(classes),
-            arrays[f"{prefix}w_sparse"],
-            arrays[f"{prefix}w_dense"],
-            arrays[f"{prefix}bias"],
-        )
+        """The model :meth:`to_arrays` wrote under ``prefix``; KeyError if a part is missing."""
+        w_sparse: Any
+        if f"{prefix}w_sparse" in arrays:
+            w_sparse = arrays[f"{prefix}w_sparse"]
+        else:
+            import scipy.sparse as sp
+
+            shape = tuple(int(n) for n in arrays[f"{prefix}w_sparse_shape"])
+            parts = (arrays[f"{prefix}w_sparse_{part}"] for part in ("data", "indices", "indptr"))
+            w_sparse = sp.csr_matrix(tuple(parts), shape=shape)
+        return cls(list(classes), w_sparse, arrays[f"{prefix}w_dense"], arrays[f"{prefix}bias"])
+
+
+def _rows_times(w: Any, idx: list[int], val: list[float]) -> F32:
+    """``val @ w[idx]`` for a CSR ``w``, straight from its arrays (scipy's row indexing builds a
+    new matrix first, several times slower for the few dozen rows of one question)."""
+    rows = np.asarray(idx, dtype=np.int64)
+    starts = w.indptr[rows]
+    lengths = w.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(w.shape[1], np.float32)
+    # Position of every stored value of the chosen rows, row after row.
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    weights = w.data[at] * np.repeat(np.asarray(val, dtype=np.float32), lengths)
+    return np.bincount(w.indices[at], weights=weights, minlength=w.shape[1]).astype(np.float32)
 
 
 def softmax(logits: F32) -> F32:
@@ -266,14 +308,17 @@ class SoftmaxProblem:
         sparse = w[:m] if self.terms is not None else w[:m].reshape(ns, k)
         return sparse, w[m : m + nd * k].reshape(nd, k), w[m + nd * k :]
 
-    def full_sparse(self, w_sparse: F64) -> F32:
-        """The sparse block as a (terms, classes) float32 array."""
+    def stored_sparse(self, w_sparse: F64) -> Any:
+        """The sparse block as a model keeps it: a (terms, classes) float32 array, or when
+        ``seen`` a CSR matrix of that shape, if that is smaller (a stored weight costs 8 bytes
+        in it, and 4 in the array)."""
         if self.terms is None:
             return w_sparse.astype(np.float32)
+        import scipy.sparse as sp
+
         (ns, k), _ = self.shapes
-        out = np.zeros((ns, k), np.float32)
-        out[self.terms, np.repeat(np.arange(k), np.diff(self.class_ptr))] = w_sparse
-        return out
+        w = sp.csc_matrix((w_sparse.astype(np.float32), self.terms, self.class_ptr), shape=(ns, k)).tocsr()
+        return w if 2 * w.nnz < ns * k else w.toarray()
 
     def seen_part(self, w_sparse: F32) -> F64:
         """A full (terms, classes) sparse block's weights where ``seen`` keeps them, flat."""
@@ -346,7 +391,7 @@ class SoftmaxProblem:
         result = lbfgs.minimize(self.loss_grad, w0, gtol=tol, max_iter=max_iter)
         self.result = result
         w_sparse, w_dense, bias = self.unpack(result.x)
-        return self.full_sparse(w_sparse), w_dense.astype(np.float32), bias.astype(np.float32)
+        return self.stored_sparse(w_sparse), w_dense.astype(np.float32), bias.astype(np.float32)
 
 
 def _split_blocks(features: Any, n_sparse: int, dense: F32 | None) -> tuple[Any, F32 | None]:
@@ -371,7 +416,10 @@ def _start_vector(start: LinearSoftmax, classes: list[str], problem: SoftmaxProb
     at = np.array([known.get(answer, -1) for answer in classes], dtype=np.int64)
     has = at >= 0
     full = np.zeros((ns, k), np.float32)
-    full[:, has] = start.w_sparse[:, at[has]]
+    if start.sparse_weights_stored_sparse:
+        full[:, has] = start.w_sparse[:, at[has]].toarray()
+    else:
+        full[:, has] = start.w_sparse[:, at[has]]
     if problem.terms is None:
         w_sparse[:] = full
     else:

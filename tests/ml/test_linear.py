@@ -193,3 +193,32 @@ def test_a_seen_fit_from_a_start_reaches_the_same_optimum() -> None:
     assert np.abs(warm.w_sparse - cold.w_sparse).max() < 1e-4
     assert np.abs(warm.bias - cold.bias).max() < 1e-4
     assert np.all(warm.w_sparse[~_seen_pattern(sparse, labels)] == 0.0)
+
+
+def test_weights_kept_sparse_score_as_the_same_weights_in_an_array() -> None:
+    rng = np.random.default_rng(11)
+    w = sp.random(40, 7, density=0.1, format="csr", dtype=np.float32, random_state=rng)
+    w_dense, bias = rng.normal(size=(3, 7)).astype(np.float32), rng.normal(size=7).astype(np.float32)
+    kept = LinearSoftmax(list("abcdefg"), w, w_dense, bias)
+    plain = LinearSoftmax(list("abcdefg"), w.toarray(), w_dense, bias)
+    assert kept.sparse_weights_stored_sparse
+    assert not plain.sparse_weights_stored_sparse
+    x = sp.random(5, 40, density=0.2, format="csr", dtype=np.float32, random_state=rng)
+    e = rng.normal(size=(5, 3)).astype(np.float32)
+    assert np.allclose(kept.logits_batch(x, e), plain.logits_batch(x, e), atol=1e-6)
+    for i in range(5):
+        row = x.getrow(i)
+        idx, val = row.indices.tolist(), row.data.tolist()
+        assert np.allclose(kept.logits_one(idx, val, e[i]), plain.logits_one(idx, val, e[i]), atol=1e-6)
+    # A row with no stored weight, and no row at all.
+    empty = int(np.flatnonzero(np.diff(w.indptr) == 0)[0])
+    assert np.array_equal(kept.logits_one([empty], [1.0], None), bias)
+    assert np.array_equal(kept.logits_one([], [], None), bias)
+    arrays = kept.to_arrays("m_")
+    assert LinearSoftmax.in_arrays(arrays, "m_")
+    assert not LinearSoftmax.in_arrays(arrays, "n_")
+    back = LinearSoftmax.from_arrays(kept.classes, arrays, "m_")
+    assert back.w_sparse.shape == (40, 7)
+    assert np.array_equal(back.w_sparse.toarray(), w.toarray())
+    with pytest.raises(KeyError):
+        LinearSoftmax.from_arrays(kept.classes, {k: v for k, v in arrays.items() if "indptr" not in k}, "m_")

@@ -171,7 +171,57 @@ def test_a_small_faq_keeps_no_hold_out_start(tmp_path: Path) -> None:
 
 def _weights(matcher: FaqMatcher) -> list[np.ndarray]:
     models = [matcher.model] + ([matcher.fast] if matcher.fast is not None else [])
-    return [w for m in models for w in (m.w_sparse, m.w_dense, m.bias)]
+    return [_array(w) for m in models for w in (m.w_sparse, m.w_dense, m.bias)]
+
+
+def _array(w: object) -> np.ndarray:
+    return w if isinstance(w, np.ndarray) else w.toarray()  # type: ignore[attr-defined]
+
+
+def test_a_knowledge_base_of_many_answers_keeps_sparse_weights_through_save_and_retrain(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from heedful.ml import linear
+
+    # Answers about different things, in words of their own (made up, from a fixed seed).
+    rng = np.random.default_rng(5)
+    words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 7)) for _ in range(180)]
+    verbs = ["where is my", "how do i change my", "can you check my", "i need help with my"]
+    kb = [
+        (f"{verbs[v % 4]} {words[3 * a + v % 3]} {words[3 * a + (v + 1) % 3]} {v}", f"answer-{a}")
+        for a in range(60)
+        for v in range(20)
+    ]
+    edited = [(q, a) for q, a in kb if a != "answer-7"] + [(f"gift wrap {i}", "gift") for i in range(20)]
+    dense = FaqMatcher.train(kb, encoder="tfidf")
+    dense.save(tmp_path / "dense.hml")
+    # As a knowledge base of several hundred answers is trained: every fit above the limit.
+    monkeypatch.setattr(linear, "FULL_WEIGHTS_UP_TO", 0)
+    before = FaqMatcher.train(kb, encoder="tfidf")
+    w = before.model.w_sparse
+    assert before.model.sparse_weights_stored_sparse
+    assert w.shape == (before.space.tfidf.n_features, 60)
+    assert w.nnz == 20_403  # of 4,514 x 60: the terms each answer's own questions use
+    assert before._hold_out_start is not None
+    kept = before._hold_out_start.model.w_sparse.data
+    assert kept.dtype == np.float32
+    assert np.array_equal(kept, kept.astype(np.float16).astype(np.float32))  # rounded as float16
+    questions = [f"where is my {words[27]} {words[28]}", f"can you check my {words[38]}"]
+    assert [before.match(q).answer_id for q in questions] == ["answer-9", "answer-12"]
+    assert [before.match(q).answer_id for q in questions] == [dense.match(q).answer_id for q in questions]
+    # One question at a time and in a batch: the same scores from the sparse weights.
+    assert before.match_batch(questions * 4) == [before.match(q) for q in questions] * 4
+
+    before.save(tmp_path / "m.hml")
+    assert (tmp_path / "m.hml").stat().st_size < (tmp_path / "dense.hml").stat().st_size
+    loaded = FaqMatcher.load(tmp_path / "m.hml")
+    assert [loaded.match(q) for q in questions] == [before.match(q) for q in questions]
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(loaded), _weights(before), strict=True))
+    in_memory = FaqMatcher.train(edited, encoder="tfidf", previous=before)
+    from_disk = FaqMatcher.train(edited, encoder="tfidf", previous=loaded)
+    assert from_disk.threshold == in_memory.threshold
+    assert all(np.array_equal(a, b) for a, b in zip(_weights(from_disk), _weights(in_memory), strict=True))
+    assert from_disk.match("gift wrap 3").answer_id == "gift"
 
 
 @pytest.mark.skipif(not minilm_available(), reason="MiniLM ONNX artefact not built")
