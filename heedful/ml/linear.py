@@ -323,11 +323,19 @@ class SoftmaxProblem:
         w = sp.csc_matrix((w_sparse.astype(np.float32), self.terms, self.class_ptr), shape=(ns, k)).tocsr()
         return w if 2 * w.nnz < ns * k else w.toarray()
 
-    def seen_part(self, w_sparse: F32) -> F64:
-        """A full (terms, classes) sparse block's weights where ``seen`` keeps them, flat."""
-        k = self.shapes[0][1]
+    def seen_part(self, w_sparse: Any, columns: npt.NDArray[np.int64]) -> F64:
+        """Where ``seen`` keeps weights, flat: the weights of ``w_sparse`` (an array, or a
+        sparse matrix, of (terms, its classes)) in column ``columns[j]`` for class j, 0 where
+        ``columns[j]`` is -1."""
         assert self.terms is not None  # noqa: S101 - only called for seen problems
-        return w_sparse[self.terms, np.repeat(np.arange(k), np.diff(self.class_ptr))].astype(np.float64)
+        cols = np.repeat(columns, np.diff(self.class_ptr))
+        out = np.zeros(self.terms.size)
+        has = cols >= 0
+        if isinstance(w_sparse, np.ndarray):
+            out[has] = w_sparse[self.terms[has], cols[has]]
+        else:  # element look-ups, without a (terms, classes) array of the start's
+            out[has] = np.asarray(w_sparse[self.terms[has], cols[has]]).ravel()
+        return out
 
     def _blocks(self) -> Any:
         """(first class, end class, first weight, end weight) of each block of classes."""
@@ -409,7 +417,7 @@ def _split_blocks(features: Any, n_sparse: int, dense: F32 | None) -> tuple[Any,
 def _start_vector(start: LinearSoftmax, classes: list[str], problem: SoftmaxProblem) -> F64 | None:
     """``start``'s weights laid out for ``problem``: answers it does not know begin at zero,
     those it has that are gone drop out; its dense block only when it has the same width."""
-    (ns, k), (nd, _) = problem.shapes
+    (ns, _), (nd, _) = problem.shapes
     if start.w_sparse.shape[0] != ns:
         return None
     w = np.zeros(problem.size)
@@ -418,15 +426,12 @@ def _start_vector(start: LinearSoftmax, classes: list[str], problem: SoftmaxProb
     # Column of ``start`` for each class of ``problem`` (-1: an answer it does not know).
     at = np.array([known.get(answer, -1) for answer in classes], dtype=np.int64)
     has = at >= 0
-    full = np.zeros((ns, k), np.float32)
-    if start.sparse_weights_stored_sparse:
-        full[:, has] = start.w_sparse[:, at[has]].toarray()
+    if problem.terms is not None:
+        w_sparse[:] = problem.seen_part(start.w_sparse, at)
+    elif start.sparse_weights_stored_sparse:
+        w_sparse[:, has] = start.w_sparse[:, at[has]].toarray()
     else:
-        full[:, has] = start.w_sparse[:, at[has]]
-    if problem.terms is None:
-        w_sparse[:] = full
-    else:
-        w_sparse[:] = problem.seen_part(full)
+        w_sparse[:, has] = start.w_sparse[:, at[has]]
     if start.w_dense.shape[0] == nd:
         w_dense[:, has] = start.w_dense[:, at[has]]
     bias[has] = start.bias[at[has]]
