@@ -113,6 +113,8 @@ def code_stamp() -> str:
     from heedful.ml.paths import model_dir
 
     digest = hashlib.sha256()
+    # Settings that change what training makes (HEEDFUL_ML_WEIGHTS: which weights a fit keeps).
+    digest.update(f"weights={os.environ.get('HEEDFUL_ML_WEIGHTS', '').strip() or 'auto'}\0".encode())
     for source in sorted((REPO / "heedful" / "ml").glob("*.py")):
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
     for built in sorted(model_dir().iterdir()):

@@ -27,14 +27,16 @@ F64 = npt.NDArray[np.float64]
 # class TF-IDF weights only on the terms its own training texts use ("seen" weights); the others
 # stay zero, and the model keeps them as a sparse matrix. Why: the solver's time and memory go
 # with the number of weights (L-BFGS keeps 20 float32 copies of them), and every answer had a
-# weight for every term. Measured in session 18 (docs/benchmarks-text-engine.md): 600 answers of
-# 8 questions, 11 million weights, took 42 s and 3.4 GB to train, and 20 s and 0.7 GB seen; on
-# CLINC150 the seen weights answered as well (in-scope 93.44 % against 93.58 %, out-of-scope
-# recall 90.1 % against 90.0 %, AUROC 0.9776 against 0.9767). What is lost: a term no longer
-# counts *against* an answer whose questions never use it; the embedding block and the biases
-# stay full. A small knowledge base keeps every weight: it costs little, and it is where one
-# term may be the only thing that tells two answers apart.
-FULL_WEIGHTS_UP_TO = 1_000_000
+# weight for every term. Measured in session 18 (docs/benchmarks-text-engine.md): a knowledge
+# base of 2,000 answers took 311 s and 14.1 GB to train in heedful, and 99 s and 1.5 GB seen; 600
+# answers of 8 questions, 42 s and 3.4 GB, and 20 s and 0.7 GB seen. What is lost: a term no
+# longer counts *against* an answer whose questions never use it (the embedding block and the
+# biases stay full). On CLINC150 that cost nothing measurable (in-scope 93.44 % against 93.58 %,
+# out-of-scope recall 90.1 % against 90.0 %), but the first pass was less often sure enough to
+# answer alone (54.9 % of the test questions against 58.5 %; 30.5 % against 45.7 % of the held-out
+# ones in text_engine.py's retrain), so more questions ran MiniLM. Up to this limit (CLINC150's
+# 151 classes: 5.0 million weights) a fit keeps every weight, as before session 18.
+FULL_WEIGHTS_UP_TO = 6_000_000
 WEIGHTS = ("auto", "full", "seen")
 
 
@@ -88,7 +90,7 @@ class LinearSoftmax:
 
     classes: list[str]
     # (n_sparse, n_classes): a float32 array, or a scipy CSR matrix of float32 for a "seen" fit,
-    # whose weights are mostly zero (1,200 answers: 0.3 million of 31 million), so that a
+    # whose weights are mostly zero (1,200 answers of 8 questions: 0.5 million of 31 million), so that a
     # matcher of many answers holds and writes megabytes instead of hundreds of them.
     w_sparse: Any
     w_dense: F32  # (n_dense, n_classes), n_dense may be 0
