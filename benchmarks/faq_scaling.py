@@ -19,9 +19,12 @@ Per size and weights mode, in a fresh process (``HEEDFUL_ML_WEIGHTS``; the defau
 20 % hold-out): the seconds to train from scratch, then to retrain after an edit (one answer
 removed, one new with 8 questions) from the matcher in memory, the process's peak RSS, and the
 saved matcher's size. Then the questions left over (up to 20 per intent, none in the knowledge
-base) and 500 of CLINC150's out-of-scope test questions: an in-scope question is answered right
-when the answer is one of its intent's; "auto" is what the product uses at that size. Medians
-of ``--runs`` runs for the times and memory; the answers are the same every run.
+base) and 500 of CLINC150's out-of-scope test questions: whether the top candidate is one of the
+question's intent's answers (no threshold: how well the model ranks), and whether the bot
+answers, rightly (an answer of its intent) or wrongly. With several answers per intent the bot
+hands off most questions, rightly: it cannot tell an intent's answers apart, and its threshold
+is calibrated on that. "auto" is what the product uses at that size. Medians of ``--runs`` runs
+for the times and memory; the answers are the same every run.
 
 Needs the built models (`heedful ml build`) and CLINC150 under HEEDFUL_DATASETS_DIR.
 """
@@ -85,8 +88,9 @@ edit_s = time.perf_counter() - started
 with tempfile.TemporaryDirectory() as tmp:
     matcher.save(os.path.join(tmp, "m.hml"))
     size = os.path.getsize(os.path.join(tmp, "m.hml"))
-right = wrong = 0
+right = wrong = top_right = 0
 for match, (_, intent) in zip(matcher.match_batch([t for t, _ in held]), held):
+    top_right += match.candidates[0].answer_id.split("/")[0] == intent
     if match.answer_id is not None:
         right += match.answer_id.split("/")[0] == intent
         wrong += match.answer_id.split("/")[0] != intent
@@ -97,7 +101,8 @@ print(json.dumps({
     "train_s": round(train_s, 1), "retrain_after_edit_s": round(edit_s, 1),
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     "file_mb": round(size / 1e6, 1),
-    "held_questions": len(held), "answered_right": round(right / len(held), 4),
+    "held_questions": len(held), "top_answer_right": round(top_right / len(held), 4),
+    "answered_right": round(right / len(held), 4),
     "answered_wrong": round(wrong / len(held), 4),
     "oos_questions": len(oos), "oos_answered": round(oos_answered / len(oos), 4),
     "threshold": round(matcher.threshold, 4),
@@ -113,6 +118,7 @@ HEADER = [
     "retrain after edit s",
     "peak RSS MB",
     "file MB",
+    "top answer of the right intent",
     "in-scope answered right",
     "in-scope answered wrong",
     "off-topic answered",
@@ -132,7 +138,7 @@ def measure(data: Path, answers: int, per: int, weights: str, runs: int) -> dict
         )
         outs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first = dict(outs[0])
-    answered = ("answered_right", "answered_wrong", "oos_answered", "threshold")
+    answered = ("top_answer_right", "answered_right", "answered_wrong", "oos_answered", "threshold")
     if any(tuple(o[k] for k in answered) != tuple(first[k] for k in answered) for o in outs):
         raise SystemExit(f"{answers} answers, {weights}: the runs answered differently: {outs}")
     for key in ("train_s", "retrain_after_edit_s", "peak_rss_mb"):
@@ -191,6 +197,7 @@ def main() -> None:
                 r["retrain_after_edit_s"],
                 r["peak_rss_mb"],
                 r["file_mb"],
+                percent(r["top_answer_right"]),
                 percent(r["answered_right"]),
                 percent(r["answered_wrong"]),
                 percent(r["oos_answered"]),
@@ -207,10 +214,13 @@ def main() -> None:
                 report.stamp(load),
                 "",
                 f"CLINC150 questions cut into answers of {args.per_answer}, default encoder, "
-                f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; medians of "
-                f"{args.runs} runs, each in a fresh process (training, retraining after one edit, "
-                'then answering). "(auto)": what the product uses at that size. Answered right: '
-                "held-out questions given an answer of their intent.",
+                f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+                + ("one run" if args.runs == 1 else f"medians of {args.runs} runs")
+                + ", each in a fresh process (training, retraining after one edit, "
+                'then answering). "(auto)": what the product uses at that size. Held-out questions: '
+                "the top candidate is an answer of the question's intent; the bot answered with one "
+                "of them (right) or another (wrong). An intent's answers cannot be told apart, so "
+                "from 300 answers the bot rightly hands off nearly every question.",
                 "",
                 body,
             ]

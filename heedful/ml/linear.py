@@ -28,7 +28,7 @@ F64 = npt.NDArray[np.float64]
 # stay zero, and the model keeps them as a sparse matrix. Why: the solver's time and memory go
 # with the number of weights (L-BFGS keeps 20 float32 copies of them), and every answer had a
 # weight for every term. Measured in session 18 (docs/benchmarks-text-engine.md): a knowledge
-# base of 2,000 answers took 311 s and 14.1 GB to train in heedful, and 99 s and 1.5 GB seen; 600
+# base of 2,000 answers took 311 s and 14.1 GB to train in heedful, and 102 s and 1.4 GB seen; 600
 # answers of 8 questions, 42 s and 3.4 GB, and 20 s and 0.7 GB seen. What is lost: a term no
 # longer counts *against* an answer whose questions never use it (the embedding block and the
 # biases stay full). On CLINC150 that cost nothing measurable (in-scope 93.44 % against 93.58 %,
