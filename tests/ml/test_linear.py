@@ -21,6 +21,16 @@ def _data(n_classes: int = 3) -> tuple[sp.csr_matrix, np.ndarray, list[str]]:
     return sparse, dense, labels
 
 
+def _numeric_gradient(problem: SoftmaxProblem, w: np.ndarray, step: float = 1e-3) -> np.ndarray:
+    """Central differences of the objective, weight by weight."""
+    numeric = np.empty_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = step
+        numeric[i] = (problem.loss_grad(w + e)[0] - problem.loss_grad(w - e)[0]) / (2 * step)
+    return numeric
+
+
 @pytest.mark.parametrize("class_weight", [None, "balanced"])
 def test_the_gradient_is_the_objectives_derivative(class_weight: str | None) -> None:
     sparse, dense, labels = _data()
@@ -28,12 +38,7 @@ def test_the_gradient_is_the_objectives_derivative(class_weight: str | None) -> 
     problem = SoftmaxProblem(sparse, dense, y, 3, c=2.0, class_weight=class_weight)
     w = np.random.default_rng(1).normal(scale=0.5, size=problem.size)
     _, grad = problem.loss_grad(w)
-    step = 1e-3
-    numeric = np.empty_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = step
-        numeric[i] = (problem.loss_grad(w + e)[0] - problem.loss_grad(w - e)[0]) / (2 * step)
+    numeric = _numeric_gradient(problem, w)
     # The products are float32: agreement to ~1e-5 is rounding, not a wrong formula.
     assert np.abs(grad - numeric).max() < 2e-5
     assert problem.size == (6 + 2 + 1) * 3
@@ -122,12 +127,7 @@ def test_seen_weights_have_the_objectives_gradient_over_fewer_weights() -> None:
     assert 0 < pattern.sum() < 6 * 3  # the data leaves some (term, class) pairs unused
     w = np.random.default_rng(1).normal(scale=0.5, size=problem.size)
     _, grad = problem.loss_grad(w)
-    step = 1e-3
-    numeric = np.empty_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = step
-        numeric[i] = (problem.loss_grad(w + e)[0] - problem.loss_grad(w - e)[0]) / (2 * step)
+    numeric = _numeric_gradient(problem, w)
     assert np.abs(grad - numeric).max() < 2e-5
     # Many classes go through the products a few at a time: blocks of 2 give the same.
     problem.block = 2
