@@ -128,7 +128,8 @@ def evaluate_intents(
         "dataset": str(path),
         "encoder": matcher.space.encoder,
         "model_version": matcher.version,
-        # "seen": TF-IDF weights only on the terms each answer's questions use (FULL_WEIGHTS_UP_TO)
+        # "seen": TF-IDF weights only on the terms each answer's questions use (FULL_WEIGHTS_UP_TO),
+        # kept as a sparse matrix; a seen fit with over half its weights kept is an array, "full".
         "weights": "seen" if matcher.model.sparse_weights_stored_sparse else "full",
         "n_train": len(train),
         "n_oos_train": len(oos),
