@@ -242,6 +242,9 @@ HEEDFUL_EMAIL_MAX_ATTEMPTS = env_int("HEEDFUL_EMAIL_MAX_ATTEMPTS", 6, minimum=1)
 # The bot: how many answers may go unconfirmed, how many failed order checks before a person.
 HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS = env_int("HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS", 2, minimum=1)
 HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS = env_int("HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS", 2, minimum=1)
+# How long a customer's message waits for the FAQ bot to finish relearning after a knowledge-base
+# edit before a person takes the message (a mailbox worker always waits); 0 = never wait.
+HEEDFUL_BOT_READY_WAIT_SECONDS = env_int("HEEDFUL_BOT_READY_WAIT_SECONDS", 10, minimum=0)
 # A customer this frustrated (0–100, the triage's frustration score) goes to a person at once,
 # with an apology instead of an answer; 0 turns the rule off.
 HEEDFUL_BOT_HANDOFF_FRUSTRATION = env_int("HEEDFUL_BOT_HANDOFF_FRUSTRATION", 75, minimum=0)

@@ -7,13 +7,19 @@ import os
 import tempfile
 
 os.environ.setdefault("HEEDFUL_DATA_DIR", tempfile.mkdtemp(prefix="heedful-test-"))
+# pytest-xdist's workers inherit the first process's directory: each gets its own below it, or
+# one worker's FAQ training lock would look like a retrain to the other's tests. Processes a
+# test starts inherit the worker's variables, and so its directory.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker and os.path.basename(os.environ["HEEDFUL_DATA_DIR"]) != _worker:
+    os.environ["HEEDFUL_DATA_DIR"] = os.path.join(os.environ["HEEDFUL_DATA_DIR"], _worker)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("HEEDFUL_HTTPS", "false")
 if os.environ.get("HEEDFUL_TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["HEEDFUL_TEST_DATABASE_URL"]
 
-from heedful.settings import *  # noqa: F403
+from heedful.settings import *  # noqa: E402, F403 - the environment above comes first
 
 # Hashing cost is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -20,6 +20,12 @@ def max_unconfirmed_answers() -> int:
     return int(_get("HEEDFUL_BOT_MAX_UNCONFIRMED_ANSWERS", 2))
 
 
+def bot_ready_wait() -> float:
+    """Seconds a customer message waits for the FAQ matcher to finish retraining after a
+    knowledge-base edit before a person takes the message instead."""
+    return float(_get("HEEDFUL_BOT_READY_WAIT_SECONDS", 10))
+
+
 def max_failed_order_checks() -> int:
     return int(_get("HEEDFUL_BOT_MAX_FAILED_ORDER_CHECKS", 2))
 

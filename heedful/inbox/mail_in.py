@@ -347,7 +347,7 @@ def poll_mailbox(
                 result.skipped += 1
                 continue
             raw = _fetch(client, uid)  # a lost connection raises: stop here, the next poll continues
-            services.ready_the_bot()  # before ingest_email's transaction, not inside it
+            services.ready_the_bot(customer_waiting=False)  # before ingest_email's transaction
             try:
                 stored = ingest_email(raw, source_key=source_key)
             except Exception as exc:

@@ -118,20 +118,39 @@ def start_conversation(
     return conversation
 
 
-def ready_the_bot() -> None:
+def ready_the_bot(*, customer_waiting: bool = True) -> None:
     """Load, or train, the FAQ matcher for the knowledge base as it is now, before a customer
-    message's transaction begins.
+    message's transaction begins; with a customer waiting on the answer (chat, web form, API),
+    for at most ``HEEDFUL_BOT_READY_WAIT_SECONDS``.
 
     After an edit the bot's next match waits for the retrain: seconds for a usual knowledge
     base, 46 s measured after one edit to one of 2,300 entries. Waiting inside the transaction
     held the database's write lock all that time, and in the embedded mode (SQLite) another
     person's unrelated save failed after 20 s with "database is locked". Waiting here holds
-    nothing. Failures are left to the match itself, which hands the customer to a person.
+    nothing. A customer in the chat should not wait that long either, and gunicorn kills a web
+    worker whose request runs past 30 s, before the message is stored: when the wait runs out,
+    the retrain goes on in the background and the message goes to a person, the decision saying
+    why. A worker reading a mailbox has nobody waiting on it and waits as long as it takes.
+    Failures are left to the match itself, which hands the customer to a person.
     """
     try:
-        matching.warm()
+        matching.ready(conf.bot_ready_wait() if customer_waiting else None)
     except Exception:
         log.warning("Could not ready the FAQ matcher before a customer message", exc_info=True)
+
+
+def knowledge_suggestions(text: str) -> tuple[list[tuple[Any, float]], bool]:
+    """The entries that may answer ``text`` for the agent, best first, and whether the bot is
+    still relearning after an edit (then there are none yet, and the agent is told so rather
+    than that nothing comes close)."""
+    if not text:
+        return [], False
+    try:
+        relearning = not matching.ready(conf.bot_ready_wait())
+    except Exception:
+        log.warning("Could not ready the FAQ matcher for suggestions", exc_info=True)
+        relearning = False
+    return ([] if relearning else matching.suggest_entries(text)), relearning
 
 
 def submit_contact_form(*, email: str, name: str, subject: str, text: str) -> Message:

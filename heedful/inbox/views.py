@@ -23,7 +23,6 @@ from heedful.accounts.roles import Perm
 from heedful.inbox import canned, csat, queries, services, sla
 from heedful.inbox.forms import CannedResponseForm, NoteForm, ReplyForm
 from heedful.inbox.models import CannedResponse, Conversation
-from heedful.knowledge.matching import suggest_entries
 
 
 @require(Perm.WORK_INBOX)
@@ -126,14 +125,17 @@ def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     # The suggestions come in their own request (htmx, on load): right after a knowledge-base
     # edit the matcher may be retraining, and the conversation must not wait for it. Without
     # JavaScript, ?suggest=1 shows them inline.
-    inline = request.GET.get("suggest") == "1" and context.last_customer_text
+    suggestions, relearning = None, False
+    if request.GET.get("suggest") == "1" and context.last_customer_text:
+        suggestions, relearning = services.knowledge_suggestions(context.last_customer_text)
     return render(
         request,
         "inbox/conversation.html",
         {
             "ctx": context,
             "conversation": conversation,
-            "suggestions": suggest_entries(context.last_customer_text) if inline else None,
+            "suggestions": suggestions,
+            "relearning": relearning,
             "reply_form": ReplyForm(),
             "note_form": NoteForm(),
         },
@@ -144,8 +146,8 @@ def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 def conversation_suggestions(request: AuthedRequest, pk: int) -> HttpResponse:
     """htmx: the knowledge-base entries that may answer the customer's last message."""
     conversation = get_object_or_404(Conversation, pk=pk)
-    text = queries.last_customer_text(conversation)
-    return render(request, "inbox/_suggestions.html", {"suggestions": suggest_entries(text) if text else []})
+    suggestions, relearning = services.knowledge_suggestions(queries.last_customer_text(conversation))
+    return render(request, "inbox/_suggestions.html", {"suggestions": suggestions, "relearning": relearning})
 
 
 @require(Perm.WORK_INBOX)

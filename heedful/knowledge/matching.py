@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_UNAVAILABLE = "text engine unavailable"
 NO_ENTRIES = "the knowledge base has no entries"
+RELEARNING = "the bot is still relearning the knowledge base after an edit"
 
 
 @dataclass(frozen=True)
@@ -353,12 +354,87 @@ def warm() -> str:
     return known.version
 
 
+# Background trainings of this process, by knowledge-base version.
+_warming: dict[str, threading.Thread] = {}
+_warming_guard = threading.Lock()
+
+
+def ready(wait: float | None = None) -> bool:
+    """Have the matcher for the knowledge base as it is now loaded, waiting at most ``wait``
+    seconds (None: as long as it takes). True when it is (or there is nothing to load).
+
+    When the wait runs out, the loading or training goes on in a thread of this process, and
+    :func:`match_question` hands questions to a person until it is done. A customer in the chat
+    waited 162 s for a 2,000-entry knowledge base to retrain after an import: long enough for a
+    reverse proxy to give up on the request and for the customer to leave. The database is not
+    read in the thread: the caller reads the examples (so a test's transaction is seen, too)."""
+    engine = _engine()
+    if engine is None:
+        return True  # nothing to wait for: the match hands off and says why
+    known = _current()
+    if not known.examples or known.version in _cache:
+        return True
+    if wait is None:
+        _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+        return True
+    _warm_in_background(engine, known).join(max(wait, 0.0))
+    return known.version in _cache
+
+
+def _warm_in_background(engine: Any, known: _KnownBase) -> threading.Thread:
+    with _warming_guard:
+        for version in [v for v, t in _warming.items() if not t.is_alive()]:
+            del _warming[version]
+        thread = _warming.get(known.version)
+        if thread is None:
+            thread = threading.Thread(
+                target=_warm_quietly, args=(engine, known), name=f"faq-matcher-{known.version}", daemon=True
+            )
+            _warming[known.version] = thread
+            thread.start()
+        return thread
+
+
+def _warm_quietly(engine: Any, known: _KnownBase) -> None:
+    try:
+        _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+    except Exception:  # the next question tries again, and hands off if it fails too
+        log.exception("Could not ready the FAQ matcher %s", known.version)
+
+
+def _being_trained(version: str) -> bool:
+    """Whether the matcher for ``version`` is being trained, here or by another process (the
+    worker after an edit), and so would keep a question waiting."""
+    thread = _warming.get(version)
+    if thread is not None and thread.is_alive():
+        return True
+    path = _artefact_path(version)
+    return not path.exists() and _training_elsewhere(path.parent)
+
+
+def _training_elsewhere(directory: Path) -> bool:
+    """Whether any process (this one's other threads included) holds the training lock now."""
+    try:
+        handle = open(directory / TRAINING_LOCK, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return False  # no lock file: nobody has trained here yet
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def forget_trained() -> None:
     """Drop the in-memory matcher and examples (tests; a worker after a KB import)."""
     global _known
     with _lock:
         _cache.clear()
         _known = None
+    with _warming_guard:
+        _warming.clear()
 
 
 def _unavailable(reason: str) -> MatchResult:
@@ -368,15 +444,25 @@ def _unavailable(reason: str) -> MatchResult:
 
 
 def match_question(text: str) -> MatchResult:
-    """Ask the matcher which FAQ entry answers ``text``; entry_id is None when it is not confident."""
+    """Ask the matcher which FAQ entry answers ``text``; entry_id is None when it is not confident.
+
+    While the matcher for the current knowledge base is being trained (see :func:`ready`), the
+    result is unavailable (``RELEARNING``) instead of a wait. Otherwise a missing matcher is
+    loaded or trained here."""
     engine = _engine()
     if engine is None:
         return _unavailable(ENGINE_UNAVAILABLE)
     known = _current()
     if not known.examples:
         return _unavailable(NO_ENTRIES)
+    matcher = _cache.get(known.version)
+    if matcher is None and _being_trained(known.version):
+        # Waiting here would keep the customer (and, inside a transaction, every writer)
+        # waiting for the whole retrain; a person answers instead, and the reason is recorded.
+        return _unavailable(RELEARNING)
     try:
-        matcher = _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+        if matcher is None:
+            matcher = _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
         found = matcher.match(text)
     except Exception:
         # The bot must never answer on a broken engine; log it and hand off.

@@ -174,13 +174,13 @@ def test_the_matcher_is_readied_before_the_message_transaction_on_every_customer
     from heedful.knowledge import matching
 
     in_transaction: list[bool] = []
-    real_warm = matching.warm
+    real_ready = matching.ready
 
-    def watched_warm() -> str:
+    def watched_ready(wait: float | None = None) -> bool:
         in_transaction.append(connection.in_atomic_block)
-        return real_warm()
+        return real_ready(wait)
 
-    monkeypatch.setattr(matching, "warm", watched_warm)
+    monkeypatch.setattr(matching, "ready", watched_ready)
     client = Client()
     _say(client, _start(client), "delivery time")
     services.submit_contact_form(email="ana@example.com", name="Ana", subject="Hi", text="delivery time")

@@ -13,6 +13,8 @@ from heedful.governance.models import AuditEvent
 from heedful.inbox import services
 from heedful.inbox.models import Author, Channel, Conversation, Direction, Message, Status
 from heedful.inbox.tests.factories import ConversationFactory, OrderFactory
+from heedful.knowledge import matching
+from heedful.knowledge.tests.fixtures import training_elsewhere
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +174,26 @@ def test_the_conversation_shows_messages_orders_and_kb_suggestions(agent_client,
     assert "Use this answer" in suggested.content.decode()
     inline = agent_client.get(f"/inbox/{conversation.pk}/?suggest=1")  # without JavaScript
     assert [e.pk for e, _score in inline.context["suggestions"]] == [shipping_entry.pk]
+
+
+def test_while_the_bot_relearns_the_suggestions_say_so_instead_of_that_nothing_comes_close(
+    agent_client, fake_engine, shipping_entry, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_BOT_READY_WAIT_SECONDS = 0
+    conversation = services.start_conversation(channel=Channel.EMAIL, customer_email="anna@example.com")
+    services.receive_customer_message(conversation=conversation, body="when will my parcel arrive", bot=False)
+    url = f"/inbox/{conversation.pk}/suggestions/"
+
+    with training_elsewhere(tmp_path / "knowledge" / matching.TRAINING_LOCK):
+        during = agent_client.get(url, HTTP_HX_REQUEST="true")
+    assert matching.ready(wait=60) is True
+    after = agent_client.get(url, HTTP_HX_REQUEST="true")
+
+    assert during.context["suggestions"] == []
+    assert "still relearning the knowledge base after an edit" in during.content.decode()
+    assert "No entry comes close" not in during.content.decode()
+    assert [e.pk for e, _score in after.context["suggestions"]] == [shipping_entry.pk]
 
 
 def test_an_agent_reply_is_stored_and_silences_the_bot(agent_client, agent, fake_engine, shipping_entry):

@@ -11,6 +11,8 @@ from django.test import Client
 
 from heedful.inbox.models import ChatVisitor, Conversation, Message, Status
 from heedful.inbox.services import add_internal_note
+from heedful.knowledge import matching
+from heedful.knowledge.tests.fixtures import training_elsewhere
 
 pytestmark = pytest.mark.django_db
 SHOP = "https://shop.example"
@@ -68,6 +70,38 @@ def test_a_visitor_asks_and_the_bot_answer_comes_back_in_the_same_response(fake_
     assert [(m["author"], m["name"]) for m in messages] == [("customer", "You"), ("bot", "Assistant")]
     assert messages[1]["text"].startswith("We ship within 2 working days")
     assert [a["id"] for a in messages[1]["actions"]] == ["helped", "not_helped", "person"]
+
+
+def test_while_the_bot_relearns_a_visitor_gets_a_person_at_once_and_later_ones_the_bot(
+    shipping_entry, settings, tmp_path
+):
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_BOT_READY_WAIT_SECONDS = 0
+    matching.forget_trained()
+    client = Client()
+    token = start(client)
+
+    # The worker is retraining after an edit and does not finish before the answer is sent:
+    # had the request waited for it, this block would never end.
+    with training_elsewhere(tmp_path / "knowledge" / matching.TRAINING_LOCK):
+        during = post(client, "/inbox/widget/api/messages", {"text": "how long does shipping take"}, token)
+    assert matching.ready(wait=60) is True
+    later = Client()
+    after = post(later, "/inbox/widget/api/messages", {"text": "how long does shipping take"}, start(later))
+
+    assert during.status_code == 200
+    first = ChatVisitor.objects.get(token_hash=ChatVisitor.hash_token(token)).conversation
+    assert first is not None
+    handoff = first.messages.filter(decision__isnull=False).get()
+    assert handoff.decision.output == {
+        "action": "handoff",
+        "reason": "the bot is still relearning the knowledge base after an edit",
+        "entry_id": None,
+        "confidence": 0.0,
+        "threshold": 1.0,
+    }
+    assert first.status == Status.OPEN
+    assert after.json()["messages"][1]["text"].startswith("We ship within 2 working days")
 
 
 def test_the_talk_to_a_person_button_hands_off(fake_engine, shipping_entry):

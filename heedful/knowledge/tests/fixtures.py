@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +31,51 @@ def no_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     matching.forget_trained()
     yield
     matching.forget_trained()
+
+
+# Another process training the matcher (the worker after an edit): it holds the training lock
+# until a line arrives on its standard input, then puts its file in place and lets go.
+_OTHER_TRAINER = """
+import fcntl, os, sys
+lock, finished, target = sys.argv[1:]
+with open(lock, "a+b") as handle:
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.readline()
+    if finished:
+        os.replace(finished, target)
+"""
+
+
+@contextlib.contextmanager
+def training_elsewhere(
+    lock: Path, finished: Path | None = None, target: Path | None = None
+) -> Iterator[Callable[[], None]]:
+    """Another process holds the FAQ matcher's training lock from entry until the yielded
+    ``finish()`` is called (or the block ends); it then moves ``finished`` to ``target``."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_TRAINER, str(lock), str(finished or ""), str(target or "")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdout is not None
+    assert other.stdin is not None
+    stdin, finishing = other.stdin, threading.Lock()
+
+    def finish() -> None:  # from a timer thread, or twice: once only
+        with finishing:
+            if not stdin.closed:
+                stdin.write("done\n")
+                stdin.close()
+
+    try:
+        assert other.stdout.readline().strip() == "locked"
+        yield finish
+    finally:
+        finish()
+        assert other.wait(timeout=30) == 0
 
 
 @pytest.fixture

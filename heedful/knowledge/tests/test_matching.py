@@ -3,8 +3,7 @@ when the engine is missing or broken."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from heedful.knowledge import matching
 from heedful.knowledge.models import FaqEntry
 from heedful.knowledge.services import create_faq_entry
-from heedful.knowledge.tests.fixtures import create_topic_entries
+from heedful.knowledge.tests.fixtures import create_topic_entries, training_elsewhere
 from heedful.ml import faq
 
 pytestmark = pytest.mark.django_db
@@ -170,31 +169,22 @@ def test_an_edit_retrains_from_the_matcher_it_replaces_in_memory_or_on_disk(smal
     assert matching.match_question("how long does delivery take").entry_id == shipping.pk
 
 
-# Another process training the matcher: it holds the lock, then puts its file in place.
-OTHER_TRAINER = """
-import fcntl, os, sys, time
-lock, finished, target = sys.argv[1:]
-with open(lock, "a+b") as handle:
-    fcntl.flock(handle, fcntl.LOCK_EX)
-    print("locked", flush=True)
-    time.sleep(1.5)  # training
-    os.replace(finished, target)
-"""
-
-
-def test_a_process_waits_for_another_training_the_same_version_and_loads_its_file(
-    small_kb, settings, tmp_path, monkeypatch
-):
-    from heedful.ml.faq import FaqMatcher
-
-    settings.DATA_DIR = tmp_path
-    matching.forget_trained()
-    expected = matching.match_question("return policy")
+def _missing_again(tmp_path: Path) -> tuple[Path, Path]:
+    """Train the current version, then move its file aside, as right after an edit; returns
+    (where the file is now, where it belongs)."""
     target = matching._artefact_path(matching._current().version)
     finished = tmp_path / "trained-elsewhere.hml"
-    target.rename(finished)  # the version is missing again, as right after an edit
+    target.rename(finished)
     matching.forget_trained()
-    trained = []
+    return finished, target
+
+
+@pytest.fixture
+def counted_training(monkeypatch):  # type: ignore[no-untyped-def]
+    """The number of examples of each training this process starts (the real engine trains)."""
+    from heedful.ml.faq import FaqMatcher
+
+    trained: list[int] = []
     train = FaqMatcher.train.__func__  # type: ignore[attr-defined]
 
     def counting_train(cls, examples, **options):  # type: ignore[no-untyped-def]
@@ -202,22 +192,70 @@ def test_a_process_waits_for_another_training_the_same_version_and_loads_its_fil
         return train(cls, examples, **options)
 
     monkeypatch.setattr(FaqMatcher, "train", classmethod(counting_train))
-    lock = target.parent / matching.TRAINING_LOCK
-    other = subprocess.Popen(
-        [sys.executable, "-c", OTHER_TRAINER, str(lock), str(finished), str(target)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert other.stdout is not None
-        assert other.stdout.readline().strip() == "locked"
-        result = matching.match_question("return policy")
-    finally:
-        assert other.wait(timeout=30) == 0
+    return trained
 
-    assert trained == []  # it waited for the other process's file instead of training its own
+
+def test_a_process_waits_for_another_training_the_same_version_and_loads_its_file(
+    small_kb, settings, tmp_path, counted_training
+):
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    expected = matching.match_question("return policy")
+    finished, target = _missing_again(tmp_path)
+    counted_training.clear()
+
+    with training_elsewhere(target.parent / matching.TRAINING_LOCK, finished, target) as finish:
+        threading.Timer(1.0, finish).start()
+        assert matching.ready(wait=None) is True  # a mailbox worker waits as long as it takes
+        result = matching.match_question("return policy")
+
+    assert counted_training == []  # it waited for the other process's file instead of training its own
     assert result.engine_version == expected.engine_version
     assert result.entry_id == expected.entry_id
+
+
+def test_a_customer_is_not_kept_waiting_while_another_process_retrains(
+    small_kb, settings, tmp_path, counted_training
+):
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    expected = matching.match_question("return policy")
+    finished, target = _missing_again(tmp_path)
+    counted_training.clear()
+
+    with training_elsewhere(target.parent / matching.TRAINING_LOCK, finished, target) as finish:
+        assert matching.ready(wait=0.2) is False
+        during = matching.match_question("return policy")
+        finish()
+        assert matching.ready(wait=30) is True  # the background thread loads the other's file
+    after = matching.match_question("return policy")
+
+    assert during.entry_id is None
+    assert during.unavailable_reason == matching.RELEARNING
+    assert counted_training == []
+    assert after.entry_id == expected.entry_id
+    assert after.engine_version == expected.engine_version
+
+
+def test_a_retrain_that_outlasts_the_wait_finishes_in_the_background(small_kb, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    _shipping, returns, _hours = small_kb
+    matching.match_question("return policy")
+    returns.variants += "\nhow do I send it back"
+    returns.save()
+    lock = matching._artefact_path("").parent / matching.TRAINING_LOCK
+
+    # This process's own retrain waits behind another process's lock, then trains here.
+    with training_elsewhere(lock):
+        assert matching.ready(wait=0.1) is False
+        assert matching.match_question("how do I send it back").unavailable_reason == matching.RELEARNING
+    assert matching.ready(wait=60) is True
+    answered = matching.match_question("how do I send it back")
+
+    assert answered.entry_id == returns.pk
+    assert answered.unavailable_reason == ""
+    assert matching._artefact_path(matching._current().version).exists()
 
 
 def test_only_the_current_matcher_and_the_one_before_stay_on_disk(small_kb, settings, tmp_path):
