@@ -327,12 +327,20 @@ def bot_calibration() -> BotCalibration | None:
 
 
 def _previous(engine: Any) -> Any | None:
-    """The matcher the new one replaces (the one in memory, else the newest kept on disk): the
-    engine reuses its sentence embeddings and starts its solver there, so retraining after an
-    edit costs a fraction of a fit from scratch. None when there is none or it cannot be read."""
-    if _cache:
-        return next(iter(_cache.values()))
+    """The matcher the new one replaces (the newest kept on disk, from memory when this process
+    holds it): the engine reuses its sentence embeddings and starts its solver there, so
+    retraining after an edit costs a fraction of a fit from scratch. None when there is none or
+    it cannot be read.
+
+    The one in memory may be older than the newest on disk: Celery's pool hands each retrain to
+    any of its processes, and one that last trained the demo's 8 entries still held them after
+    another had trained a 2,000-entry import. Started from those, the next edit re-encoded every
+    phrasing and took as long as the import's training."""
     kept = sorted(_artefact_path("").parent.glob("faq-matcher-*.hml"), key=lambda p: p.stat().st_mtime)
+    for version, matcher in list(_cache.items()):
+        in_memory = _artefact_path(version)
+        if not kept or kept[-1] == in_memory or not in_memory.exists():  # newest, or never saved
+            return matcher
     if not kept:
         return None
     try:

@@ -169,6 +169,32 @@ def test_an_edit_retrains_from_the_matcher_it_replaces_in_memory_or_on_disk(smal
     assert matching.match_question("how long does delivery take").entry_id == shipping.pk
 
 
+def test_a_retrain_starts_from_the_newest_matcher_even_when_this_process_holds_an_older_one(
+    small_kb, settings, tmp_path
+):
+    # Celery's pool gives each retrain to any of its processes; one may still hold a matcher
+    # from before another process trained a newer one.
+    from heedful.ml.faq import FaqMatcher
+
+    settings.DATA_DIR = tmp_path
+    matching.forget_trained()
+    _shipping, returns, _hours = small_kb
+    older = matching.match_question("return policy").engine_version
+    held_version = matching._current().version
+    held = matching._cache[held_version]
+    returns.variants += "\nhow do I send it back"
+    returns.save()
+    newer = matching.match_question("how do I send it back").engine_version
+    matching._cache.clear()
+    matching._cache[held_version] = held  # this process last saw the older knowledge base
+
+    previous = matching._previous(FaqMatcher)
+
+    assert older != newer
+    assert previous is not None
+    assert previous.version == newer
+
+
 def _missing_again(tmp_path: Path) -> tuple[Path, Path]:
     """Train the current version, then move its file aside, as right after an edit; returns
     (where the file is now, where it belongs)."""
