@@ -195,16 +195,6 @@ def test_a_retrain_starts_from_the_newest_matcher_even_when_this_process_holds_a
     assert previous.version == newer
 
 
-def _missing_again(tmp_path: Path) -> tuple[Path, Path]:
-    """Train the current version, then move its file aside, as right after an edit; returns
-    (where the file is now, where it belongs)."""
-    target = matching._artefact_path(matching._current().version)
-    finished = tmp_path / "trained-elsewhere.hml"
-    target.rename(finished)
-    matching.forget_trained()
-    return finished, target
-
-
 @pytest.fixture
 def counted_training(monkeypatch):  # type: ignore[no-untyped-def]
     """The number of examples of each training this process starts (the real engine trains)."""
@@ -221,14 +211,25 @@ def counted_training(monkeypatch):  # type: ignore[no-untyped-def]
     return trained
 
 
-def test_a_process_waits_for_another_training_the_same_version_and_loads_its_file(
-    small_kb, settings, tmp_path, counted_training
-):
+@pytest.fixture
+def moved_aside(small_kb, settings, tmp_path, counted_training):  # type: ignore[no-untyped-def]
+    """The current matcher trained, then its file moved aside, as right after an edit: (its
+    answer to "return policy", where the file is now, where it belongs)."""
     settings.DATA_DIR = tmp_path
     matching.forget_trained()
     expected = matching.match_question("return policy")
-    finished, target = _missing_again(tmp_path)
+    target = matching._artefact_path(matching._current().version)
+    finished = tmp_path / "trained-elsewhere.hml"
+    target.rename(finished)
+    matching.forget_trained()
     counted_training.clear()
+    return expected, finished, target
+
+
+def test_a_process_waits_for_another_training_the_same_version_and_loads_its_file(
+    moved_aside, counted_training
+):
+    expected, finished, target = moved_aside
 
     with training_elsewhere(target.parent / matching.TRAINING_LOCK, finished, target) as finish:
         threading.Timer(1.0, finish).start()
@@ -240,14 +241,8 @@ def test_a_process_waits_for_another_training_the_same_version_and_loads_its_fil
     assert result.entry_id == expected.entry_id
 
 
-def test_a_customer_is_not_kept_waiting_while_another_process_retrains(
-    small_kb, settings, tmp_path, counted_training
-):
-    settings.DATA_DIR = tmp_path
-    matching.forget_trained()
-    expected = matching.match_question("return policy")
-    finished, target = _missing_again(tmp_path)
-    counted_training.clear()
+def test_a_customer_is_not_kept_waiting_while_another_process_retrains(moved_aside, counted_training):
+    expected, finished, target = moved_aside
 
     with training_elsewhere(target.parent / matching.TRAINING_LOCK, finished, target) as finish:
         assert matching.ready(wait=0.2) is False
