@@ -147,7 +147,11 @@ def conversation_suggestions(request: AuthedRequest, pk: int) -> HttpResponse:
     """htmx: the knowledge-base entries that may answer the customer's last message."""
     conversation = get_object_or_404(Conversation, pk=pk)
     suggestions, relearning = services.knowledge_suggestions(queries.last_customer_text(conversation))
-    return render(request, "inbox/_suggestions.html", {"suggestions": suggestions, "relearning": relearning})
+    return render(
+        request,
+        "inbox/_suggestions.html",
+        {"conversation": conversation, "suggestions": suggestions, "relearning": relearning},
+    )
 
 
 @require(Perm.WORK_INBOX)

@@ -193,6 +193,9 @@ def test_while_the_bot_relearns_the_suggestions_say_so_instead_of_that_nothing_c
     assert during.context["suggestions"] == []
     assert "still relearning the knowledge base after an edit" in during.content.decode()
     assert "No entry comes close" not in during.content.decode()
+    # The panel asks again by itself until the bot is back.
+    assert f'hx-get="{url}" hx-trigger="load delay:15s" hx-swap="outerHTML"' in during.content.decode()
+    assert "hx-trigger" not in after.content.decode()
     assert [e.pk for e, _score in after.context["suggestions"]] == [shipping_entry.pk]
 
 
