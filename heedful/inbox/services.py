@@ -118,10 +118,10 @@ def start_conversation(
     return conversation
 
 
-def ready_the_bot(*, customer_waiting: bool = True) -> None:
+def ready_the_bot(*, customer_waiting: bool = True) -> bool:
     """Load, or train, the FAQ matcher for the knowledge base as it is now, before a customer
     message's transaction begins; with a customer waiting on the answer (chat, web form, API),
-    for at most ``HEEDFUL_BOT_READY_WAIT_SECONDS``.
+    for at most ``HEEDFUL_BOT_READY_WAIT_SECONDS``. False while it is still relearning.
 
     After an edit the bot's next match waits for the retrain: seconds for a usual knowledge
     base, 46 s measured after one edit to one of 2,300 entries. Waiting inside the transaction
@@ -134,9 +134,10 @@ def ready_the_bot(*, customer_waiting: bool = True) -> None:
     Failures are left to the match itself, which hands the customer to a person.
     """
     try:
-        matching.ready(conf.bot_ready_wait() if customer_waiting else None)
+        return matching.ready(conf.bot_ready_wait() if customer_waiting else None)
     except Exception:
-        log.warning("Could not ready the FAQ matcher before a customer message", exc_info=True)
+        log.warning("Could not ready the FAQ matcher", exc_info=True)
+        return True  # not relearning: broken, and the match says so
 
 
 def knowledge_suggestions(text: str) -> tuple[list[tuple[Any, float]], bool]:
@@ -145,11 +146,7 @@ def knowledge_suggestions(text: str) -> tuple[list[tuple[Any, float]], bool]:
     than that nothing comes close)."""
     if not text:
         return [], False
-    try:
-        relearning = not matching.ready(conf.bot_ready_wait())
-    except Exception:
-        log.warning("Could not ready the FAQ matcher for suggestions", exc_info=True)
-        relearning = False
+    relearning = not ready_the_bot()
     return ([] if relearning else matching.suggest_entries(text)), relearning
 
 
