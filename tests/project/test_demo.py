@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_the_demo_is_a_small_shop_with_its_team() -> None:
     assert load_demo() == (
         "demo data loaded: 50 customers, 12 employees in 3 teams, 2 staff accounts, 40 automated decisions; "
-        "8 FAQ entries, 7 products, 3 canned responses, 129 orders, 3 conversations; "
+        "13 FAQ entries, 7 products, 3 canned responses, 129 orders, 3 conversations; "
         "people demo loaded: Jakob Horn's leave approved at two levels by email link; onboarding of "
         "Greta Lind running (8 tasks, reminders daily); pulse survey answered by 11 employees, twice; "
         "9 workflows from the gallery (5 on)"

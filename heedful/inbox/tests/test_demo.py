@@ -18,9 +18,9 @@ def test_the_demo_loads_once(no_engine):
     first = load_inbox_demo(now)
     second = load_inbox_demo(now)
 
-    assert first == "8 FAQ entries, 7 products, 3 canned responses, 0 orders, 0 conversations"
+    assert first == "13 FAQ entries, 7 products, 3 canned responses, 0 orders, 0 conversations"
     assert second == "inbox demo already loaded"
-    assert (FaqEntry.objects.count(), Product.objects.count(), Order.objects.count()) == (8, 7, 0)
+    assert (FaqEntry.objects.count(), Product.objects.count(), Order.objects.count()) == (13, 7, 0)
     assert [canned.token_errors(c.body) for c in CannedResponse.objects.all()] == [[], [], []]
 
 
@@ -36,11 +36,21 @@ def test_the_project_demo_customers_get_their_orders_and_the_faq_answers_the_dem
     load_inbox_demo(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
 
     assert Order.objects.count() > 50
+    # A newcomer's first questions are paraphrases, not the entries' own words: the demo's
+    # knowledge base has enough ways of asking to calibrate (not the thin 80 % floor, under
+    # which these were all handed to a person), and still hands off what it does not cover.
     questions = {
-        "how long does delivery take?": "How long does shipping take?",
-        "Do you ship to Austria?": "Do you ship abroad?",
-        "can I pay with paypal": "Which payment methods do you accept?",
+        "can I return the teapot?": "How do I return something?",
+        "do you deliver to France?": "Do you ship abroad?",
+        "how hot should the water be for green tea": "How should I brew green tea?",
+        "I'd like to wrap it as a present": "Do you offer gift wrapping?",
     }
     for text, question in questions.items():
         result = matching.match_question(text)
-        assert result.entry_id == FaqEntry.objects.get(question=question).pk, text
+        assert (result.entry_id, result.confident) == (FaqEntry.objects.get(question=question).pk, True), text
+    for text in ("what's the weather like in berlin today", "tell me a joke"):
+        result = matching.match_question(text)
+        assert (result.entry_id, result.confident) == (None, False), text
+    calibration = matching.bot_calibration()
+    assert calibration is not None
+    assert (calibration.thin, calibration.target_wrong_rate) == (False, 0.05)
