@@ -151,8 +151,16 @@ def _encoder() -> str:
     return str(getattr(settings, "HEEDFUL_FAQ_ENCODER", "") or "")
 
 
+# How the engine chooses the threshold (heedful.ml.threshold): part of the version, so that a
+# matcher kept on disk by an earlier procedure is trained again rather than keep a threshold
+# that promised fewer wrong answers than it gave. 2: one wrong answer more at every cut, and
+# ASSUMED_OFF_TOPIC_SHARE (session 20).
+CALIBRATION_PROCEDURE = 2
+
+
 def kb_version(examples: list[tuple[str, str]], wrong_answers_per_100: int = BotCaution.DEFAULT) -> str:
     digest = hashlib.sha256(_encoder().encode())
+    digest.update(f"calibration\x1f{CALIBRATION_PROCEDURE}\x1e".encode())
     if wrong_answers_per_100 != BotCaution.DEFAULT:
         # Only a changed caution enters the hash: matchers trained before the setting existed
         # keep their names, so an upgrade does not retrain them.
@@ -208,6 +216,12 @@ def _train_and_keep(
         options["encoder"] = _encoder()
     if "target_wrong_rate" in inspect.signature(engine.train).parameters:
         options["target_wrong_rate"] = wrong_answers_per_100 / 100
+    if "oos_share" in inspect.signature(engine.train).parameters:
+        # The knowledge base has no examples of what it does not cover; customers ask about it
+        # anyway (see ASSUMED_OFF_TOPIC_SHARE).
+        from heedful.ml.threshold import ASSUMED_OFF_TOPIC_SHARE
+
+        options["oos_share"] = ASSUMED_OFF_TOPIC_SHARE
     matcher = engine.train(examples, **options)
     if hasattr(matcher, "save"):
         try:

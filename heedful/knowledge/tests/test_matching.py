@@ -3,6 +3,7 @@ when the engine is missing or broken."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from pathlib import Path
@@ -340,12 +341,49 @@ def test_the_knowledge_page_says_when_the_bot_answers_and_what_that_was_checked_
     assert (
         f"The bot answers when its confidence is at least {calibration.threshold:.2f}, and hands every "
         "other question to a person. That level was chosen on 60 ways of asking it had not seen "
-        f"while learning ({off_topic} of them about answers it had not been taught): at most 5 % of its "
-        f"answers to them may be wrong, and {calibration.wrong_percent} % were."
+        f"while learning ({off_topic} of them about answers it had not been taught; those count as a "
+        "quarter of all questions, because customers ask about more than a knowledge base covers). At "
+        "most 5 % of its answers to them may be wrong, even counting one wrong answer more than it gave; "
+        f"{calibration.wrong_percent} % were."
     ) in after
     saved = sorted(p.name for p in Path(tmp_path, "knowledge").iterdir())
     version = matching.kb_version(matching.training_examples())
     assert saved == [f"faq-matcher-{version}.hml", f"faq-matcher-{version}.json", "training.lock"]
+    # The left-out answers' phrasings were weighted to the share of off-topic questions assumed.
+    summary = json.loads(Path(tmp_path, "knowledge", f"faq-matcher-{version}.json").read_text())
+    assert summary["calibration"]["oos_share"] == 0.25
+
+
+def test_fewer_than_ten_entries_say_off_topic_questions_were_not_checked(
+    db, agent_client, settings, tmp_path
+):
+    # Six answers of ten phrasings: 60 held-out questions calibrate the threshold, but no
+    # answer is left out of a fit (that takes ten), so none stands for an off-topic question.
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    for topic in ("opening hours", "delivery", "returns", "gift cards", "parking", "payment"):
+        create_faq_entry(
+            question=f"What about {topic}?",
+            variants=[f"{word} {topic}" for word in ("tell me about", "question on", "help with", "info on")]
+            + [f"{topic} {word}" for word in ("please", "details", "rules", "info", "help")],
+            answer=f"All about {topic}.",
+            automation="tests",
+        )
+    matching.warm()
+
+    calibration = matching.bot_calibration()
+    page = agent_client.get("/knowledge/").content.decode()
+
+    assert calibration is not None
+    assert (calibration.tried_on, calibration.off_topic, calibration.thin) == (60, 0, False)
+    assert (
+        "That level was chosen on 60 ways of asking it had not seen while learning: at most 5 % of its "
+        "answers to them may be wrong, even counting one wrong answer more than it gave; "
+        f"{calibration.wrong_percent} % were. None of them was about something it had not been taught, "
+        "so this does not yet tell how it handles questions the knowledge base does not cover; with ten "
+        "entries or more it can check that too."
+    ) in page
 
 
 def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
