@@ -110,6 +110,57 @@ def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
     _emit(r, as_json, rows)
 
 
+@eval_group.command("small-kbs")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (with every draw).")
+@click.option("--draws", type=click.IntRange(1, 10_000), default=40, show_default=True)
+@click.option(
+    "--phrasings",
+    type=click.IntRange(2, 1_000),
+    default=8,
+    show_default=True,
+    help="Ways of asking per answer.",
+)
+@click.option(
+    "--target",
+    "target",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="Wrong-answer rate the owner asks for (1, 2 or 5 in 100 in the product).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--encoder", type=ENCODER_CHOICE, default="auto", show_default=True)
+def small_kbs_cmd(
+    data: Path, as_json: bool, draws: int, phrasings: int, target: float, seed: int, encoder: str
+) -> None:
+    """Small one-topic knowledge bases drawn from an intent dataset, trained as the knowledge
+    app trains them: does the promised wrong-answer rate hold?"""
+    _quiet_blas()
+    from heedful.ml.small_kbs import evaluate_small_kbs
+
+    r = evaluate_small_kbs(
+        data, draws=draws, phrasings=phrasings, target_wrong_rate=target, seed=seed, encoder=encoder
+    )
+    rows = [
+        (
+            "knowledge bases (draws)",
+            f"{r['draws']} from {r['topics']} topics of {r['intents_in_topics']} intents",
+        ),
+        ("ways of asking per answer", str(r["phrasings"])),
+        ("target wrong-answer rate", _pct(r["target_wrong_rate"])),
+        ("realized, median of draws", _pct(r["realized_median"])),
+        ("realized, mean of draws", _pct(r["realized_mean"])),
+        ("draws over the target", f"{r['draws_over_target']} of {r['draws']}"),
+        ("covered questions answered right, median", _pct(r["coverage_median"])),
+        ("covered questions answered right, mean", _pct(r["coverage_mean"])),
+        ("near-miss questions answered, mean", _pct(r["near_miss_answered_mean"])),
+        ("far off-topic questions answered, mean", _pct(r["far_answered_mean"])),
+        ("draws too thin to calibrate", str(r["thin_draws"])),
+    ]
+    _emit(r, as_json, rows)
+
+
 @eval_group.command("sentiment")
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
