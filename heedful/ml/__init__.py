@@ -48,5 +48,6 @@ also the FAQ matcher's training threads, default up to 2),
 HEEDFUL_ML_SPIN (0: onnxruntime threads sleep instead of spinning; better on a busy machine),
 HEEDFUL_ML_WEIGHTS (auto|full|seen: the TF-IDF weights a classifier fit keeps; see
 heedful.ml.linear.FULL_WEIGHTS_UP_TO; for evaluation, the default is auto).
-Build artefacts with ``heedful ml build``; evaluate with ``heedful eval intents|sentiment|themes``.
+Build artefacts with ``heedful ml build``; evaluate with
+``heedful eval intents|sentiment|themes|small-kbs``.
 """
