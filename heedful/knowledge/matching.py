@@ -153,8 +153,9 @@ def _encoder() -> str:
 
 # How the engine chooses the threshold (heedful.ml.threshold): part of the version, so that a
 # matcher kept on disk by an earlier procedure is trained again rather than keep a threshold
-# that promised fewer wrong answers than it gave. 2: one wrong answer more at every cut, and
-# ASSUMED_OFF_TOPIC_SHARE (session 20).
+# that promised fewer wrong answers than it gave. 2: one wrong answer more at every cut,
+# ASSUMED_OFF_TOPIC_SHARE, and answers left out of calibration fits from four answers on, not
+# ten (session 20).
 CALIBRATION_PROCEDURE = 2
 
 
@@ -303,6 +304,12 @@ class BotCalibration:
     @property
     def wrong_percent(self) -> str:
         return f"{100 * self.wrong_rate:.1f}"
+
+    @property
+    def answers_own_words_only(self) -> bool:
+        """No confidence met the owner's caution on the held-out questions: the bot answers
+        only questions asked in an entry's own words (the engine's exact-phrasing rule)."""
+        return self.threshold >= 1.0
 
     @property
     def sure_percent(self) -> str:

@@ -76,7 +76,10 @@ def choose_threshold(
     scope = np.asarray(in_scope, dtype=bool)
     n_in, n_out = int(scope.sum()), int((~scope).sum())
     weights = np.ones(len(conf))
-    if oos_share is not None and n_in and n_out:
+    thin = n_in + n_out < MIN_CALIBRATION_QUESTIONS
+    # Too few questions to calibrate on: the cautious floor decides, and re-weighting would let
+    # two or three off-topic phrasings stand for a quarter of all questions.
+    if oos_share is not None and n_in and n_out and not thin:
         weights[~scope] = (oos_share / (1 - oos_share)) * n_in / n_out
     order = np.lexsort((np.arange(len(conf)), -conf))  # by confidence desc, stable
     w = weights[order]
@@ -115,7 +118,7 @@ def choose_threshold(
     else:
         threshold, achieved = 1.0, 0.0
         notes.append("no threshold reaches the target wrong-answer rate: everything is handed off")
-    thin = n_in + n_out < MIN_CALIBRATION_QUESTIONS or too_few
+    thin = thin or too_few
     if thin:
         why = (
             f"only {n_in + n_out} held-out questions (< {MIN_CALIBRATION_QUESTIONS})"
@@ -137,5 +140,5 @@ def choose_threshold(
         n_out_of_scope=n_out,
         thin=thin,
         note="; ".join(notes) or "calibrated",
-        oos_share=oos_share if n_in and n_out else None,
+        oos_share=oos_share if n_in and n_out and n_in + n_out >= MIN_CALIBRATION_QUESTIONS else None,
     )

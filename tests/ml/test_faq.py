@@ -124,11 +124,13 @@ def test_an_answer_with_one_phrasing_is_never_held_out_and_the_others_still_cali
     # folds used to be limited by the answer with fewest phrasings (1: no folds), and training
     # crashed on the empty calibration.
     matcher = FaqMatcher.train([*FAQ, ("can i pay by card", "payment")], encoder="tfidf")
-    assert (
-        matcher.calibration["method"]
-        == "4-fold cross-validation (answers with one phrasing are never held out)"
+    assert matcher.calibration["method"] == (
+        "4-fold cross-validation (answers with one phrasing are never held out); 2 of 4 answers left "
+        "out of a fit whole, their phrasings standing for questions the knowledge base does not answer"
     )
-    assert matcher.calibration["n_in_scope"] == len(FAQ)  # the 12 phrasings of the 3 answers with several
+    # The 12 phrasings of the 3 answers with several, and "payment"'s only one as the question of
+    # an answer left out; 2 of them (one per left-out answer) stand for off-topic questions.
+    assert (matcher.calibration["n_in_scope"], matcher.calibration["n_out_of_scope"]) == (10, 2)
     assert matcher.match("when do you open on sunday").answer_id == "hours"
     assert "payment" in matcher.model.classes
 
@@ -279,3 +281,22 @@ def test_a_validation_set_is_scored_with_some_answers_left_out_too() -> None:
     )
     assert set(matcher.calibration["thresholds_at"]) == {"1%", "5%"}
     assert matcher.calibration["thresholds_at"]["5%"] == matcher.threshold
+
+
+def test_every_knowledge_base_of_four_answers_leaves_one_out_of_a_calibration_fit() -> None:
+    from heedful.ml.faq import _unseen_answers
+
+    three = Counter({"hours": 5, "delivery": 5, "returns": 5})
+    assert _unseen_answers(three, 5) == {}
+    for names in (
+        ["a", "b", "c", "d"],
+        ["hours", "delivery", "returns", "payment"],
+        [f"e{i}" for i in range(9)],
+    ):
+        for folds in (1, 2, 5):
+            unseen = _unseen_answers(Counter(dict.fromkeys(names, 5)), folds)
+            assert unseen, (names, folds)
+            assert set(unseen) <= set(names)
+            assert all(0 <= fold < folds for fold in unseen.values())
+            # By the names alone: the same answers in another order leave the same ones out.
+            assert _unseen_answers(Counter(dict.fromkeys(reversed(names), 3)), folds) == unseen

@@ -53,12 +53,15 @@ def test_each_draw_trains_a_knowledge_base_as_the_knowledge_app_does_and_reports
     assert timeless(result) == timeless(again)
     assert [(d["topic"], d["answers"], d["near_miss_intents"]) for d in result["per_draw"]] == [(0, 4, 2)] * 3
     assert (result["topics"], result["intents_in_topics"], result["assumed_off_topic_share"]) == (1, 6, 0.25)
-    # 4 answers of 6 phrasings hold out 24 questions: too few to calibrate, so the cautious 0.8.
-    # The near misses share no word with the knowledge base, and none is answered.
+    # 4 answers of 6 phrasings hold out 24 questions: too few to calibrate, so the cautious 0.8;
+    # in the first draw a left-out answer's phrasing (all are "question about ...") came out on
+    # top of the held-out questions, and no threshold met 5 %: it answers nothing.
     assert [(d["thin"], d["threshold"], d["near_miss_answered"]) for d in result["per_draw"]] == [
-        (True, 0.8, 0.0)
-    ] * 3
-    assert all(0 < d["coverage"] < 1 for d in result["per_draw"])
+        (True, 1.0, 0.0),
+        (True, 0.8, 0.0),
+        (True, 0.8, 0.0),
+    ]
+    assert [d["coverage"] > 0 for d in result["per_draw"]] == [False, True, True]
     mix = Mix()
     for d in result["per_draw"]:
         answered = (
