@@ -433,3 +433,13 @@ def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
         "Too few ways of asking to check the bot on (12): it answers only when it is at least 80 % sure"
         in page
     )
+
+
+def test_a_new_calibration_procedure_is_a_new_knowledge_base_version(small_kb, monkeypatch):
+    # A matcher kept on disk by an earlier procedure would otherwise keep its threshold, and
+    # with it a promise it did not keep, until the owner next edits an entry.
+    examples = matching.training_examples()
+    now = matching.kb_version(examples)
+    monkeypatch.setattr(matching, "CALIBRATION_PROCEDURE", matching.CALIBRATION_PROCEDURE - 1)
+
+    assert matching.kb_version(examples) != now
