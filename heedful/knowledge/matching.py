@@ -296,6 +296,7 @@ class BotCalibration:
     tried_on: int  # held-out phrasings the bot had not seen
     off_topic: int  # of those, questions about answers it had not been taught
     thin: bool
+    coverage: float = 0.0  # of the others (about what it was taught), the share it answered
 
     @property
     def target_percent(self) -> str:
@@ -304,6 +305,18 @@ class BotCalibration:
     @property
     def wrong_percent(self) -> str:
         return f"{100 * self.wrong_rate:.1f}"
+
+    @property
+    def answered_percent(self) -> str:
+        return f"{100 * self.coverage:.0f}"
+
+    @property
+    def too_few_for_the_caution(self) -> bool:
+        """Enough held-out questions to calibrate on, but too few to show the owner's caution:
+        the matcher stayed at the cautious floor (a thin knowledge base has under 50)."""
+        from heedful.ml.threshold import MIN_CALIBRATION_QUESTIONS
+
+        return self.thin and self.tried_on >= MIN_CALIBRATION_QUESTIONS
 
     @property
     def answers_own_words_only(self) -> bool:
@@ -344,6 +357,7 @@ def bot_calibration() -> BotCalibration | None:
         tried_on=int(calibration["n_in_scope"]) + int(calibration.get("n_out_of_scope", 0)),
         off_topic=int(calibration.get("n_out_of_scope", 0)),
         thin=bool(calibration.get("thin", False)),
+        coverage=float(calibration.get("coverage", 0.0)),
     )
 
 

@@ -344,8 +344,15 @@ def test_the_knowledge_page_says_when_the_bot_answers_and_what_that_was_checked_
         f"while learning ({off_topic} of them about answers it had not been taught; those count as a "
         "quarter of all questions, because customers ask about more than a knowledge base covers). At "
         "most 5 % of its answers to them may be wrong, even counting one wrong answer more than it gave; "
-        f"{calibration.wrong_percent} % were."
+        f"{calibration.wrong_percent} % were. It answered {calibration.answered_percent} % of those about "
+        "what it had been taught: a less careful level answers more of them, a more careful one fewer."
     ) in after
+    summary_coverage = json.loads(
+        Path(
+            tmp_path, "knowledge", f"faq-matcher-{matching.kb_version(matching.training_examples())}.json"
+        ).read_text()
+    )["calibration"]["coverage"]
+    assert calibration.coverage == summary_coverage > 0
     saved = sorted(p.name for p in Path(tmp_path, "knowledge").iterdir())
     version = matching.kb_version(matching.training_examples())
     assert saved == [f"faq-matcher-{version}.hml", f"faq-matcher-{version}.json", "training.lock"]
@@ -417,6 +424,31 @@ def test_a_knowledge_base_whose_answers_are_confused_says_the_bot_answers_only_i
         "have answered more than 5 % of them wrongly at any level of confidence."
     ) in page
     assert "% sure" not in page
+
+
+def test_a_caution_the_held_out_questions_cannot_show_says_so(db, agent_client, settings, tmp_path):
+    # 60 held-out questions calibrate the 5 % level, but 1 in 100 cannot be shown on them (no
+    # wrong answer in 60 is still 1 in 61 with the one counted more): the cautious floor.
+    from heedful.knowledge.services import set_bot_caution
+
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
+    create_topic_entries()
+    set_bot_caution(wrong_answers_per_100=1)
+    matching.warm()
+
+    calibration = matching.bot_calibration()
+    page = agent_client.get("/knowledge/").content.decode()
+
+    assert calibration is not None
+    assert (calibration.tried_on, calibration.thin, calibration.too_few_for_the_caution) == (60, True, True)
+    assert calibration.threshold >= 0.8
+    assert (
+        "60 ways of asking it had not seen while learning are too few to show that at most 1 % of its "
+        f"answers would be wrong: it answers only when it is at least {calibration.sure_percent} % sure"
+    ) in page
+    assert "Too few ways of asking to check the bot on" not in page
 
 
 def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
