@@ -79,8 +79,9 @@ def choose_threshold(
     thin = n_in + n_out < MIN_CALIBRATION_QUESTIONS
     # Too few questions to calibrate on: the cautious floor decides, and re-weighting would let
     # two or three off-topic phrasings stand for a quarter of all questions.
-    if oos_share is not None and n_in and n_out and not thin:
-        weights[~scope] = (oos_share / (1 - oos_share)) * n_in / n_out
+    weighted_to = oos_share if oos_share is not None and n_in and n_out and not thin else None
+    if weighted_to is not None:
+        weights[~scope] = (weighted_to / (1 - weighted_to)) * n_in / n_out
     order = np.lexsort((np.arange(len(conf)), -conf))  # by confidence desc, stable
     w = weights[order]
     wrong = (~(ok & scope))[order] * w
@@ -140,5 +141,5 @@ def choose_threshold(
         n_out_of_scope=n_out,
         thin=thin,
         note="; ".join(notes) or "calibrated",
-        oos_share=oos_share if n_in and n_out and n_in + n_out >= MIN_CALIBRATION_QUESTIONS else None,
+        oos_share=weighted_to,
     )
