@@ -345,6 +345,12 @@ def _check_filled(form: forms.BaseForm, data: QueryDict) -> None:
         del form.errors[name]
 
 
+def _checked(request: HtmxRequest, form: forms.BaseForm, form_id: str) -> HttpResponse:
+    """The errors of an in-place check, each swapped into its own region of the page's form."""
+    _check_filled(form, request.POST)
+    return render(request, "includes/form_errors_oob.html", {"form": form, "form_id": form_id})
+
+
 @require(Perm.MANAGE_PEOPLE)
 def leave_settings(request: AuthedRequest) -> HttpResponse:
     return render(request, "people/leave_settings.html", page_data.leave_settings())
@@ -356,8 +362,7 @@ def leave_type_edit(request: HtmxRequest, pk: int | None = None) -> HttpResponse
     form = LeaveTypeForm(request.POST or None, instance=leave_type)
     context = {"form": form, "leave_type": leave_type}
     if request.method == "POST" and _checking_only(request):
-        _check_filled(form, request.POST)
-        return render(request, "people/_leave_type_form.html", context)
+        return _checked(request, form, "leave-type-form")
     if request.method == "POST" and form.is_valid():
         saved = leave_config.save_leave_type(
             user=request.user, leave_type=leave_type, values=form.cleaned_data
@@ -373,8 +378,7 @@ def holidays(request: HtmxRequest) -> HttpResponse:
     today = timezone.localdate()
     year = page_data.balance_year(request.GET.get("year"), today)
     if request.method == "POST" and _checking_only(request):
-        _check_filled(form, request.POST)
-        return render(request, "people/_holiday_form.html", {"form": form, "year": year})
+        return _checked(request, form, "holiday-form")
     if request.method == "POST" and form.is_valid():
         holiday = leave_config.add_public_holiday(user=request.user, values=form.cleaned_data)
         messages.success(request, f"Added {holiday}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -80,14 +81,23 @@ def test_a_field_is_checked_in_place_as_it_changes_and_nothing_is_saved(hr_clien
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
-    # The form alone, to swap in place of the one on the page.
-    assert response.templates[0].name == "people/_leave_type_form.html"
+    # Only the error regions, each swapped out of band: the inputs on the page are left alone.
+    assert response.templates[0].name == "includes/form_errors_oob.html"
     assert "base.html" not in [t.name for t in response.templates]
-    assert (
-        response.content.decode()
-        .lstrip()
-        .startswith('<form method="post" class="stack" id="leave-type-form"')
+    regions = re.findall(
+        r'<div id="([^"]+)" role="alert" hx-swap-oob="true">(.*?)</div>', response.content.decode(), re.S
     )
+    assert [(region, bool(text.strip())) for region, text in regions] == [
+        ("leave-type-form-errors", False),
+        ("id_name_errors", False),
+        ("id_accrual_days_errors", False),
+        ("id_accrual_period_errors", False),
+        ("id_carry_over_cap_errors", True),
+        ("id_allow_negative_errors", False),
+        ("id_approval_steps_errors", True),
+        ("id_is_active_errors", False),
+    ]
+    assert "<form" not in response.content.decode()
     assert dict(response.context["form"].errors) == {
         "approval_steps": ["Unknown level: boss. Use manager and hr, in order, e.g. “manager, hr”."],
         "carry_over_cap": ["At least 0; leave it empty for no limit."],

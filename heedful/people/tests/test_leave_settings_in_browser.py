@@ -46,19 +46,55 @@ def test_hr_fixes_a_policy_with_errors_shown_in_place(browser: Any, live_server:
     annual.refresh_from_db()
     assert annual.approval_steps == ["manager"]
 
+    # A check that answers late neither undoes what was typed meanwhile nor takes the Save
+    # button from under a click. Each check is held: the first until the next field is typed
+    # in, the last (leaving "Days per year") until the mouse is down on Save.
+    held: list[Any] = []
+    page.route(
+        "**/people/settings/leave/types/*/",
+        lambda route: held.append(route) if route.request.header_value("hx-request") else route.continue_(),
+    )
     page.get_by_label("Approval levels").fill("manager, hr")
-    page.get_by_label("Carry-over cap").focus()
-    error.wait_for(state="detached")
     page.get_by_label("Carry-over cap").fill("3")
-    page.get_by_role("button", name="Save").click()
+    _release(page, held)
+    error.wait_for(state="hidden")
+    assert page.get_by_label("Carry-over cap").input_value() == "3"
+
+    page.get_by_label("Days per year").fill("26")
+    _release(page, held)
+    save_button = page.get_by_role("button", name="Save")
+    save_button.scroll_into_view_if_needed()
+    save = save_button.bounding_box()
+    assert save is not None
+    page.mouse.move(save["x"] + save["width"] / 2, save["y"] + save["height"] / 2)
+    page.mouse.down()
+    _release(page, held)
+    page.mouse.up()
     page.wait_for_url(f"{live_server.url}/people/settings/leave/")
     assert page.locator(".message").inner_text() == "Saved “Annual leave”."
 
     annual.refresh_from_db()
-    assert (annual.approval_steps, annual.carry_over_cap) == (["manager", "hr"], Decimal(3))
+    assert (annual.approval_steps, annual.carry_over_cap, annual.accrual_days) == (
+        ["manager", "hr"],
+        Decimal(3),
+        Decimal(26),
+    )
     change = AuditEvent.objects.get(action="people.leavetype.change")
     assert change.changes == {
+        "accrual_days": ["25", "26"],
         "carry_over_cap": ["5", "3"],
         "approval_steps": [["manager"], ["manager", "hr"]],
     }
     assert failures == []
+
+
+def _release(page: Any, held: list[Any]) -> None:
+    """Let the one held check through and wait until the page has handled its answer."""
+    for _ in range(1000):
+        if held:
+            break
+        page.wait_for_timeout(10)
+    assert len(held) == 1, "no check was sent"
+    with page.expect_response(lambda response: response.request.header_value("hx-request") == "true"):
+        held.pop().continue_()
+    page.wait_for_function("() => document.querySelector('#leave-type-form.htmx-request') === null")
