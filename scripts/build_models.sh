@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the text engine's models once (needs ../shared/datasets or HEEDFUL_DATASETS_DIR):
+# Build the text engine's models once (the sentiment model needs ../shared/datasets or
+# HEEDFUL_DATASETS_DIR; without them it is left out and heedful reports sentiment as unavailable):
 # MiniLM exported to int8 ONNX in a separate venv with torch (never in the run-time venv), static
 # word-piece embeddings distilled from that ONNX file (run-time venv, onnxruntime only, 2-3 min),
 # and the sentiment model trained from it. Idempotent: a second run says "up to date".
@@ -17,4 +18,11 @@ fi
 # see `heedful ml build --help`).
 finetune=()
 [ "${HEEDFUL_FINETUNE_SENTIMENT:-0}" = "1" ] && finetune=(--finetune-sentiment)
-.venv/bin/heedful ml build --build-python .venv-build/bin/python "${finetune[@]}"
+tweets="${HEEDFUL_DATASETS_DIR:-../shared/datasets}/twitter-airline-sentiment/Tweets.csv"
+sentiment=()
+if [ ! -f "$tweets" ]; then
+  echo "build_models: no $tweets, so no sentiment model; heedful runs and reports sentiment as"
+  echo "unavailable until this script runs again with the datasets (or HEEDFUL_DATASETS_DIR)."
+  sentiment=(--no-sentiment)
+fi
+.venv/bin/heedful ml build --build-python .venv-build/bin/python "${finetune[@]}" "${sentiment[@]}"

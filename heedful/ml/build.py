@@ -223,6 +223,7 @@ def build_all(
     onnx: bool = True,
     static: bool = True,
     finetune: bool | None = None,
+    sentiment: bool = True,
     build_python: str | None = None,
     force: bool = False,
 ) -> dict[str, Any]:
@@ -239,5 +240,5 @@ def build_all(
     if finetune is False:
         remove_finetune(model_dir, echo)
     built_tuned = build_finetune(datasets, model_dir, echo, build_python, force=force) if finetune else False
-    built_sentiment = build_sentiment(datasets, model_dir, echo, force=force)
+    built_sentiment = build_sentiment(datasets, model_dir, echo, force=force) if sentiment else False
     return {"onnx": built_onnx, "static": built_static, "finetune": built_tuned, "sentiment": built_sentiment}

@@ -154,3 +154,27 @@ def test_the_fine_tuned_classifier_is_opt_in_and_no_finetune_sentiment_removes_i
     # Without the tweets the sentiment step cannot train: the build says so and fails.
     assert "sentiment: skipped" in removed.output
     assert removed.exit_code == 1
+
+
+def test_a_build_without_the_datasets_leaves_sentiment_out_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What scripts/build_models.sh passes where ../shared/datasets is absent, so that the
+    # README's install works on a machine without them; asked for, sentiment still fails the build.
+    from click.testing import CliRunner
+
+    from heedful.ml.commands import ml_group
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("HEEDFUL_MODEL_DIR", str(models))
+    no_data = ["--no-onnx", "--no-static", "--datasets", str(tmp_path / "none")]
+
+    left_out = CliRunner().invoke(ml_group, ["build", *no_data, "--no-sentiment"])
+    assert (left_out.exit_code, left_out.output) == (0, "")
+    assert sorted(p.name for p in models.iterdir()) == []
+    asked = CliRunner().invoke(ml_group, ["build", *no_data])
+    assert asked.exit_code == 1
+    assert (
+        f"sentiment: skipped, {tmp_path / 'none'}/twitter-airline-sentiment/Tweets.csv not found"
+        in asked.output
+    )
