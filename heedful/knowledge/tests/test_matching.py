@@ -475,3 +475,19 @@ def test_a_new_calibration_procedure_is_a_new_knowledge_base_version(small_kb, m
     monkeypatch.setattr(matching, "CALIBRATION_PROCEDURE", matching.CALIBRATION_PROCEDURE - 1)
 
     assert matching.kb_version(examples) != now
+
+
+def test_a_starting_worker_trains_the_matcher_before_the_first_question(fake_engine, small_kb, monkeypatch):
+    # After an upgrade every kept matcher is stale: the worker retrains at start, not the chat.
+    from celery.signals import worker_ready
+
+    from heedful.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    fake_engine.trained = 0
+
+    worker_ready.send(sender=None)
+    assert fake_engine.trained == 1
+    assert matching.ready(wait=0)
+    matching.match_question("opening times")
+    assert fake_engine.trained == 1
