@@ -324,12 +324,6 @@ class BotCalibration:
         only questions asked in an entry's own words (the engine's exact-phrasing rule)."""
         return self.threshold >= 1.0
 
-    @property
-    def sure_percent(self) -> str:
-        """The threshold as "how sure", for a thin knowledge base (at least 80, higher when the
-        owner's caution asks for more)."""
-        return f"{100 * self.threshold:.0f}"
-
 
 def bot_calibration() -> BotCalibration | None:
     """The current knowledge base's calibration, or None while it is being trained.

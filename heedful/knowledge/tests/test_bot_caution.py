@@ -95,6 +95,6 @@ def test_a_thin_knowledge_base_says_how_sure_the_careful_bot_must_be(agent_clien
     assert calibration.thin
     assert calibration.threshold >= 0.8  # the floor of a thin base, or higher for the target
     assert (
-        f"Too few ways of asking to check the bot on (12): it answers only when it is at least "
-        f"{round(100 * calibration.threshold)} % sure"
+        f"Too few ways of asking to check the bot on (12): it answers only when its confidence is at "
+        f"least {calibration.threshold:.2f}, a cautious level"
     ) in page

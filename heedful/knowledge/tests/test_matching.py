@@ -446,7 +446,8 @@ def test_a_caution_the_held_out_questions_cannot_show_says_so(db, agent_client, 
     assert calibration.threshold >= 0.8
     assert (
         "60 ways of asking it had not seen while learning are too few to show that at most 1 % of its "
-        f"answers would be wrong: it answers only when it is at least {calibration.sure_percent} % sure"
+        "answers would be wrong: it answers only when its confidence is at least "
+        f"{calibration.threshold:.2f}, a cautious level, and hands everything else to a person."
     ) in page
     assert "Too few ways of asking to check the bot on" not in page
 
@@ -462,9 +463,10 @@ def test_a_knowledge_base_too_thin_to_check_says_the_bot_answers_only_when_sure(
     page = agent_client.get("/knowledge/").content.decode()
 
     assert (
-        "Too few ways of asking to check the bot on (12): it answers only when it is at least 80 % sure"
-        in page
-    )
+        "Too few ways of asking to check the bot on (12): it answers only when its confidence is at "
+        "least 0.80, a cautious level, and hands everything else to a person."
+    ) in page
+    assert "% sure" not in page
 
 
 def test_a_new_calibration_procedure_is_a_new_knowledge_base_version(small_kb, monkeypatch):
