@@ -111,6 +111,27 @@ def test_a_field_is_checked_in_place_as_it_changes_and_nothing_is_saved(hr_clien
     assert (LeaveType.objects.count(), _audit("people.")) == (0, [])
 
 
+def test_a_holiday_is_checked_in_place_as_its_fields_change(hr_client: Any) -> None:
+    response = hr_client.post(
+        "/people/settings/holidays/?year=2026",
+        {"_check": "1", "region": "Berlin", "date": "", "name": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    regions = dict(
+        re.findall(
+            r'<div id="([^"]+)" role="alert" hx-swap-oob="true">(.*?)</div>', response.content.decode(), re.S
+        )
+    )
+    assert list(regions) == ["holiday-form-errors", "id_region_errors", "id_date_errors", "id_name_errors"]
+    assert "A country code, optionally with a region: DE, DE-BE, AT-9." in regions["id_region_errors"]
+    assert [regions[r].strip() for r in ("holiday-form-errors", "id_date_errors", "id_name_errors")] == [
+        "",
+        "",
+        "",
+    ]
+    assert PublicHoliday.objects.count() == 0
+
+
 def test_only_hr_and_the_owner_reach_the_leave_settings(
     manager_client: Any, employee_client: Any, owner_client: Any, hr_client: Any
 ) -> None:
