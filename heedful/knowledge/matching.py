@@ -16,7 +16,7 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from heedful.knowledge.models import BotCaution, FaqEntry
+from heedful.knowledge.models import BotCaution, FaqEntry, UncoveredQuestion
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class _KnownBase:
     version: str
     entries: dict[int, FaqEntry]
     wrong_answers_per_100: int = BotCaution.DEFAULT
+    # Questions people marked as not covered (UncoveredQuestion): trained as out-of-scope examples.
+    uncovered: tuple[str, ...] = ()
 
 
 _known: _KnownBase | None = None
@@ -89,14 +91,17 @@ def _stamp() -> tuple[Any, ...]:
     """
     meta, quote = FaqEntry._meta, connection.ops.quote_name
     pk, revision = quote(str(meta.pk.column)), quote(str(meta.get_field("revision").column))
-    caution = BotCaution._meta
+    caution, uncovered = BotCaution._meta, UncoveredQuestion._meta
     wrong = quote(str(caution.get_field("wrong_answers_per_100").column))
+    uncovered_table, uncovered_pk = quote(uncovered.db_table), quote(str(uncovered.pk.column))
     # Plain SQL, names from the model: the ORM's aggregate() spends 0.2 ms of Python building
     # what SQLite answers in 0.01 ms, on every customer message. The owner's caution rides along:
     # changing it retrains too.
     sql = (
         f"SELECT COUNT(*), SUM({pk}), SUM({revision}), "  # noqa: S608
-        f"(SELECT {wrong} FROM {quote(caution.db_table)} WHERE {quote(str(caution.pk.column))} = 1) "
+        f"(SELECT {wrong} FROM {quote(caution.db_table)} WHERE {quote(str(caution.pk.column))} = 1), "
+        # Questions marked as not covered are only added and removed, and ids are never reused.
+        f"(SELECT COUNT(*) FROM {uncovered_table}), (SELECT SUM({uncovered_pk}) FROM {uncovered_table}) "
         f"FROM {quote(meta.db_table)}"
     )
     with connection.cursor() as cursor:
@@ -121,7 +126,15 @@ def _current() -> _KnownBase:
         entries = list(FaqEntry.objects.filter(is_active=True).select_related("article").order_by("pk"))
         examples = _examples_of(entries)
         wrong = int(stamp[3] or BotCaution.DEFAULT)
-        known = _KnownBase(stamp, examples, kb_version(examples, wrong), {e.pk: e for e in entries}, wrong)
+        uncovered = tuple(UncoveredQuestion.objects.order_by("pk").values_list("text", flat=True))
+        known = _KnownBase(
+            stamp,
+            examples,
+            kb_version(examples, wrong, uncovered),
+            {e.pk: e for e in entries},
+            wrong,
+            uncovered,
+        )
         _known = known
     return known
 
@@ -159,7 +172,11 @@ def _encoder() -> str:
 CALIBRATION_PROCEDURE = 2
 
 
-def kb_version(examples: list[tuple[str, str]], wrong_answers_per_100: int = BotCaution.DEFAULT) -> str:
+def kb_version(
+    examples: list[tuple[str, str]],
+    wrong_answers_per_100: int = BotCaution.DEFAULT,
+    uncovered: Sequence[str] = (),
+) -> str:
     digest = hashlib.sha256(_encoder().encode())
     digest.update(f"calibration\x1f{CALIBRATION_PROCEDURE}\x1e".encode())
     if wrong_answers_per_100 != BotCaution.DEFAULT:
@@ -168,6 +185,8 @@ def kb_version(examples: list[tuple[str, str]], wrong_answers_per_100: int = Bot
         digest.update(f"wrong-per-100\x1f{wrong_answers_per_100}\x1e".encode())
     for text, label in examples:
         digest.update(f"{label}\x1f{text}\x1e".encode())
+    for text in uncovered:  # none: the version of a base from before the list existed
+        digest.update(f"\x1duncovered\x1f{text}\x1e".encode())
     return digest.hexdigest()[:16]
 
 
@@ -180,6 +199,7 @@ def _trained(
     examples: list[tuple[str, str]],
     version: str,
     wrong_answers_per_100: int = BotCaution.DEFAULT,
+    uncovered: Sequence[str] = (),
 ) -> Any:
     with _lock:
         if version in _cache:
@@ -191,7 +211,7 @@ def _trained(
                 # Another process may have trained this version while this one waited.
                 matcher = _load_kept(engine, path)
                 if matcher is None:
-                    matcher = _train_and_keep(engine, examples, path, wrong_answers_per_100)
+                    matcher = _train_and_keep(engine, examples, path, wrong_answers_per_100, uncovered)
         _cache.clear()  # only the current version is worth memory
         _cache[version] = matcher
         return matcher
@@ -208,9 +228,15 @@ def _load_kept(engine: Any, path: Path) -> Any | None:
 
 
 def _train_and_keep(
-    engine: Any, examples: list[tuple[str, str]], path: Path, wrong_answers_per_100: int
+    engine: Any,
+    examples: list[tuple[str, str]],
+    path: Path,
+    wrong_answers_per_100: int,
+    uncovered: Sequence[str] = (),
 ) -> Any:
     options: dict[str, Any] = {}
+    if uncovered and "oos_examples" in inspect.signature(engine.train).parameters:
+        options["oos_examples"] = list(uncovered)
     if "previous" in inspect.signature(engine.train).parameters:
         options["previous"] = _previous(engine)
     if _encoder():
@@ -387,7 +413,7 @@ def warm() -> str:
     known = _current()
     if not known.examples:
         return ""
-    _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+    _trained(engine, known.examples, known.version, known.wrong_answers_per_100, known.uncovered)
     return known.version
 
 
@@ -412,7 +438,7 @@ def ready(wait: float | None = None) -> bool:
     if not known.examples or known.version in _cache:
         return True
     if wait is None:
-        _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+        _trained(engine, known.examples, known.version, known.wrong_answers_per_100, known.uncovered)
         return True
     _warm_in_background(engine, known).join(max(wait, 0.0))
     return known.version in _cache
@@ -434,7 +460,7 @@ def _warm_in_background(engine: Any, known: _KnownBase) -> threading.Thread:
 
 def _warm_quietly(engine: Any, known: _KnownBase) -> None:
     try:
-        _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+        _trained(engine, known.examples, known.version, known.wrong_answers_per_100, known.uncovered)
     except Exception:  # the next question tries again, and hands off if it fails too
         log.exception("Could not ready the FAQ matcher %s", known.version)
 
@@ -499,7 +525,9 @@ def match_question(text: str) -> MatchResult:
         return _unavailable(RELEARNING)
     try:
         if matcher is None:
-            matcher = _trained(engine, known.examples, known.version, known.wrong_answers_per_100)
+            matcher = _trained(
+                engine, known.examples, known.version, known.wrong_answers_per_100, known.uncovered
+            )
         found = matcher.match(text)
     except Exception:
         # The bot must never answer on a broken engine; log it and hand off.

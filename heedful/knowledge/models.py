@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -110,3 +111,32 @@ class BotCaution(models.Model):
 
     def __str__(self) -> str:
         return f"at most {self.wrong_answers_per_100} wrong answers in 100"
+
+
+class UncoveredQuestion(models.Model):
+    """A question the knowledge base does not answer, that the bot once answered anyway or
+    might: the matcher trains on it as an example of what to hand to a person.
+
+    Near misses (questions about the shop's trade that no entry answers, "do you sell coffee
+    too?" in a tea shop) look too much like covered ones for any threshold to separate them;
+    a few marked by people teach the bot that part of the trade is not covered.
+    """
+
+    text = models.CharField(_("question"), max_length=1000)
+    # The words alone (heedful.ml.text.phrase_key): the same question asked twice is one row.
+    key = models.CharField(max_length=1000, unique=True, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+    # The entry the bot answered it with, when an agent marked a bot answer wrong.
+    wrongly_answered_with = models.ForeignKey(
+        FaqEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        verbose_name = _("question the knowledge base does not cover")
+
+    def __str__(self) -> str:
+        return self.text

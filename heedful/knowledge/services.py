@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from heedful.csv_files import sniff_delimiter
 from heedful.governance.services import record_audit
-from heedful.knowledge.models import Article, BotCaution, FaqEntry
+from heedful.knowledge.models import Article, BotCaution, FaqEntry, UncoveredQuestion
 from heedful.storable import storable
 
 if TYPE_CHECKING:
@@ -135,6 +135,61 @@ def set_bot_caution(*, wrong_answers_per_100: int, user: User | None = None) -> 
     )
     _warm_after_commit()
     return caution
+
+
+UNCOVERED_MAX_CHARS = 1000
+
+
+@transaction.atomic
+def mark_not_covered(
+    *, text: str, user: User | None = None, wrongly_answered_with: int | None = None
+) -> UncoveredQuestion:
+    """Teach the bot that the knowledge base does not answer ``text``: it trains on it as a
+    question to hand to a person, and on questions like it. The same words again change nothing.
+
+    Refused when ``text`` is worded exactly like an active entry: the bot answers an entry's own
+    words whatever it learnt, so the entry itself is what to change."""
+    from heedful.ml.text import phrase_key  # the engine's notion of "the same words"
+
+    text = " ".join(storable(text).split())[:UNCOVERED_MAX_CHARS]
+    key = phrase_key(text)[:UNCOVERED_MAX_CHARS]
+    if not key:
+        raise ValidationError(_("Write the question the knowledge base does not answer."))
+    for active in FaqEntry.objects.filter(is_active=True).only("question", "variants"):
+        if key in {phrase_key(p) for p in [active.question, *active.variants.splitlines()] if p.strip()}:
+            raise ValidationError(
+                _("“%(entry)s” is asked in these words; change or deactivate that entry instead.")
+                % {"entry": active.question}
+            )
+    known = UncoveredQuestion.objects.filter(key=key).first()
+    if known is not None:
+        return known
+    entry = FaqEntry.objects.filter(pk=wrongly_answered_with).first() if wrongly_answered_with else None
+    question = UncoveredQuestion.objects.create(
+        text=text, key=key, added_by=user, wrongly_answered_with=entry
+    )
+    record_audit(
+        action="knowledge.uncovered.add",
+        user=user,
+        obj=question,
+        summary=f"Not covered: {text[:150]}"
+        + (f" (the bot had answered with “{entry.question}”)" if entry else ""),
+    )
+    _warm_after_commit()
+    return question
+
+
+@transaction.atomic
+def forget_not_covered(*, question: UncoveredQuestion, user: User | None = None) -> None:
+    """Take a question off the list: the bot may answer questions like it again."""
+    record_audit(
+        action="knowledge.uncovered.remove",
+        user=user,
+        obj=question,
+        changes={"text": [question.text, None]},
+    )
+    question.delete()
+    _warm_after_commit()
 
 
 @transaction.atomic
