@@ -15,9 +15,11 @@ from decimal import Decimal
 from email.utils import make_msgid
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from heedful.governance.models import ActorKind, DecisionRecord
 from heedful.governance.services import Subject, record_audit, record_decision, set_decision_outcome
@@ -540,6 +542,41 @@ def add_internal_note(*, conversation: Conversation, user: User, body: str) -> M
     )
     record_audit(action="inbox.note", user=user, obj=conversation, summary=body.strip()[:200])
     return message
+
+
+@transaction.atomic
+def mark_bot_answer_wrong(*, message: Message, user: User) -> str:
+    """A person says the bot's answer did not fit the customer's question, because the
+    knowledge base does not cover it: the question goes on the knowledge base's list of
+    questions to hand off (the bot retrains on it) and the decision record says who reversed it.
+    Returns the question. Raises ValidationError for a message that is not a bot's answer, or a
+    question worded like an entry."""
+    if message.author_kind != Author.BOT or message.faq_entry_id is None:
+        raise ValidationError(_("Only an answer the bot gave from the knowledge base can be marked wrong."))
+    asked_id = (message.decision.inputs or {}).get("message_id") if message.decision else None
+    asked = (
+        message.conversation.messages.filter(pk=asked_id, author_kind=Author.CUSTOMER).first()
+        if asked_id
+        else None
+    ) or (
+        message.conversation.messages.filter(author_kind=Author.CUSTOMER, pk__lt=message.pk)
+        .order_by("-pk")
+        .first()
+    )
+    if asked is None:
+        raise ValidationError(_("No question of the customer's was found before this answer."))
+    question = knowledge.mark_not_covered(
+        text=asked.body, user=user, wrongly_answered_with=message.faq_entry_id
+    )
+    if message.decision is not None:
+        set_decision_outcome(
+            message.decision,
+            f"{message.decision.outcome}; marked wrong by {user.display_name} "
+            f"({timezone.localdate():%Y-%m-%d}): the question is not covered"
+            if message.decision.outcome
+            else f"Marked wrong by {user.display_name}: the question is not covered",
+        )
+    return question.text
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/note/", views.note, name="note"),
     path("<int:pk>/hand-back/", views.hand_back, name="hand-back"),
     path("<int:pk>/take-over/", views.take, name="take-over"),
+    path("<int:pk>/messages/<int:message_pk>/wrong-answer/", views.wrong_answer, name="wrong-answer"),
     path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("<int:pk>/assign/", views.assign, name="assign"),
     path("<int:pk>/tag/", views.tag, name="tag"),

@@ -6,13 +6,19 @@ list refreshes itself every few seconds, so new messages appear without reloadin
 
 from __future__ import annotations
 
+import hashlib
+import re
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -128,11 +134,14 @@ def conversation_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     suggestions, relearning = None, False
     if request.GET.get("suggest") == "1" and context.last_customer_text:
         suggestions, relearning = services.knowledge_suggestions(context.last_customer_text)
+    listing, seen = _message_list(request, context)
     return render(
         request,
         "inbox/conversation.html",
         {
             "ctx": context,
+            "listing": listing,
+            "seen": seen,
             "conversation": conversation,
             "suggestions": suggestions,
             "relearning": relearning,
@@ -156,9 +165,28 @@ def conversation_suggestions(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require(Perm.WORK_INBOX)
 def conversation_messages(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The message list alone, polled by htmx for live updates."""
+    """The message list alone, polled by htmx for live updates: "204 No Content" while it is
+    what the page shows (``?seen=``). Swapping an unchanged list every few seconds took a
+    button or link from under a click now and then, and lost the click."""
     conversation = get_object_or_404(Conversation, pk=pk)
-    return render(request, "inbox/_messages.html", {"ctx": queries.conversation_context(conversation)})
+    listing, seen = _message_list(request, queries.conversation_context(conversation))
+    if request.GET.get("seen") == seen:
+        return HttpResponse(status=204)
+    return render(
+        request,
+        "inbox/_messages_live.html",
+        {"listing": listing, "seen": seen, "conversation": conversation},
+    )
+
+
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*')
+
+
+def _message_list(request: HttpRequest, context: Any) -> tuple[SafeString, str]:
+    """The rendered message list and a fingerprint of it (without the CSRF tokens of its
+    buttons, which differ at every rendering)."""
+    listing = render_to_string("inbox/_messages.html", {"ctx": context}, request=request)
+    return mark_safe(listing), hashlib.sha256(_CSRF_VALUE.sub(r"\1", listing).encode()).hexdigest()[:16]  # noqa: S308
 
 
 @require_POST
@@ -195,6 +223,28 @@ def note(request: AuthedRequest, pk: int) -> HttpResponse:
 def hand_back(request: AuthedRequest, pk: int) -> HttpResponse:
     services.hand_back_to_bot(conversation=get_object_or_404(Conversation, pk=pk), user=request.user)
     messages.success(request, _("The bot answers this conversation again."))
+    return redirect("inbox:conversation", pk=pk)
+
+
+@require_POST
+@require(Perm.MANAGE_KNOWLEDGE)
+def wrong_answer(request: AuthedRequest, pk: int, message_pk: int) -> HttpResponse:
+    """Reverse a bot answer that did not fit: the knowledge base does not cover the question."""
+    conversation = get_object_or_404(Conversation, pk=pk)
+    message = get_object_or_404(conversation.messages.select_related("decision"), pk=message_pk)
+    try:
+        question = services.mark_bot_answer_wrong(message=message, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("inbox:conversation", pk=pk)
+    messages.success(
+        request,
+        _(
+            "Marked wrong. “%(question)s” is on the knowledge base's list of questions it does not "
+            "cover: the bot hands it, and questions like it, to a person once it has relearnt."
+        )
+        % {"question": question[:120]},
+    )
     return redirect("inbox:conversation", pk=pk)
 
 

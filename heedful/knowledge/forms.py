@@ -48,3 +48,13 @@ class BotCautionForm(forms.Form):
             "no more of its answers are wrong than this. It relearns after a change."
         ),
     )
+
+
+class UncoveredQuestionForm(forms.Form):
+    text = forms.CharField(
+        label=_("A question the knowledge base does not answer"),
+        max_length=1000,
+        help_text=_(
+            "As a customer asked it. The bot hands this question, and questions like it, to a person."
+        ),
+    )

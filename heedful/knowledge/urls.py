@@ -10,5 +10,7 @@ urlpatterns = [
     path("<int:pk>/delete/", views.entry_delete, name="entry-delete"),
     path("import/", views.import_csv, name="import-csv"),
     path("caution/", views.bot_caution, name="bot-caution"),
+    path("not-covered/", views.uncovered_add, name="uncovered-add"),
+    path("not-covered/<int:pk>/remove/", views.uncovered_remove, name="uncovered-remove"),
     path("articles/<slug:slug>/", views.article, name="article"),
 ]

@@ -14,8 +14,8 @@ from heedful.accounts.permissions import AuthedRequest, require
 from heedful.accounts.roles import Perm
 from heedful.csv_files import workbook_instead_of_csv
 from heedful.knowledge import matching, queries, services
-from heedful.knowledge.forms import BotCautionForm, FaqEntryForm
-from heedful.knowledge.models import Article, FaqEntry
+from heedful.knowledge.forms import BotCautionForm, FaqEntryForm, UncoveredQuestionForm
+from heedful.knowledge.models import Article, FaqEntry, UncoveredQuestion
 
 
 @require(Perm.WORK_INBOX)
@@ -30,6 +30,8 @@ def entry_list(request: AuthedRequest) -> HttpResponse:
             "calibration": matching.bot_calibration(),
             "caution_form": BotCautionForm(initial={"wrong_answers_per_100": queries.bot_caution()}),
             "threshold": queries.HAND_ANSWER_THRESHOLD,
+            "uncovered": UncoveredQuestion.objects.select_related("added_by", "wrongly_answered_with"),
+            "uncovered_form": UncoveredQuestionForm(),
         },
     )
 
@@ -92,6 +94,38 @@ def bot_caution(request: AuthedRequest) -> HttpResponse:
         % {"wrong": wrong},
     )
     return redirect(f"{reverse('knowledge:entry-list')}#bot-calibration")
+
+
+@require_POST
+@require(Perm.MANAGE_KNOWLEDGE)
+def uncovered_add(request: AuthedRequest) -> HttpResponse:
+    form = UncoveredQuestionForm(request.POST)
+    back = f"{reverse('knowledge:entry-list')}#uncovered"
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    try:
+        question = services.mark_not_covered(text=form.cleaned_data["text"], user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(back)
+    messages.success(
+        request,
+        _("The bot hands “%(text)s” and questions like it to a person once it has relearnt.")
+        % {"text": question.text},
+    )
+    return redirect(back)
+
+
+@require_POST
+@require(Perm.MANAGE_KNOWLEDGE)
+def uncovered_remove(request: AuthedRequest, pk: int) -> HttpResponse:
+    question = get_object_or_404(UncoveredQuestion, pk=pk)
+    services.forget_not_covered(question=question, user=request.user)
+    messages.success(
+        request, _("“%(text)s” is off the list; the bot may answer it again.") % {"text": question.text}
+    )
+    return redirect(f"{reverse('knowledge:entry-list')}#uncovered")
 
 
 # Read whole into memory to parse: a limit, like the contact import's.

@@ -108,3 +108,32 @@ def test_an_entrys_own_words_or_nothing_are_refused(owner: Any) -> None:
 def test_a_long_question_is_kept_shortened(owner: Any) -> None:
     question = services.mark_not_covered(text="word " * 600, user=owner)
     assert (len(question.text), question.text[:9]) == (services.UNCOVERED_MAX_CHARS, "word word")
+
+
+def test_a_manager_adds_and_removes_one_on_the_knowledge_page(manager_client: Any, agent_client: Any) -> None:
+    create_topic_entries()
+
+    added = manager_client.post("/knowledge/not-covered/", {"text": "Are you hiring?"}, follow=True)
+    refused = manager_client.post(
+        "/knowledge/not-covered/", {"text": "What about opening hours?"}, follow=True
+    )
+    question = UncoveredQuestion.objects.get()
+    agent_page = agent_client.get("/knowledge/").content.decode()
+    agent_tries = agent_client.post(f"/knowledge/not-covered/{question.pk}/remove/")
+    removed = manager_client.post(f"/knowledge/not-covered/{question.pk}/remove/", follow=True)
+
+    assert added.redirect_chain == [("/knowledge/#uncovered", 302)]
+    assert [str(m) for m in added.context["messages"]] == [
+        "The bot hands “Are you hiring?” and questions like it to a person once it has relearnt."
+    ]
+    assert "<td>Are you hiring?</td>" in added.content.decode()
+    assert [str(m) for m in refused.context["messages"]] == [
+        "“What about opening hours?” is asked in these words; change or deactivate that entry instead."
+    ]
+    assert "<td>Are you hiring?</td>" in agent_page
+    assert 'id="uncovered-form"' not in agent_page
+    assert agent_tries.status_code == 403
+    assert [str(m) for m in removed.context["messages"]] == [
+        "“Are you hiring?” is off the list; the bot may answer it again."
+    ]
+    assert UncoveredQuestion.objects.count() == 0
