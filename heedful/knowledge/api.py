@@ -1,11 +1,12 @@
-"""The knowledge API under /api/v1/knowledge/: FAQ entries. Everyone who works the inbox reads
-them (``WORK_INBOX``); adding, changing or deleting entries changes what the bot says, so it
-needs ``MANAGE_KNOWLEDGE``."""
+"""The knowledge API under /api/v1/knowledge/: FAQ entries and the questions the knowledge base
+does not cover. Everyone who works the inbox reads them (``WORK_INBOX``); writing changes what
+the bot says, so it needs ``MANAGE_KNOWLEDGE``."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -14,7 +15,7 @@ from rest_framework.routers import DefaultRouter
 
 from heedful.accounts.roles import Perm
 from heedful.knowledge import services
-from heedful.knowledge.models import FaqEntry
+from heedful.knowledge.models import FaqEntry, UncoveredQuestion
 
 
 class FaqEntrySerializer(serializers.ModelSerializer[FaqEntry]):
@@ -96,5 +97,53 @@ class FaqEntryViewSet(
         return Response(self.get_serializer(entry).data, status=status.HTTP_201_CREATED)
 
 
+class UncoveredQuestionSerializer(serializers.ModelSerializer[UncoveredQuestion]):
+    added_by = serializers.EmailField(source="added_by.email", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = UncoveredQuestion
+        fields = ["id", "text", "added_by", "added_at", "wrongly_answered_with"]
+        read_only_fields = ["added_at"]
+        extra_kwargs = {"wrongly_answered_with": {"required": False, "allow_null": True}}
+
+
+class UncoveredQuestionViewSet(
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet[UncoveredQuestion],
+):
+    """Questions the knowledge base does not cover: the bot trains on them as questions to hand
+    to a person. POST adds one (the same words again return the one there, 200), DELETE takes
+    one off; the matcher retrains after each commit."""
+
+    queryset = UncoveredQuestion.objects.select_related("added_by").order_by("-added_at", "-id")
+    serializer_class = UncoveredQuestionSerializer
+    permission_classes = [ReadInboxWriteKnowledge]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        before = UncoveredQuestion.objects.count()
+        entry = values.get("wrongly_answered_with")
+        try:
+            question = services.mark_not_covered(
+                text=values["text"],
+                user=request.user,  # type: ignore[arg-type]
+                wrongly_answered_with=entry.pk if entry else None,
+            )
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"text": exc.messages}) from exc
+        added = UncoveredQuestion.objects.count() > before
+        return Response(
+            self.get_serializer(question).data,
+            status=status.HTTP_201_CREATED if added else status.HTTP_200_OK,
+        )
+
+    def perform_destroy(self, instance: UncoveredQuestion) -> None:
+        services.forget_not_covered(question=instance, user=self.request.user)  # type: ignore[arg-type]
+
+
 def register(router: DefaultRouter) -> None:
     router.register("knowledge/faq-entries", FaqEntryViewSet, basename="knowledge-faq")
+    router.register("knowledge/not-covered", UncoveredQuestionViewSet, basename="knowledge-not-covered")

@@ -137,3 +137,32 @@ def test_a_manager_adds_and_removes_one_on_the_knowledge_page(manager_client: An
         "“Are you hiring?” is off the list; the bot may answer it again."
     ]
     assert UncoveredQuestion.objects.count() == 0
+
+
+def test_the_api_lists_adds_and_removes_them(api_client_for: Any, agent: Any, manager: Any) -> None:
+    create_topic_entries()
+    entry = FaqEntry.objects.order_by("pk").first()
+    assert entry is not None
+    url = "/api/v1/knowledge/not-covered/"
+    body = {"text": "Are you hiring?", "wrongly_answered_with": entry.pk}
+
+    assert api_client_for(agent).post(url, body, format="json").status_code == 403
+    created = api_client_for(manager).post(url, body, format="json")
+    again = api_client_for(manager).post(url, {"text": "are you hiring"}, format="json")
+    refused = api_client_for(manager).post(url, {"text": entry.question}, format="json")
+    listed = api_client_for(agent).get(url).json()["results"]
+    question_id = created.json()["id"]
+    assert api_client_for(agent).delete(f"{url}{question_id}/").status_code == 403
+    removed = api_client_for(manager).delete(f"{url}{question_id}/")
+
+    assert created.status_code == 201
+    assert (again.status_code, again.json()["id"]) == (200, question_id)
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"text": [f"“{entry.question}” is asked in these words; change or deactivate that entry instead."]},
+    )
+    assert [(q["text"], q["added_by"], q["wrongly_answered_with"]) for q in listed] == [
+        ("Are you hiring?", manager.email, entry.pk)
+    ]
+    assert removed.status_code == 204
+    assert UncoveredQuestion.objects.count() == 0
