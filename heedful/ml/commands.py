@@ -131,8 +131,23 @@ def intents(data: Path, as_json: bool, encoder: str, target: float) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--encoder", type=ENCODER_CHOICE, default="auto", show_default=True)
+@click.option(
+    "--not-covered",
+    type=click.IntRange(0, 1_000),
+    default=0,
+    show_default=True,
+    help="Questions of each of half the near-miss intents marked as not covered (trained as "
+    "out-of-scope examples, as the knowledge page's list is).",
+)
 def small_kbs_cmd(
-    data: Path, as_json: bool, draws: int, phrasings: int, target: float, seed: int, encoder: str
+    data: Path,
+    as_json: bool,
+    draws: int,
+    phrasings: int,
+    target: float,
+    seed: int,
+    encoder: str,
+    not_covered: int,
 ) -> None:
     """Small one-topic knowledge bases drawn from an intent dataset, trained as the knowledge
     app trains them: does the promised wrong-answer rate hold?"""
@@ -140,7 +155,13 @@ def small_kbs_cmd(
     from heedful.ml.small_kbs import evaluate_small_kbs
 
     r = evaluate_small_kbs(
-        data, draws=draws, phrasings=phrasings, target_wrong_rate=target, seed=seed, encoder=encoder
+        data,
+        draws=draws,
+        phrasings=phrasings,
+        target_wrong_rate=target,
+        seed=seed,
+        encoder=encoder,
+        not_covered=not_covered,
     )
     rows = [
         (
@@ -158,6 +179,12 @@ def small_kbs_cmd(
         ("far off-topic questions answered, mean", _pct(r["far_answered_mean"])),
         ("draws too thin to calibrate", str(r["thin_draws"])),
     ]
+    if not_covered:
+        rows += [
+            ("marked not covered, per near-miss intent of half", str(not_covered)),
+            ("near misses of those intents answered, mean", _pct(r["near_miss_shown_answered_mean"])),
+            ("near misses of the other intents answered, mean", _pct(r["near_miss_unseen_answered_mean"])),
+        ]
     _emit(r, as_json, rows)
 
 

@@ -18,7 +18,11 @@ questions:
    :data:`heedful.ml.threshold.ASSUMED_OFF_TOPIC_SHARE`), and each test question is answered or
    handed off by the full model (``match_batch``; in the product a first pass decides where it
    agreed with the full model on 99.5 % of held-out questions).
-4. The *realized* wrong-answer rate is the share of answers that are wrong in traffic of
+4. With ``not_covered`` > 0, that many training questions of each of half the near-miss intents
+   (the first half, rounded up) are given to the matcher as out-of-scope examples, as the
+   knowledge page's list of questions the knowledge base does not cover gives them after people
+   marked wrong answers; the near misses of those intents and of the others are reported apart.
+5. The *realized* wrong-answer rate is the share of answers that are wrong in traffic of
    ``mix`` (by default three quarters questions the knowledge base covers, an eighth near-miss,
    an eighth far): the rate the owner's "at most N in 100 answers wrong" promises.
 
@@ -70,6 +74,10 @@ class Draw:
     far_answered: float
     realized: float  # wrong answers / answers, in traffic of the mix
     fit_seconds: float
+    # With questions marked as not covered: near misses of the intents they came from, and of
+    # the others (None without).
+    near_miss_shown_answered: float | None = None
+    near_miss_unseen_answered: float | None = None
 
 
 def topics(by_intent: dict[str, list[str]], seed: int = 0) -> list[list[str]]:
@@ -105,6 +113,7 @@ def evaluate_small_kbs(
     mix: Mix = Mix(),
     seed: int = 0,
     encoder: str | None = None,
+    not_covered: int = 0,
 ) -> dict[str, Any]:
     """See the module docstring. Raises :class:`datasets.DatasetError` for a dataset that
     cannot make a knowledge base with near-miss questions (fewer than 3 intents in a topic)."""
@@ -124,7 +133,8 @@ def evaluate_small_kbs(
             f"({len(usable)} usable intents)"
         )
     results = [
-        _draw(d, groups, train, test, phrasings, target_wrong_rate, mix, seed, encoder) for d in range(draws)
+        _draw(d, groups, train, test, phrasings, target_wrong_rate, mix, seed, encoder, not_covered)
+        for d in range(draws)
     ]
     realized = np.array([r.realized for r in results])
     coverage = np.array([r.coverage for r in results])
@@ -145,7 +155,18 @@ def evaluate_small_kbs(
         "near_miss_answered_mean": round(float(np.mean([r.near_miss_answered for r in results])), 4),
         "far_answered_mean": round(float(np.mean([r.far_answered for r in results])), 4),
         "thin_draws": sum(r.thin for r in results),
+        "not_covered": not_covered,
+        **(_marked_summary(results) if not_covered else {}),
         "per_draw": [asdict(r) for r in results],
+    }
+
+
+def _marked_summary(results: list[Draw]) -> dict[str, Any]:
+    shown = [r.near_miss_shown_answered for r in results if r.near_miss_shown_answered is not None]
+    unseen = [r.near_miss_unseen_answered for r in results if r.near_miss_unseen_answered is not None]
+    return {
+        "near_miss_shown_answered_mean": round(float(np.mean(shown)), 4) if shown else None,
+        "near_miss_unseen_answered_mean": round(float(np.mean(unseen)), 4) if unseen else None,
     }
 
 
@@ -159,6 +180,7 @@ def _draw(
     mix: Mix,
     seed: int,
     encoder: str | None,
+    not_covered: int = 0,
 ) -> Draw:
     rng = np.random.default_rng([seed, d])
     topic = d % len(groups)
@@ -171,9 +193,23 @@ def _draw(
         for intent in kb
         for t in rng.choice(train[intent], min(phrasings, len(train[intent])), replace=False)
     ]
+    shown, unseen = (
+        (near[: (len(near) + 1) // 2], near[(len(near) + 1) // 2 :]) if not_covered else ([], near)
+    )
+    # A generator of its own: the draw's other samples stay those of a run without the marked.
+    marking = np.random.default_rng([seed, d, 1])
+    marked = [
+        str(t)
+        for intent in shown
+        for t in marking.choice(train[intent], min(not_covered, len(train[intent])), replace=False)
+    ]
     started = time.perf_counter()
     matcher = FaqMatcher.train(
-        examples, encoder=encoder, target_wrong_rate=target, oos_share=ASSUMED_OFF_TOPIC_SHARE
+        examples,
+        encoder=encoder,
+        oos_examples=marked,
+        target_wrong_rate=target,
+        oos_share=ASSUMED_OFF_TOPIC_SHARE,
     )
     fit_seconds = round(time.perf_counter() - started, 2)
     covered = [(t, intent) for intent in kb for t in test[intent]]
@@ -201,6 +237,14 @@ def _draw(
         far_answered=round(far_rate, 4),
         realized=round(wrong_answers / answered, 4) if answered else 0.0,
         fit_seconds=fit_seconds,
+        near_miss_shown_answered=(
+            round(_answered_share(matcher, [t for i in shown for t in test[i]]), 4) if not_covered else None
+        ),
+        near_miss_unseen_answered=(
+            round(_answered_share(matcher, [t for i in unseen for t in test[i]]), 4)
+            if not_covered and unseen
+            else None
+        ),
     )
 
 

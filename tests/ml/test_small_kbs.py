@@ -110,3 +110,29 @@ def test_a_dataset_without_a_topic_of_three_intents_is_one_line_of_error(tmp_pat
         f"Error: {path}: needs topics of at least 3 intents with train and test questions "
         "(2 usable intents)\n"
     )
+
+
+def test_questions_marked_not_covered_reach_the_matcher_and_are_reported_apart(tmp_path: Path) -> None:
+    path = _dataset(tmp_path)
+
+    plain = evaluate_small_kbs(path, draws=3, phrasings=6, encoder="tfidf")
+    marked = evaluate_small_kbs(path, draws=3, phrasings=6, encoder="tfidf", not_covered=4)
+
+    assert "near_miss_shown_answered_mean" not in plain
+    assert [(d["near_miss_shown_answered"], d["near_miss_unseen_answered"]) for d in plain["per_draw"]] == [
+        (None, None)
+    ] * 3
+    assert (marked["not_covered"], marked["near_miss_shown_answered_mean"]) == (4, 0.0)
+    assert marked["near_miss_unseen_answered_mean"] == 0.0
+    # Four questions of one near-miss intent among the examples change what the matcher does:
+    # the first draw no longer stays at answering nothing.
+    assert [(d["threshold"], d["coverage"]) for d in plain["per_draw"]] == [
+        (1.0, 0.0),
+        (0.8, 0.25),
+        (0.8, 0.375),
+    ]
+    assert [(d["threshold"], d["coverage"]) for d in marked["per_draw"]] == [
+        (0.8, 0.125),
+        (0.8, 0.2083),
+        (0.8, 0.375),
+    ]
