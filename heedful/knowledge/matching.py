@@ -237,6 +237,9 @@ def _train_and_keep(
     options: dict[str, Any] = {}
     if uncovered and "oos_examples" in inspect.signature(engine.train).parameters:
         options["oos_examples"] = list(uncovered)
+        if "calibrate_on_oos" in inspect.signature(engine.train).parameters:
+            # Chosen near misses, not a sample of off-topic traffic: trained on, not calibrated on.
+            options["calibrate_on_oos"] = False
     if "previous" in inspect.signature(engine.train).parameters:
         options["previous"] = _previous(engine)
     if _encoder():

@@ -133,6 +133,7 @@ class FaqMatcher:
         c: float = 10.0,
         fast_first_pass: bool = True,
         previous: FaqMatcher | None = None,
+        calibrate_on_oos: bool = True,
     ) -> FaqMatcher:
         """Fit on ``examples`` and calibrate the hand-off threshold (see the module docstring).
 
@@ -142,6 +143,13 @@ class FaqMatcher:
         start from its weights, so a retrain after a small change costs about half a fit from
         scratch; the result equals a fit from scratch up to the solver's tolerance. Models
         whose answers calibrate the threshold never start from it: it saw those questions.
+
+        ``calibrate_on_oos=False`` (without ``validation``): the ``oos_examples`` are in every
+        calibration fit and never held out. For examples that are not a sample of off-topic
+        traffic but chosen ones (the near misses people marked in the knowledge app): held out,
+        they are easy to hand off (their like stay in the fit), and the threshold calibrated on
+        them answered more of the off-topic questions nobody had marked (``heedful eval
+        small-kbs --not-covered``, session 21).
         """
         pairs = _check_examples(examples)
         oos = [t for t in oos_examples if isinstance(t, str) and t.strip()]
@@ -151,7 +159,9 @@ class FaqMatcher:
         counts = Counter(labels)
         # Closeness joins the confidence only when there are enough held-out questions to
         # calibrate the product; thin FAQs keep the plain probability and its cautious floor.
-        n_held = len(validation) if validation is not None else _held_out_count(texts, counts)
+        n_held = (
+            len(validation) if validation is not None else _held_out_count(texts, counts, calibrate_on_oos)
+        )
         kind = CONFIDENCE_KIND if n_held >= MIN_CALIBRATION_QUESTIONS else "probability"
         known = _known_embeddings(previous, name)
         # Once for every question: the hold-out's fit, its scoring and the final fit each
@@ -179,11 +189,22 @@ class FaqMatcher:
                 _add_fast_pass(matcher, [t for t, _ in val], c)
             return matcher
         plan = _Plan(
-            texts, labels, counts, name, c, kind, known, previous, name == "hybrid" and fast_first_pass
+            texts,
+            labels,
+            counts,
+            name,
+            c,
+            kind,
+            known,
+            previous,
+            name == "hybrid" and fast_first_pass,
+            calibrate_on_oos,
         )
         matcher, calibrated = plan.run(target_wrong_rate, oos_share)
         matcher.threshold = calibrated.choice.threshold
-        matcher.calibration = calibrated.choice.as_dict() | {"method": _cross_method(len(texts), counts)}
+        matcher.calibration = calibrated.choice.as_dict() | {
+            "method": _cross_method(len(texts), _fold_counts(counts, calibrate_on_oos))
+        }
         if calibrated.tops and plan.first_pass_of_final is not None:
             _attach_first_pass(matcher, *plan.first_pass_of_final)
             _set_fast_accept(matcher, np.concatenate(calibrated.tops), np.concatenate(calibrated.agrees))
@@ -759,8 +780,10 @@ class _Plan:
         known: dict[str, F32] | None,
         previous: FaqMatcher | None,
         first_pass: bool,
+        calibrate_on_oos: bool = True,
     ) -> None:
         self.texts, self.labels, self.counts = texts, labels, counts
+        self.calibrate_on_oos = calibrate_on_oos
         self.encoder, self.c, self.kind, self.known = encoder, c, kind, known
         self.previous, self.first_pass = previous, first_pass
         self.first_pass_of_final: tuple[LinearSoftmax, str] | None = None
@@ -791,6 +814,7 @@ class _Plan:
                 self.kind,
                 self.known,
                 self.previous,
+                self.calibrate_on_oos,
             )
         except BaseException as error:  # the final chain must not wait forever
             self._folds.set_exception(error)
@@ -951,15 +975,19 @@ def _cross_calibrate(
     kind: str = CONFIDENCE_KIND,
     known: dict[str, F32] | None = None,
     previous: FaqMatcher | None = None,
+    calibrate_on_oos: bool = True,
 ) -> tuple[ThresholdChoice, list[_Fold]]:
     """Out-of-fold confidences: a stable 20 % hold-out for big FAQs, stratified k-fold for
     small ones."""
     n = len(texts)
     stable = n >= 1000
+    counts = _fold_counts(counts, calibrate_on_oos)
     folds = 5 if stable else _small_folds(counts)
     if folds < 2 or len(counts) < 2:
         return choose_threshold([], [], [], target_wrong_rate=target), []
     fold_of = _stable_hold_out(texts) if stable else _stratified_folds(labels, folds, counts)
+    if not calibrate_on_oos:
+        fold_of = [ALWAYS_TRAINED if labels[i] == OOS_LABEL else f for i, f in enumerate(fold_of)]
     used = range(1) if stable else range(folds)
     start = _hold_out_of(previous) if stable else None
     unseen_in = _unseen_answers(counts, len(used))
@@ -1028,11 +1056,28 @@ def _unseen_answers(counts: Counter[str], folds: int) -> dict[str, int]:
     return out
 
 
-def _held_out_count(texts: list[str], counts: Counter[str]) -> int:
+# A question no calibration fold holds out (an out-of-scope example with calibrate_on_oos off).
+ALWAYS_TRAINED = -2
+
+
+def _fold_counts(counts: Counter[str], calibrate_on_oos: bool) -> Counter[str]:
+    """Phrasings per answer that the calibration folds divide (out-of-scope examples that are
+    never held out do not decide how many folds there are)."""
+    if calibrate_on_oos or OOS_LABEL not in counts:
+        return counts
+    return Counter({a: c for a, c in counts.items() if a != OOS_LABEL})
+
+
+def _held_out_count(texts: list[str], counts: Counter[str], calibrate_on_oos: bool = True) -> int:
     """How many out-of-fold questions :func:`_cross_calibrate` will score."""
     n = len(texts)
     if n >= 1000:
-        return _stable_hold_out(texts).count(0)
+        held = _stable_hold_out(texts)
+        if calibrate_on_oos:
+            return held.count(0)
+        # The out-of-scope examples come last (see train).
+        return held[: n - counts[OOS_LABEL]].count(0)
+    counts = _fold_counts(counts, calibrate_on_oos)
     folds = _small_folds(counts)
     if folds < 2 or len(counts) < 2:
         return 0
