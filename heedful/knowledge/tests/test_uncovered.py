@@ -110,10 +110,17 @@ def test_a_long_question_is_kept_shortened(owner: Any) -> None:
     assert (len(question.text), question.text[:9]) == (services.UNCOVERED_MAX_CHARS, "word word")
 
 
-def test_a_manager_adds_and_removes_one_on_the_knowledge_page(manager_client: Any, agent_client: Any) -> None:
+def test_a_manager_adds_and_removes_one_on_the_knowledge_page(
+    manager_client: Any, agent_client: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.DATA_DIR = tmp_path
+    settings.HEEDFUL_FAQ_ENCODER = "tfidf"
+    matching.forget_trained()
     create_topic_entries()
 
     added = manager_client.post("/knowledge/not-covered/", {"text": "Are you hiring?"}, follow=True)
+    matching.warm()
+    learnt = manager_client.get("/knowledge/").content.decode()
     refused = manager_client.post(
         "/knowledge/not-covered/", {"text": "What about opening hours?"}, follow=True
     )
@@ -127,6 +134,10 @@ def test_a_manager_adds_and_removes_one_on_the_knowledge_page(manager_client: An
         "The bot hands “Are you hiring?” and questions like it to a person once it has relearnt."
     ]
     assert "<td>Are you hiring?</td>" in added.content.decode()
+    assert (
+        "It also learnt from 1 question marked as not covered (below), and hands questions like it to a "
+        "person; it was not checked on it."
+    ) in learnt
     assert [str(m) for m in refused.context["messages"]] == [
         "“What about opening hours?” is asked in these words; change or deactivate that entry instead."
     ]
