@@ -568,7 +568,7 @@ def mark_bot_answer_wrong(*, message: Message, user: User) -> str:
     question = knowledge.mark_not_covered(
         text=asked.body, user=user, wrongly_answered_with=message.faq_entry_id
     )
-    if message.decision is not None:
+    if message.decision is not None and "marked wrong by" not in message.decision.outcome.lower():
         set_decision_outcome(
             message.decision,
             f"{message.decision.outcome}; marked wrong by {user.display_name} "

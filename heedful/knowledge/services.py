@@ -161,13 +161,13 @@ def mark_not_covered(
                 _("“%(entry)s” is asked in these words; change or deactivate that entry instead.")
                 % {"entry": active.question}
             )
-    known = UncoveredQuestion.objects.filter(key=key).first()
-    if known is not None:
-        return known
     entry = FaqEntry.objects.filter(pk=wrongly_answered_with).first() if wrongly_answered_with else None
-    question = UncoveredQuestion.objects.create(
-        text=text, key=key, added_by=user, wrongly_answered_with=entry
+    # get_or_create: two people marking the same question at once make one row, not an error.
+    question, created = UncoveredQuestion.objects.get_or_create(
+        key=key, defaults={"text": text, "added_by": user, "wrongly_answered_with": entry}
     )
+    if not created:
+        return question
     record_audit(
         action="knowledge.uncovered.add",
         user=user,

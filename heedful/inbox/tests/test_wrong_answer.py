@@ -46,6 +46,8 @@ def test_a_manager_marks_a_bot_answer_wrong(
         f"/inbox/{conversation.pk}/messages/{answer.pk}/wrong-answer/", follow=True
     )
 
+    again = manager_client.post(f"/inbox/{conversation.pk}/messages/{answer.pk}/wrong-answer/")
+    assert again.status_code == 302  # marking twice changes nothing
     question = UncoveredQuestion.objects.get()
     assert (question.text, question.wrongly_answered_with, question.added_by.email) == (
         "how long does shipping take for a gift voucher",
