@@ -300,3 +300,31 @@ def test_every_knowledge_base_of_four_answers_leaves_one_out_of_a_calibration_fi
             assert all(0 <= fold < folds for fold in unseen.values())
             # By the names alone: the same answers in another order leave the same ones out.
             assert _unseen_answers(Counter(dict.fromkeys(reversed(names), 3)), folds) == unseen
+
+
+def test_chosen_out_of_scope_examples_are_trained_on_but_never_calibrated_on() -> None:
+    # The knowledge app's list of questions marked as not covered: near misses chosen by people,
+    # no sample of off-topic traffic. Held out, they would decide the folds and the threshold.
+    topics = ["opening hours", "shipping", "returns", "payment", "parking", "vouchers"]
+    topics += ["gift wrapping", "wholesale", "tea storage", "brewing", "organic", "allergies"]
+    asks = ("what about", "tell me about", "question on", "help with", "info on", "details of")
+    examples = [(f"{ask} {topic}", topic) for topic in topics for ask in asks]
+    marked = ["do you sell coffee", "are you hiring", "can I buy coffee beans", "is there a cafe"]
+
+    def counts(m: FaqMatcher) -> tuple[int, int, str]:
+        return m.calibration["n_in_scope"], m.calibration["n_out_of_scope"], m.calibration["method"][:24]
+
+    plain = FaqMatcher.train(examples, encoder="tfidf", oos_share=0.25)
+    held = FaqMatcher.train(examples, encoder="tfidf", oos_examples=marked, oos_share=0.25)
+    kept = FaqMatcher.train(
+        examples, encoder="tfidf", oos_examples=marked, oos_share=0.25, calibrate_on_oos=False
+    )
+
+    assert counts(plain) == (62, 10, "5-fold cross-validation;")
+    assert counts(held) == (63, 13, "4-fold cross-validation;")  # the four decided the folds
+    assert counts(kept) == counts(plain)
+    coffee = kept.match("Do you sell coffee?")
+    assert (coffee.answer_id, coffee.reason) == (
+        None,
+        "the knowledge base lists 'do you sell coffee' among the questions it does not answer",
+    )
