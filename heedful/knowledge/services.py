@@ -155,12 +155,17 @@ def mark_not_covered(
     key = phrase_key(text)[:UNCOVERED_MAX_CHARS]
     if not key:
         raise ValidationError(_("Write the question the knowledge base does not answer."))
-    for active in FaqEntry.objects.filter(is_active=True).only("question", "variants"):
-        if key in {phrase_key(p) for p in [active.question, *active.variants.splitlines()] if p.strip()}:
-            raise ValidationError(
-                _("“%(entry)s” is asked in these words; change or deactivate that entry instead.")
-                % {"entry": active.question}
-            )
+    from heedful.knowledge.matching import current_examples
+
+    # The phrasings the matcher trains on (read once per knowledge-base change, per process).
+    owner = next(
+        (entry_id for phrasing, entry_id in current_examples()[0] if phrase_key(phrasing) == key), None
+    )
+    if owner is not None:
+        raise ValidationError(
+            _("“%(entry)s” is asked in these words; change or deactivate that entry instead.")
+            % {"entry": FaqEntry.objects.get(pk=int(owner)).question}
+        )
     entry = FaqEntry.objects.filter(pk=wrongly_answered_with).first() if wrongly_answered_with else None
     # get_or_create: two people marking the same question at once make one row, not an error.
     question, created = UncoveredQuestion.objects.get_or_create(

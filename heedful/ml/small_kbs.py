@@ -222,7 +222,10 @@ def _draw(
     wrong = sum(a is not None and a != intent for a, (_, intent) in zip(said, covered, strict=True)) / len(
         covered
     )
-    near_rate = _answered_share(matcher, near_texts)
+    # Matched once; the first half's questions come first (``near`` is sorted, ``shown`` its head).
+    near_said = [a is not None for a in _answers(matcher, near_texts)]
+    n_shown = sum(len(test[i]) for i in shown)
+    near_rate = _share(near_said)
     far_rate = _answered_share(matcher, far)
     answered = mix.covered * (right + wrong) + mix.near_miss * near_rate + mix.far * far_rate
     wrong_answers = mix.covered * wrong + mix.near_miss * near_rate + mix.far * far_rate
@@ -238,10 +241,8 @@ def _draw(
         far_answered=round(far_rate, 4),
         realized=round(wrong_answers / answered, 4) if answered else 0.0,
         fit_seconds=fit_seconds,
-        near_miss_shown_answered=round(_answered_share(matcher, [t for i in shown for t in test[i]]), 4),
-        near_miss_unseen_answered=(
-            round(_answered_share(matcher, [t for i in unseen for t in test[i]]), 4) if unseen else None
-        ),
+        near_miss_shown_answered=round(_share(near_said[:n_shown]), 4),
+        near_miss_unseen_answered=round(_share(near_said[n_shown:]), 4) if unseen else None,
     )
 
 
@@ -251,5 +252,8 @@ def _answers(matcher: FaqMatcher, texts: Sequence[str]) -> list[str | None]:
 
 
 def _answered_share(matcher: FaqMatcher, texts: Sequence[str]) -> float:
-    said = _answers(matcher, texts)
-    return sum(a is not None for a in said) / len(said) if said else 0.0
+    return _share([a is not None for a in _answers(matcher, texts)])
+
+
+def _share(answered: Sequence[bool]) -> float:
+    return sum(answered) / len(answered) if answered else 0.0
